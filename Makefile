@@ -1,0 +1,75 @@
+# batchdrop: every entry point a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+REGION ?= us-east-1
+# sam build checks that the runtime's interpreter exists; pyenv machines keep several.
+SAM_PYENV := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -E '^3\.(11|12|13)\.' | tr '\n' ':' | sed 's/:$$//')
+
+FUNCTION ?= SubmitFunction
+EVENT ?= events/s3-put.json
+
+.PHONY: help venv sam-venv lint format typecheck test test-unit test-fast demo local-up emulator build validate invoke clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml layers/shared/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "batchdrop needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[local,dev]'
+	@touch $@
+
+venv: $(BIN)/.installed ## create .venv with the app, local stack and test tools
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet uv
+	$(SAM_VENV)/bin/uv pip install --quiet --python $(SAM_VENV)/bin/python aws-sam-cli
+	@touch $@
+
+sam-venv: $(SAM_VENV)/.installed ## aws-sam-cli in its own venv (it pins older boto3/pydantic)
+
+format: venv ## format the code with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lint: venv ## ruff, mypy and cfn-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/shared/batchdrop local/batchdrop_local functions tests
+	$(BIN)/cfn-lint template.yaml
+
+validate: sam-venv ## sam validate --lint (offline)
+	$(SAM) validate --lint --region $(REGION)
+
+test: venv lint validate ## set up and run every test (unit, integration, emulator, end-to-end)
+	$(BIN)/pytest
+
+test-fast: venv ## unit and emulator tests only
+	$(BIN)/pytest tests/unit tests/emulator
+
+demo: venv ## run the whole pipeline locally on samples/ and print the job summary
+	$(BIN)/batchdrop demo
+
+local-up: venv ## start the local stack (Ctrl-C stops it)
+	$(BIN)/batchdrop local up
+
+emulator: venv ## start only the Anthropic Message Batches emulator
+	$(BIN)/batchdrop local emulator
+
+build: sam-venv ## sam build (the deployable artifacts in .aws-sam/)
+	$(SAM) validate --lint --region $(REGION)
+	PYENV_VERSION=$(SAM_PYENV) $(SAM) build
+
+invoke: venv ## sam local invoke FUNCTION with EVENT; without a container runtime, in process against the local stack
+	$(BIN)/batchdrop invoke $(FUNCTION) $(EVENT)
+
+clean: ## remove build output and caches (keeps the venvs)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-results

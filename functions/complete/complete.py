@@ -1,0 +1,46 @@
+"""Complete function: an ended batch's results become result objects, a summary and a notification."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from batchdrop.anthropic_batches import MessageBatches, secret_api_key
+from batchdrop.aws.jobs_table import JobStore
+from batchdrop.aws.messaging import JobEvents, Notifier
+from batchdrop.aws.storage import DocumentStore
+from batchdrop.complete import CompletionContext, complete_job
+from batchdrop.config import Settings
+from batchdrop.observability import logger, metrics, tracer
+from batchdrop.pricing import PriceTable
+
+settings = Settings.from_env()
+context_for_jobs = CompletionContext(
+    jobs=JobStore(boto3.resource("dynamodb").Table(settings.jobs_table_name)),
+    store=DocumentStore(boto3.client("s3"), settings.bucket_name),
+    batches=MessageBatches(secret_api_key(settings.anthropic_secret_name), settings.anthropic_base_url),
+    notifier=Notifier(boto3.client("sns"), settings.topic_arn),
+    events=JobEvents(boto3.client("events"), settings.event_bus_name),
+    prices=PriceTable.bundled(),
+    now=lambda: datetime.now(UTC),
+    write_concurrency=settings.result_write_concurrency,
+)
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.job_id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_source(data_class=EventBridgeEvent)
+def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    summary = complete_job(event.detail["job_id"], context_for_jobs)
+    if summary is None:
+        metrics.add_metric("DuplicateDeliveries", MetricUnit.Count, 1)
+        return {"job_id": event.detail["job_id"], "status": "duplicate"}
+    metrics.add_metric("DocumentsSucceeded", MetricUnit.Count, summary["counts"]["succeeded"])
+    metrics.add_metric(
+        "DocumentsFailed", MetricUnit.Count, summary["documents"] - summary["counts"]["succeeded"]
+    )
+    return {"job_id": summary["job_id"], "status": "completed", "counts": summary["counts"]}

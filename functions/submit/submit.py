@@ -1,0 +1,56 @@
+"""Submit function: an ingest window of S3 notifications becomes one Message Batches job.
+
+Reached through SQS (the deployed path, with partial-failure reporting), a plain S3
+notification (``sam local invoke -e events/s3-put.json``) or an EventBridge S3 event.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from batchdrop.anthropic_batches import MessageBatches, secret_api_key
+from batchdrop.aws.jobs_table import JobStore
+from batchdrop.aws.storage import DocumentStore
+from batchdrop.config import Settings
+from batchdrop.observability import logger, metrics, tracer
+from batchdrop.profiles import ProfileCatalog
+from batchdrop.s3_events import is_sqs_event, objects_in_notification, objects_in_sqs_body
+from batchdrop.submit import IngestWindow
+
+settings = Settings.from_env()
+store = DocumentStore(boto3.client("s3"), settings.bucket_name)
+jobs = JobStore(boto3.resource("dynamodb").Table(settings.jobs_table_name))
+batches = MessageBatches(secret_api_key(settings.anthropic_secret_name), settings.anthropic_base_url)
+profiles = ProfileCatalog.with_default(settings.default_profile)
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    window = IngestWindow(store, profiles)
+    response: dict[str, Any] = {}
+    if is_sqs_event(event):
+        processor = BatchProcessor(event_type=EventType.SQS)
+
+        def add_record(record: SQSRecord) -> None:
+            for ref in objects_in_sqs_body(record.body):
+                window.add(ref)
+
+        # A record that fails to read is reported and retried alone; the rest go out now.
+        with processor(event["Records"], add_record, context):
+            processor.process()
+        response = dict(processor.response())
+    else:
+        for ref in objects_in_notification(event):
+            window.add(ref)
+
+    outcome = window.submit(jobs, batches, datetime.now(UTC))
+    metrics.add_metric("DocumentsSubmitted", MetricUnit.Count, outcome.submitted)
+    metrics.add_metric("DocumentsRejected", MetricUnit.Count, outcome.rejected)
+    return {**response, **outcome.as_dict()}

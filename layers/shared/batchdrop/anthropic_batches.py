@@ -1,0 +1,119 @@
+"""The only module that talks to Anthropic: the Message Batches API through the official SDK.
+
+``import anthropic`` costs seconds and tens of MB, so it happens on first use, never at
+module import: a poll that finds no open jobs never pays for it. The base URL comes from
+configuration, so the same code reaches the real API or the local emulator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import anthropic
+
+# The SDK retries 408/409/429/5xx and dropped connections with backoff (honouring
+# retry-after); past that, the Lambda/SQS/EventBridge retry takes over with the work intact.
+SDK_MAX_RETRIES = 4
+SDK_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """What batchdrop needs of a MessageBatch, free of SDK types."""
+
+    id: str
+    processing_status: str
+    request_counts: dict[str, int]
+    created_at: str
+    expires_at: str
+    ended_at: str | None
+
+    @property
+    def ended(self) -> bool:
+        return self.processing_status == "ended"
+
+
+def api_key_from_secret(secret_value: str) -> str:
+    """The secret holds the key as a plain string or as JSON ``{"api_key": ...}``."""
+    text = secret_value.strip()
+    if text.startswith("{"):
+        data = json.loads(text)
+        for name in ("api_key", "ANTHROPIC_API_KEY", "apiKey"):
+            if data.get(name):
+                return str(data[name]).strip()
+        raise ValueError("the Anthropic secret is JSON but has no api_key field")
+    if not text:
+        raise ValueError("the Anthropic secret is empty")
+    return text
+
+
+def secret_api_key(secret_name: str, max_age_seconds: int = 300) -> Callable[[], str]:
+    """A provider reading the key from Secrets Manager through Powertools (cached)."""
+
+    def provide() -> str:
+        from aws_lambda_powertools.utilities import parameters
+
+        value = parameters.get_secret(secret_name, max_age=max_age_seconds)
+        return api_key_from_secret(value if isinstance(value, str) else bytes(value).decode())
+
+    return provide
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else ""
+
+
+class MessageBatches:
+    """Create, watch and read batches. The client is built on first use."""
+
+    def __init__(self, api_key: Callable[[], str], base_url: str | None = None) -> None:
+        self._api_key = api_key
+        self._base_url = base_url
+
+    @cached_property
+    def _client(self) -> anthropic.Anthropic:
+        import anthropic
+
+        return anthropic.Anthropic(
+            api_key=self._api_key(),
+            base_url=self._base_url,
+            max_retries=SDK_MAX_RETRIES,
+            timeout=SDK_TIMEOUT_SECONDS,
+        )
+
+    @staticmethod
+    def _info(batch: Any) -> BatchInfo:
+        counts = batch.request_counts
+        return BatchInfo(
+            id=batch.id,
+            processing_status=batch.processing_status,
+            request_counts={
+                "processing": counts.processing,
+                "succeeded": counts.succeeded,
+                "errored": counts.errored,
+                "canceled": counts.canceled,
+                "expired": counts.expired,
+            },
+            created_at=_iso(batch.created_at),
+            expires_at=_iso(batch.expires_at),
+            ended_at=_iso(batch.ended_at) or None,
+        )
+
+    def create(self, requests: list[dict[str, Any]]) -> BatchInfo:
+        return self._info(self._client.messages.batches.create(requests=requests))  # type: ignore[arg-type]
+
+    def retrieve(self, batch_id: str) -> BatchInfo:
+        return self._info(self._client.messages.batches.retrieve(batch_id))
+
+    def cancel(self, batch_id: str) -> BatchInfo:
+        return self._info(self._client.messages.batches.cancel(batch_id))
+
+    def results(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        """Result lines as plain dicts, streamed: never all in memory at once."""
+        for line in self._client.messages.batches.results(batch_id):
+            yield line.model_dump(mode="json", exclude_unset=True)

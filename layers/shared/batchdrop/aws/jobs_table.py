@@ -1,0 +1,225 @@
+"""The jobs table: one item per job, moved between states only by conditional writes.
+
+States: ``submitting`` (intent recorded, batch not yet confirmed) -> ``submitted`` (open,
+polled) -> ``ending`` (a poller claimed the "Batch Ended" event) -> ``ended`` -> ``completing``
+(a Complete invocation holds the job) -> ``completed``. Open jobs carry ``open_flag`` and so
+appear in the sparse ``open-jobs`` index; a poll is one Query of that index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+OPEN_INDEX = "open-jobs"
+OPEN = "OPEN"
+SUBMITTING, SUBMITTED, ENDING, ENDED, COMPLETING, COMPLETED = (
+    "submitting",
+    "submitted",
+    "ending",
+    "ended",
+    "completing",
+    "completed",
+)
+# Job records are kept this long after creation (DynamoDB TTL); results stay in S3.
+RETENTION = timedelta(days=400)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    job_id: str
+    status: str
+    batch_id: str | None
+    manifest_key: str
+    created_at: str
+    item: dict[str, Any]
+
+
+def _record(item: dict[str, Any]) -> JobRecord:
+    return JobRecord(
+        job_id=str(item["job_id"]),
+        status=str(item["status"]),
+        batch_id=item.get("batch_id"),
+        manifest_key=str(item["manifest_key"]),
+        created_at=str(item["created_at"]),
+        item=item,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; callers want ints."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class JobStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def _conditional_update(self, job_id: str, **kwargs: Any) -> bool:
+        """An update that may lose a race; False when its condition did not hold."""
+        try:
+            self._table.update_item(Key={"job_id": job_id}, **kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self, job_id: str) -> JobRecord | None:
+        item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+        return _record(_plain(item)) if item else None
+
+    def record_intent(self, job_id: str, manifest_key: str, now: datetime, **attributes: Any) -> None:
+        """Write the job before the batch is created, so a crash leaves a trace to reconcile."""
+        self._table.put_item(
+            Item={
+                "job_id": job_id,
+                "status": SUBMITTING,
+                "manifest_key": manifest_key,
+                "created_at": iso(now),
+                "updated_at": iso(now),
+                "expires_ttl": int((now + RETENTION).timestamp()),
+                **attributes,
+            },
+            ConditionExpression="attribute_not_exists(job_id)",
+        )
+
+    def record_submitted(
+        self, job_id: str, batch_id: str, batch_expires_at: str, created_at: str, now: datetime
+    ) -> bool:
+        return self._conditional_update(
+            job_id,
+            UpdateExpression=(
+                "SET #s = :submitted, batch_id = :b, batch_expires_at = :e, open_flag = :open, "
+                "open_since = :c, processing_status = :ps, updated_at = :now"
+            ),
+            ConditionExpression="#s = :submitting",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":submitted": SUBMITTED,
+                ":submitting": SUBMITTING,
+                ":b": batch_id,
+                ":e": batch_expires_at,
+                ":open": OPEN,
+                ":c": created_at,
+                ":ps": "in_progress",
+                ":now": iso(now),
+            },
+        )
+
+    def open_jobs(self) -> Iterator[JobRecord]:
+        """Jobs still open, oldest first: one Query of the sparse index, paged."""
+        kwargs: dict[str, Any] = {
+            "IndexName": OPEN_INDEX,
+            "KeyConditionExpression": Key("open_flag").eq(OPEN),
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                yield _record(_plain(item))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def update_progress(
+        self, job_id: str, processing_status: str, request_counts: dict[str, int], now: datetime
+    ) -> bool:
+        return self._conditional_update(
+            job_id,
+            UpdateExpression=(
+                "SET processing_status = :ps, request_counts = :rc, polled_at = :now, updated_at = :now"
+            ),
+            ConditionExpression="#s = :submitted",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":ps": processing_status,
+                ":rc": request_counts,
+                ":now": iso(now),
+                ":submitted": SUBMITTED,
+            },
+        )
+
+    def claim_ended(self, job_id: str, now: datetime, lease: timedelta) -> bool:
+        """Take the right to announce "Batch Ended". One poller wins; a stale claim is retaken."""
+        return self._conditional_update(
+            job_id,
+            UpdateExpression="SET #s = :ending, ending_claimed_at = :now, updated_at = :now",
+            ConditionExpression="#s = :submitted OR (#s = :ending AND ending_claimed_at < :stale)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":ending": ENDING,
+                ":submitted": SUBMITTED,
+                ":now": iso(now),
+                ":stale": iso(now - lease),
+            },
+        )
+
+    def mark_ended(self, job_id: str, now: datetime) -> bool:
+        """The event is out: the job leaves the open index (unless Complete already took it)."""
+        return self._conditional_update(
+            job_id,
+            UpdateExpression="SET #s = :ended, ended_at = :now, updated_at = :now REMOVE open_flag",
+            ConditionExpression="#s = :ending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":ended": ENDED, ":ending": ENDING, ":now": iso(now)},
+        )
+
+    def claim_completion(self, job_id: str, now: datetime, lease: timedelta) -> bool:
+        """Take the job for completion; a second delivery of "Batch Ended" gets False."""
+        return self._conditional_update(
+            job_id,
+            UpdateExpression=(
+                "SET #s = :completing, completing_claimed_at = :now, updated_at = :now REMOVE open_flag"
+            ),
+            ConditionExpression=(
+                "#s IN (:ending, :ended) OR (#s = :completing AND completing_claimed_at < :stale)"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":completing": COMPLETING,
+                ":ending": ENDING,
+                ":ended": ENDED,
+                ":now": iso(now),
+                ":stale": iso(now - lease),
+            },
+        )
+
+    def mark_completed(self, job_id: str, now: datetime, summary: dict[str, Any]) -> bool:
+        cost = summary["cost"]
+        return self._conditional_update(
+            job_id,
+            UpdateExpression=(
+                "SET #s = :completed, completed_at = :now, updated_at = :now, result_counts = :counts, "
+                "cost_batch = :cb, cost_standard = :cs, summary_key = :sk"
+            ),
+            ConditionExpression="#s = :completing",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":completed": COMPLETED,
+                ":completing": COMPLETING,
+                ":now": iso(now),
+                ":counts": summary["counts"],
+                ":cb": Decimal(str(cost["batch"])),
+                ":cs": Decimal(str(cost["standard"])),
+                ":sk": summary["summary_key"],
+            },
+        )

@@ -1,0 +1,84 @@
+"""The documents bucket: reading documents, writing results, manifests and summaries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from batchdrop.results import ResultObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class DocumentGone(LookupError):
+    """The object (or that version of it) no longer exists."""
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    key: str
+    body: bytes
+    version_id: str | None
+    etag: str
+    content_type: str
+    metadata: dict[str, str]
+
+
+class DocumentStore:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def get_document(self, key: str, version_id: str | None = None) -> StoredDocument:
+        """The document as the notification named it: that version, when there is one."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        try:
+            response = self._s3.get_object(**kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"NoSuchKey", "NoSuchVersion", "404"}:
+                raise DocumentGone(key) from exc
+            raise
+        return StoredDocument(
+            key=key,
+            body=response["Body"].read(),
+            version_id=response.get("VersionId") or version_id,
+            etag=response.get("ETag", "").strip('"'),
+            content_type=response.get("ContentType", ""),
+            metadata=response.get("Metadata", {}),
+        )
+
+    def put_result(self, obj: ResultObject) -> None:
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=obj.key,
+            Body=obj.body,
+            ContentType=obj.content_type,
+            Metadata=obj.metadata,
+        )
+
+    def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    def put_json(self, key: str, data: Any) -> None:
+        body = json.dumps(data, ensure_ascii=False, indent=2).encode()
+        self.put_bytes(key, body, "application/json; charset=utf-8")
+
+    def upload_file(self, key: str, path: str, content_type: str) -> None:
+        """Upload a local file (multipart when large) without reading it into memory."""
+        self._s3.upload_file(path, self.bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def read_lines(self, key: str) -> Iterator[str]:
+        """Stream a text object line by line."""
+        body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        for raw in body.iter_lines():
+            yield raw.decode("utf-8")

@@ -1,0 +1,79 @@
+"""Settings read once per container from the environment that template.yaml sets.
+
+A missing or malformed variable fails the cold start with its name, instead of failing later
+halfway through a batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} must be set (see template.yaml Globals)")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+    if not minimum <= value <= maximum:
+        raise ConfigurationError(f"environment variable {name} must be in {minimum}..{maximum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class DefaultProfileSettings:
+    """The profile used for files directly in ``inbox/`` and in ``inbox/default/``."""
+
+    model: str
+    max_tokens: int
+    instruction: str
+    system_prompt: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a batchdrop function needs to know about its stack."""
+
+    bucket_name: str
+    jobs_table_name: str
+    event_bus_name: str
+    topic_arn: str
+    anthropic_secret_name: str
+    anthropic_base_url: str | None
+    default_profile: DefaultProfileSettings
+    result_write_concurrency: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            bucket_name=_required(env, "BUCKET_NAME"),
+            jobs_table_name=_required(env, "JOBS_TABLE_NAME"),
+            event_bus_name=_required(env, "EVENT_BUS_NAME"),
+            topic_arn=_required(env, "TOPIC_ARN"),
+            anthropic_secret_name=_required(env, "ANTHROPIC_SECRET_NAME"),
+            # Empty means "the public API"; the SDK itself would treat "" as a URL.
+            anthropic_base_url=env.get("ANTHROPIC_BASE_URL", "").strip() or None,
+            default_profile=DefaultProfileSettings(
+                model=_required(env, "DEFAULT_MODEL"),
+                max_tokens=_int(env, "DEFAULT_MAX_TOKENS", 1024, 1, 128_000),
+                instruction=_required(env, "DEFAULT_INSTRUCTION"),
+                system_prompt=env.get("DEFAULT_SYSTEM_PROMPT", "").strip(),
+            ),
+            result_write_concurrency=_int(env, "RESULT_WRITE_CONCURRENCY", 16, 1, 128),
+        )

@@ -1,0 +1,67 @@
+"""The job manifest: one JSON line per document, mapping ``custom_id`` back to its source."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+SUBMITTED = "submitted"
+REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """What batchdrop knows about one document of a job.
+
+    ``rejected`` entries never reached the API (unsupported, empty, unknown profile...): they are
+    kept so that the job's summary accounts for every document of the window.
+    """
+
+    custom_id: str
+    source_key: str
+    version_id: str | None
+    etag: str
+    profile: str
+    error_key: str
+    result_key: str | None = None
+    model: str | None = None
+    attempt: int = 1
+    status: str = SUBMITTED
+    reason: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, line: str) -> ManifestEntry:
+        return cls(**json.loads(line))
+
+
+def new_job_id(now: datetime) -> str:
+    """Sortable by creation time, unique without coordination: ``20261125T152301Z-3f9a1c2b``."""
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
+
+
+def manifest_key(job_id: str) -> str:
+    return f"jobs/{job_id}/manifest.jsonl"
+
+
+def results_key(job_id: str) -> str:
+    return f"jobs/{job_id}/results.jsonl"
+
+
+def summary_key(job_id: str) -> str:
+    return f"jobs/{job_id}/summary.json"
+
+
+def dump_manifest(entries: Iterable[ManifestEntry]) -> bytes:
+    return "".join(entry.to_json() + "\n" for entry in entries).encode()
+
+
+def load_manifest(lines: Iterable[str]) -> Iterator[ManifestEntry]:
+    for line in lines:
+        if line.strip():
+            yield ManifestEntry.from_json(line)

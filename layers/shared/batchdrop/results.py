@@ -1,0 +1,188 @@
+"""Mapping batch result lines back to documents, and summing a job up. Pure, no I/O."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchdrop.manifest import ManifestEntry
+from batchdrop.pricing import Cost, PriceTable, TokenUsage
+
+RESULT_TYPES = ("succeeded", "errored", "expired", "canceled")
+MAX_ERRORS_IN_SUMMARY = 100
+
+_REASONS = {
+    "expired": "the batch expired (24 h) before this request was processed",
+    "canceled": "the batch was canceled before this request was processed",
+    "missing": "the batch results have no line for this request",
+}
+
+
+@dataclass(frozen=True)
+class ResultObject:
+    """One object to write under ``results/``: an answer or an ``.error.json``."""
+
+    key: str
+    body: bytes
+    content_type: str
+    metadata: dict[str, str]
+
+
+def answer_text(message: dict[str, Any]) -> str:
+    return "".join(
+        block.get("text", "") for block in message.get("content", []) if block.get("type") == "text"
+    )
+
+
+def result_object(job_id: str, entry: ManifestEntry, line: dict[str, Any]) -> ResultObject:
+    """The object a result line produces: the answer, or an error naming why there is none."""
+    result = line["result"]
+    if result["type"] == "succeeded" and entry.result_key:
+        message = result["message"]
+        content_type = "application/json" if entry.result_key.endswith(".json") else "text/markdown"
+        return ResultObject(
+            key=entry.result_key,
+            body=answer_text(message).encode(),
+            content_type=f"{content_type}; charset=utf-8",
+            metadata={
+                "batchdrop-job": job_id,
+                "batchdrop-custom-id": entry.custom_id,
+                "batchdrop-model": str(message.get("model", "")),
+                "batchdrop-stop-reason": str(message.get("stop_reason", "")),
+            },
+        )
+    if result["type"] == "errored":
+        api_error = (result.get("error") or {}).get("error") or {}
+        error = {"type": api_error.get("type", "unknown_error"), "message": api_error.get("message", "")}
+        reason = f"the API answered {error['type']}: {error['message']}".rstrip(": ")
+    else:
+        error = {"type": result["type"], "message": _REASONS.get(result["type"], result["type"])}
+        reason = error["message"]
+    return error_object(job_id, entry, result_type=result["type"], reason=reason, error=error)
+
+
+def error_object(
+    job_id: str | None,
+    entry: ManifestEntry,
+    *,
+    result_type: str,
+    reason: str,
+    error: dict[str, str] | None = None,
+) -> ResultObject:
+    body = {
+        "document": entry.source_key,
+        "version_id": entry.version_id,
+        "profile": entry.profile,
+        "job_id": job_id,
+        "custom_id": entry.custom_id,
+        "result_type": result_type,
+        "reason": reason,
+        "error": error or {"type": result_type, "message": reason},
+    }
+    return ResultObject(
+        key=entry.error_key,
+        body=json.dumps(body, ensure_ascii=False, indent=2).encode(),
+        content_type="application/json; charset=utf-8",
+        metadata={"batchdrop-job": job_id or "", "batchdrop-custom-id": entry.custom_id},
+    )
+
+
+def missing_object(job_id: str, entry: ManifestEntry) -> ResultObject:
+    return error_object(job_id, entry, result_type="missing", reason=_REASONS["missing"])
+
+
+@dataclass
+class JobSummary:
+    """Counts, tokens, cost and errors of one job, built up one result at a time."""
+
+    job_id: str
+    batch_id: str | None
+    prices: PriceTable
+    counts: Counter[str] = field(default_factory=Counter)
+    usage_by_model: dict[str, TokenUsage] = field(default_factory=dict)
+    stop_reasons: Counter[str] = field(default_factory=Counter)
+    documents_by_profile: Counter[str] = field(default_factory=Counter)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def record_result(self, entry: ManifestEntry, line: dict[str, Any]) -> None:
+        result = line["result"]
+        result_type = result["type"]
+        self.counts[result_type] += 1
+        self.documents_by_profile[entry.profile] += 1
+        if result_type == "succeeded":
+            message = result["message"]
+            model = str(message.get("model") or entry.model or "unknown")
+            usage = TokenUsage.from_api(message.get("usage") or {})
+            self.usage_by_model[model] = self.usage_by_model.get(model, TokenUsage()) + usage
+            self.stop_reasons[str(message.get("stop_reason"))] += 1
+        elif result_type == "errored":
+            api_error = (result.get("error") or {}).get("error") or {}
+            self._add_error(entry, api_error.get("type", "unknown_error"), api_error.get("message", ""))
+        else:
+            self._add_error(entry, result_type, _REASONS.get(result_type, result_type))
+
+    def record_failure(self, entry: ManifestEntry, kind: str, reason: str) -> None:
+        """A document with no result line: ``rejected`` at submit, or ``missing`` from results."""
+        self.counts[kind] += 1
+        self.documents_by_profile[entry.profile] += 1
+        self._add_error(entry, kind, reason)
+
+    def _add_error(self, entry: ManifestEntry, error_type: str, message: str) -> None:
+        if len(self.errors) < MAX_ERRORS_IN_SUMMARY:
+            self.errors.append(
+                {
+                    "document": entry.source_key,
+                    "type": error_type,
+                    "message": message,
+                    "error_key": entry.error_key,
+                }
+            )
+
+    @property
+    def documents(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def total_usage(self) -> TokenUsage:
+        return sum(self.usage_by_model.values(), TokenUsage())
+
+    def cost(self) -> tuple[Cost, list[str]]:
+        """Total cost of the priced models, and the models that have no known price."""
+        standard = batch = 0.0
+        unknown = []
+        for model, usage in sorted(self.usage_by_model.items()):
+            cost = self.prices.cost(model, usage)
+            if cost is None:
+                unknown.append(model)
+                continue
+            standard += cost.standard
+            batch += cost.batch
+        return Cost(standard=standard, batch=batch), unknown
+
+    def to_dict(self, **extra: Any) -> dict[str, Any]:
+        cost, unknown = self.cost()
+        priced = not unknown
+        return {
+            "job_id": self.job_id,
+            "batch_id": self.batch_id,
+            "documents": self.documents,
+            "counts": {kind: self.counts.get(kind, 0) for kind in (*RESULT_TYPES, "rejected", "missing")},
+            "documents_by_profile": dict(sorted(self.documents_by_profile.items())),
+            "tokens": self.total_usage.as_dict(),
+            "tokens_by_model": {m: u.as_dict() for m, u in sorted(self.usage_by_model.items())},
+            "stop_reasons": dict(sorted(self.stop_reasons.items())),
+            "cost": {
+                "currency": self.prices.currency,
+                # With an unpriced model the totals cover only the priced ones: say so.
+                "complete": priced,
+                "unknown_price_models": unknown,
+                "batch": round(cost.batch, 9),
+                "standard": round(cost.standard, 9),
+                "savings": round(cost.savings, 9),
+            },
+            "errors": self.errors,
+            "errors_truncated": self.documents - self.counts.get("succeeded", 0) > len(self.errors),
+            **extra,
+        }

@@ -1,0 +1,216 @@
+"""``batchdrop``: the local stack, the emulator, the demo and local invocation.
+
+batchdrop local up          moto + the Anthropic emulator + the template's functions
+batchdrop local emulator    only the Anthropic Message Batches emulator
+batchdrop demo              the whole pipeline on samples/, then stop
+batchdrop invoke F EVENT    sam local invoke, or in process against the local stack
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from batchdrop_local.emulator import add_cli_arguments as add_emulator_arguments
+from batchdrop_local.emulator import run_from_cli as run_emulator
+from batchdrop_local.stack import DEFAULT_STATE_DIR, LocalStack, LocalStackOptions
+
+
+def _wait_for_stop_signal() -> None:
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser, default_port: int = 4566) -> None:
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface for every local endpoint (%(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=default_port, help="AWS (moto) endpoint port (%(default)s)"
+    )
+    parser.add_argument(
+        "--emulator-port", type=int, default=0, help="Anthropic emulator port (default: any free port)"
+    )
+    parser.add_argument(
+        "--batching-window",
+        type=float,
+        default=2.0,
+        help="seconds the ingest queue gathers uploads into one batch (template: 60) (%(default)s)",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=2.0,
+        help="seconds between polls of open batches (template: rate(5 minutes)) (%(default)s)",
+    )
+    parser.add_argument(
+        "--emulator-delay", type=float, default=3.0, help="seconds until an emulated batch ends (%(default)s)"
+    )
+    parser.add_argument(
+        "--emulator-error-rate", type=float, default=0.0, help="share of emulated requests that end errored"
+    )
+    parser.add_argument(
+        "--real-api",
+        action="store_true",
+        help="use the real Anthropic API with $ANTHROPIC_API_KEY instead of the emulator (costs money)",
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a template parameter, e.g. --parameter DefaultModel=claude-sonnet-4-5",
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="where state.json and function logs go"
+    )
+
+
+def stack_options(args: argparse.Namespace) -> LocalStackOptions:
+    parameters = {}
+    for item in args.parameter:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--parameter takes NAME=VALUE, got {item!r}")
+        parameters[name] = value
+    return LocalStackOptions(
+        host=args.host,
+        port=args.port,
+        emulator_port=args.emulator_port,
+        batching_window=args.batching_window,
+        poll_interval=args.poll_interval,
+        emulator_delay=args.emulator_delay,
+        emulator_error_rate=args.emulator_error_rate,
+        real_api=args.real_api,
+        anthropic_api_key=os.environ.get("ANTHROPIC_API_KEY"),
+        parameters=parameters,
+        state_dir=args.state_dir,
+    )
+
+
+def print_stack_info(stack: LocalStack) -> None:
+    info = stack.info()
+    api = f"{info['anthropic_base_url']} (" + (
+        f"emulator; batches end after {stack.options.emulator_delay:g} s)"
+        if info["emulator"]
+        else "REAL API: billed)"
+    )
+    print("batchdrop local stack is up", flush=True)
+    for label, value in (
+        ("AWS endpoint", f"{info['endpoint']}  (any credentials, region {info['region']})"),
+        ("bucket", f"{info['bucket']}  (drop files under s3://{info['bucket']}/inbox/)"),
+        ("topic", info["topic_arn"]),
+        ("jobs table", info["jobs_table"]),
+        ("event bus", info["event_bus"]),
+        ("Anthropic API", api),
+        (
+            "timing",
+            f"batching window {stack.options.batching_window:g} s, "
+            f"poll every {stack.options.poll_interval:g} s",
+        ),
+        ("function logs", info["logs"]),
+    ):
+        print(f"  {label:<14} {value}")
+    print(
+        f"Try: aws --endpoint-url {info['endpoint']} "
+        f"s3 cp samples/inbox s3://{info['bucket']}/inbox --recursive\n"
+        "Ctrl-C stops the stack.",
+        flush=True,
+    )
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    stack = LocalStack(stack_options(args), report=lambda line: print(f"  > {line}", flush=True))
+    try:
+        stack.start()
+    except OSError as exc:
+        stack.stop()
+        print(
+            f"batchdrop: could not start the local stack: {exc} (is port {args.port} in use? try --port)",
+            file=sys.stderr,
+        )
+        return 1
+    except ValueError as exc:
+        stack.stop()
+        print(f"batchdrop: {exc}", file=sys.stderr)
+        return 2
+    try:
+        print_stack_info(stack)
+        _wait_for_stop_signal()
+        print("stopping the local stack...", flush=True)
+    finally:
+        stack.stop()
+    print("stopped.", flush=True)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from batchdrop_local.demo import run_demo
+
+    return run_demo(stack_options(args), samples=args.samples, output=args.output, timeout=args.timeout)
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from batchdrop_local.invoke import invoke
+
+    return invoke(args.function, args.event, state_dir=args.state_dir, force_local=args.in_process)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="batchdrop", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="run batchdrop on this machine").add_subparsers(
+        dest="local_command", required=True
+    )
+    up = local.add_parser("up", help="start the local stack (moto, the emulator, the functions)")
+    add_stack_arguments(up)
+    up.set_defaults(run=cmd_local_up)
+    emulator = local.add_parser("emulator", help="start only the Anthropic Message Batches emulator")
+    add_emulator_arguments(emulator)
+    emulator.set_defaults(run=run_emulator)
+
+    demo = commands.add_parser("demo", help="run the whole pipeline locally on the sample documents")
+    add_stack_arguments(demo, default_port=0)
+    demo.add_argument("--samples", type=Path, default=Path("samples"), help="folder mirrored into the bucket")
+    demo.add_argument("--output", type=Path, default=Path("demo-results"), help="where results are copied")
+    demo.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds")
+    demo.set_defaults(run=cmd_demo, state_dir=DEFAULT_STATE_DIR / "demo")
+
+    invoke = commands.add_parser(
+        "invoke",
+        help="sam local invoke where a container runtime exists, else in process against the local stack",
+    )
+    invoke.add_argument("function", help="logical id in template.yaml, e.g. SubmitFunction")
+    invoke.add_argument("event", type=Path, help="event file, e.g. events/s3-put.json")
+    invoke.add_argument(
+        "--in-process", action="store_true", help="skip sam even if a container runtime exists"
+    )
+    invoke.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="the running local stack's")
+    invoke.set_defaults(run=cmd_invoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,464 @@
+"""Message Batches state without HTTP: create, lazy processing by the clock, results, statistics.
+
+A batch's life is computed from the clock when it is looked at; nothing runs in the background.
+Each request has a deterministic "completion point" within the processing window, derived from
+its custom_id, which decides what a cancel catches. Which requests error or expire is decided
+from a hash of the custom_id and how many times it has been submitted, so a run is repeatable
+and a resubmitted request gets a fresh draw, as a transient failure would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from batchdrop_local.emulator.answers import ParamsError, answer
+
+EXPIRY_SECONDS = 24 * 3600
+ARCHIVE_SECONDS = 29 * 24 * 3600
+MAX_LIST_LIMIT = 1000
+DEFAULT_LIST_LIMIT = 20
+CUSTOM_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+COUNTERS = ("processing", "succeeded", "errored", "canceled", "expired")
+_BASE62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_BYTE_TO_BASE62 = bytes(_BASE62[byte % 62] for byte in range(256))
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+Outcome = Literal["succeeded", "errored", "expired"]
+
+
+@dataclass
+class EmulatorConfig:
+    """How the emulator behaves; the engine copies it, change it later with `update_config`."""
+
+    processing_delay: float = 2.0
+    """Seconds from create until a batch is ended (0: ended when first looked at)."""
+    error_rate: float = 0.0
+    """Share of requests that end errored with api_error."""
+    expire_rate: float = 0.0
+    """Share of requests that end expired."""
+    api_key: str | None = None
+    """Accept only this key; None accepts any non-empty key."""
+    max_body_bytes: int = 256 * 1024 * 1024
+    """Larger request bodies are answered 413 request_too_large."""
+    max_requests: int = 100_000
+    """Most requests one batch may hold."""
+    cancel_grace: float = 0.5
+    """A canceled batch ends at most this many seconds (and at most processing_delay) after the cancel."""
+    fault_retry_after_ms: int = 10
+    """retry-after-ms sent with injected retryable faults, so SDK retries are quick (0: SDK backoff)."""
+    results_page_size: int = 1000
+    """Result lines written per chunk of the streamed JSONL body."""
+    keep_requests: bool = False
+    """Keep every batch's requests after it ends, for `batch_requests` (tests inspect them)."""
+
+    def __post_init__(self) -> None:
+        for name in ("processing_delay", "error_rate", "expire_rate", "cancel_grace"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, got {value!r}")
+        if self.error_rate > 1 or self.expire_rate > 1 or self.error_rate + self.expire_rate > 1:
+            raise ValueError("error_rate and expire_rate must each be at most 1, and so must their sum")
+        for name in ("max_body_bytes", "max_requests", "results_page_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        retry_ms = self.fault_retry_after_ms
+        if isinstance(retry_ms, bool) or not isinstance(retry_ms, int) or retry_ms < 0:
+            raise ValueError(f"fault_retry_after_ms must be a non-negative integer, got {retry_ms!r}")
+        if self.api_key is not None and (not isinstance(self.api_key, str) or not self.api_key):
+            raise ValueError("api_key must be None or a non-empty string")
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, the API's error type and a message."""
+
+    def __init__(
+        self, status: int, message: str, error_type: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error_type = error_type or error_type_for(status)
+        self.headers = headers or {}
+
+
+def error_type_for(status: int) -> str:
+    """The API's error.type for an HTTP status."""
+    return ERROR_TYPES.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
+
+
+def new_id(prefix: str) -> str:
+    """`prefix` followed by 24 random base62 characters, like msgbatch_ and msg_ ids."""
+    return prefix + secrets.token_bytes(24).translate(_BYTE_TO_BASE62).decode()
+
+
+def rfc3339(timestamp: float) -> str:
+    """RFC 3339 UTC time with microseconds and Z, as the API writes it."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _unit_hash(text: str) -> float:
+    """A stable number in [0, 1) for `text`."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
+
+
+def completion_fraction(custom_id: str) -> float:
+    """Where in (0, 1] of the processing window this request completes."""
+    return (math.floor(_unit_hash(f"progress:{custom_id}") * 10_000) + 1) / 10_000
+
+
+def planned_outcome(custom_id: str, attempt: int, error_rate: float, expire_rate: float) -> Outcome:
+    """The fate of a request with valid params that is processed; `attempt` counts from 1."""
+    draw = _unit_hash(f"outcome:{custom_id}:{attempt}")
+    if draw < error_rate:
+        return "errored"
+    if draw < error_rate + expire_rate:
+        return "expired"
+    return "succeeded"
+
+
+@dataclass
+class _Batch:
+    id: str
+    seq: int
+    created_at: float
+    delay: float
+    error_rate: float
+    expire_rate: float
+    size: int
+    requests: list[tuple[str, Any, int]] | None
+    """(custom_id, params, attempt) until the batch ends; then dropped for the results."""
+    cancel_initiated_at: float | None = None
+    cancel_ends_at: float | None = None
+    ended_at: float | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    results: tuple[bytes, ...] = ()
+    deleted: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    """Guards this batch's state; may be taken before, never after, the engine's lock."""
+
+    def end_time(self) -> float:
+        end = self.created_at + min(self.delay, EXPIRY_SECONDS)
+        return end if self.cancel_ends_at is None else min(end, self.cancel_ends_at)
+
+
+class BatchEngine:
+    """All batches of one emulator; every public method is thread-safe.
+
+    The engine's lock guards the index of batches and the counters; each batch has its own
+    lock, so finishing a large batch holds up only the calls about that batch.
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None, clock: Callable[[], float] = time.time) -> None:
+        self._config = dataclasses.replace(config) if config else EmulatorConfig()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._batches: dict[str, _Batch] = {}
+        self._seq_by_id: dict[str, int] = {}
+        self._submissions: Counter[str] = Counter()
+        self._batches_created = 0
+        self._kept_requests: dict[str, list[dict[str, Any]]] = {}
+
+    @property
+    def config(self) -> EmulatorConfig:
+        """The current configuration (replace it with `update_config`, don't mutate it)."""
+        return self._config
+
+    def update_config(self, **changes: Any) -> EmulatorConfig:
+        """Change settings; delay and rates apply to batches created afterwards."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(EmulatorConfig)}
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        with self._lock:
+            self._config = dataclasses.replace(self._config, **changes)
+            return self._config
+
+    def create(self, body: bytes, base_url: str) -> dict[str, Any]:
+        """Validate a create body and store the batch (400 ApiError on a bad body)."""
+        requests = self._parse_create(body)
+        with self._lock:
+            config = self._config
+            now = self._clock()
+            batch_id = new_id("msgbatch_")
+            self._batches_created += 1
+            seq = self._batches_created
+            stored = []
+            for custom_id, params in requests:
+                self._submissions[custom_id] += 1
+                stored.append((custom_id, params, self._submissions[custom_id]))
+            batch = _Batch(
+                id=batch_id,
+                seq=seq,
+                created_at=now,
+                delay=config.processing_delay,
+                error_rate=config.error_rate,
+                expire_rate=config.expire_rate,
+                size=len(stored),
+                requests=stored,
+            )
+            self._batches[batch_id] = batch
+            self._seq_by_id[batch_id] = seq
+            if config.keep_requests:
+                self._kept_requests[batch_id] = [{"custom_id": c, "params": p} for c, p in requests]
+            return self._render(batch, base_url, now)
+
+    def retrieve(self, batch_id: str, base_url: str) -> dict[str, Any]:
+        """The batch object as it stands now."""
+        batch = self._lookup(batch_id)
+        with batch.lock:
+            now = self._clock()
+            return self._render(self._current(batch, now), base_url, now)
+
+    def list_batches(
+        self,
+        base_url: str,
+        limit: int = DEFAULT_LIST_LIMIT,
+        after_id: str | None = None,
+        before_id: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of batches, newest first, in the API's page shape."""
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ApiError(400, f"limit: must be between 1 and {MAX_LIST_LIMIT}, got {limit}")
+        if after_id and before_id:
+            raise ApiError(400, "after_id and before_id cannot be used together")
+        with self._lock:
+            newest_first = list(reversed(self._batches.values()))  # the dict keeps creation order
+            if after_id:
+                cursor = self._cursor(after_id, "after_id")
+                candidates = [b for b in newest_first if b.seq < cursor]
+                page = candidates[:limit]
+            elif before_id:
+                cursor = self._cursor(before_id, "before_id")
+                candidates = [b for b in newest_first if b.seq > cursor]
+                page = candidates[-limit:]
+            else:
+                candidates = newest_first
+                page = candidates[:limit]
+        data = []
+        for batch in page:
+            with batch.lock:
+                if not batch.deleted:
+                    now = self._clock()
+                    data.append(self._render(self._refreshed(batch, now), base_url, now))
+        return {
+            "data": data,
+            "has_more": len(candidates) > len(page),
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+        }
+
+    def cancel(self, batch_id: str, base_url: str) -> dict[str, Any]:
+        """Start canceling an unfinished batch; 400 once it has ended."""
+        batch = self._lookup(batch_id)
+        with batch.lock:
+            now = self._clock()
+            self._current(batch, now)
+            if batch.ended_at is not None:
+                raise ApiError(400, f"Message batch {batch_id} has already ended and cannot be canceled")
+            if batch.cancel_initiated_at is None:
+                batch.cancel_initiated_at = now
+                batch.cancel_ends_at = now + min(batch.delay, self._config.cancel_grace)
+            return self._render(batch, base_url, now)
+
+    def delete(self, batch_id: str) -> dict[str, Any]:
+        """Forget an ended batch; 400 while it is still processing."""
+        batch = self._lookup(batch_id)
+        with batch.lock:
+            self._current(batch, self._clock())
+            if batch.ended_at is None:
+                raise ApiError(
+                    400, f"Message batch {batch_id} cannot be deleted until it has ended; cancel it first"
+                )
+            batch.deleted = True
+            with self._lock:
+                del self._batches[batch_id]
+        return {"id": batch_id, "type": "message_batch_deleted"}
+
+    def results(self, batch_id: str) -> tuple[bytes, ...]:
+        """The JSONL lines of an ended batch, each ending in a bare newline (404 before the end)."""
+        batch = self._lookup(batch_id)
+        with batch.lock:
+            now = self._clock()
+            self._current(batch, now)
+            if batch.ended_at is None:
+                raise ApiError(
+                    404, f"Message batch {batch_id} has not ended yet; its results are not available"
+                )
+            if now >= batch.created_at + ARCHIVE_SECONDS:
+                raise ApiError(404, f"The results of message batch {batch_id} have been archived")
+            return batch.results
+
+    def batch_requests(self, batch_id: str) -> list[dict[str, Any]]:
+        """The requests a batch was created with, as sent (needs `keep_requests`)."""
+        with self._lock:
+            if batch_id not in self._kept_requests:
+                raise KeyError(f"no kept requests for {batch_id} (is keep_requests on?)")
+            return list(self._kept_requests[batch_id])
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for tests and demos: batches created and held, submissions per custom_id."""
+        with self._lock:
+            return {
+                "batches_created": self._batches_created,
+                "batches_stored": len(self._batches),
+                "requests_submitted": sum(self._submissions.values()),
+                "requests_by_custom_id": dict(self._submissions),
+            }
+
+    def _parse_create(self, body: bytes) -> list[tuple[str, Any]]:
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ApiError(400, f"Request body is not valid JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise ApiError(400, "Request body must be a JSON object")
+        if "requests" not in payload:
+            raise ApiError(400, "requests: Field required")
+        items = payload["requests"]
+        if not isinstance(items, list):
+            raise ApiError(400, "requests: Input should be a valid list")
+        if not items:
+            raise ApiError(400, "requests: List should have at least 1 item")
+        limit = self._config.max_requests
+        if len(items) > limit:
+            raise ApiError(400, f"requests: List should have at most {limit} items, got {len(items)}")
+        seen: set[str] = set()
+        parsed = []
+        for index, item in enumerate(items):
+            path = f"requests.{index}"
+            if not isinstance(item, dict):
+                raise ApiError(400, f"{path}: Input should be an object")
+            custom_id = item.get("custom_id")
+            if custom_id is None:
+                raise ApiError(400, f"{path}.custom_id: Field required")
+            if not isinstance(custom_id, str) or not CUSTOM_ID_PATTERN.fullmatch(custom_id):
+                raise ApiError(
+                    400, f"{path}.custom_id: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
+                )
+            if custom_id in seen:
+                raise ApiError(400, f"{path}.custom_id: '{custom_id}' is used more than once in this batch")
+            seen.add(custom_id)
+            if "params" not in item:
+                raise ApiError(400, f"{path}.params: Field required")
+            if not isinstance(item["params"], dict):
+                raise ApiError(400, f"{path}.params: Input should be an object")
+            parsed.append((custom_id, item["params"]))
+        return parsed
+
+    def _cursor(self, batch_id: str, name: str) -> int:
+        seq = self._seq_by_id.get(batch_id)
+        if seq is None:
+            raise ApiError(400, f"{name}: unknown message batch id {batch_id!r}")
+        return seq
+
+    def _lookup(self, batch_id: str) -> _Batch:
+        with self._lock:
+            batch = self._batches.get(batch_id)
+        if batch is None:
+            raise ApiError(404, f"Message batch {batch_id!r} not found")
+        return batch
+
+    def _current(self, batch: _Batch, now: float) -> _Batch:
+        """The batch brought up to `now`, or 404 if it was deleted meanwhile; hold its lock."""
+        if batch.deleted:
+            raise ApiError(404, f"Message batch {batch.id!r} not found")
+        return self._refreshed(batch, now)
+
+    @classmethod
+    def _refreshed(cls, batch: _Batch, now: float) -> _Batch:
+        if batch.ended_at is None and now >= batch.end_time():
+            cls._finish(batch)
+        return batch
+
+    @classmethod
+    def _finish(cls, batch: _Batch) -> None:
+        """Decide every request's result and keep them as JSONL lines; the params are dropped."""
+        ended_at = batch.end_time()
+        counts = dict.fromkeys(COUNTERS, 0)
+        keyed_lines = []
+        for custom_id, params, attempt in batch.requests or ():
+            result = cls._result(batch, ended_at, custom_id, params, attempt)
+            counts[result["type"]] += 1
+            line = json.dumps({"custom_id": custom_id, "result": result}, separators=(",", ":"))
+            keyed_lines.append((hashlib.sha256(custom_id.encode()).digest(), line.encode() + b"\n"))
+        keyed_lines.sort()
+        batch.results = tuple(line for _, line in keyed_lines)
+        batch.counts = counts
+        batch.ended_at = ended_at
+        batch.requests = None
+
+    @staticmethod
+    def _result(batch: _Batch, ended_at: float, custom_id: str, params: Any, attempt: int) -> dict[str, Any]:
+        done_at = batch.created_at + completion_fraction(custom_id) * batch.delay
+        cutoff = ended_at if batch.cancel_initiated_at is None else min(ended_at, batch.cancel_initiated_at)
+        if done_at > cutoff:
+            return {"type": "canceled" if batch.cancel_initiated_at is not None else "expired"}
+        try:
+            message = answer(params, new_id("msg_"))
+        except ParamsError as exc:
+            return _errored("invalid_request_error", str(exc))
+        outcome = planned_outcome(custom_id, attempt, batch.error_rate, batch.expire_rate)
+        if outcome == "errored":
+            return _errored("api_error", "Internal server error (emulated)")
+        if outcome == "expired":
+            return {"type": "expired"}
+        return {"type": "succeeded", "message": message}
+
+    @staticmethod
+    def _render(batch: _Batch, base_url: str, now: float) -> dict[str, Any]:
+        ended = batch.ended_at is not None
+        if ended:
+            status = "ended"
+            counts = dict(batch.counts)
+        else:
+            status = "in_progress" if batch.cancel_initiated_at is None else "canceling"
+            counts = {name: batch.size if name == "processing" else 0 for name in COUNTERS}
+        archived = ended and now >= batch.created_at + ARCHIVE_SECONDS
+        return {
+            "id": batch.id,
+            "type": "message_batch",
+            "processing_status": status,
+            "request_counts": counts,
+            "created_at": rfc3339(batch.created_at),
+            "expires_at": rfc3339(batch.created_at + EXPIRY_SECONDS),
+            "ended_at": rfc3339(batch.ended_at) if batch.ended_at is not None else None,
+            "cancel_initiated_at": (
+                rfc3339(batch.cancel_initiated_at) if batch.cancel_initiated_at is not None else None
+            ),
+            "archived_at": rfc3339(batch.created_at + ARCHIVE_SECONDS) if archived else None,
+            "results_url": f"{base_url}/v1/messages/batches/{batch.id}/results" if ended else None,
+        }
+
+
+def _errored(error_type: str, message: str) -> dict[str, Any]:
+    return {
+        "type": "errored",
+        "error": {"type": "error", "error": {"type": error_type, "message": message}, "request_id": None},
+    }

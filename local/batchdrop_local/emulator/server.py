@@ -1,0 +1,425 @@
+"""HTTP face of the emulator: the Message Batches endpoints, auth, faults and admin paths.
+
+Standard library only (`http.server`). HTTP/1.1 with keep-alive, as the SDK's connection pool
+expects; results are streamed with chunked transfer encoding. Admin paths under /_emulator/
+need no API key: GET stats, POST faults, GET or POST config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import re
+import socket
+import socketserver
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from batchdrop_local.emulator.engine import (
+    DEFAULT_LIST_LIMIT,
+    ApiError,
+    BatchEngine,
+    EmulatorConfig,
+    new_id,
+)
+from batchdrop_local.emulator.faults import ENDPOINTS, FaultPlan
+
+_log = logging.getLogger(__name__)
+
+BATCHES_PATH = "/v1/messages/batches"
+ADMIN_PREFIX = "/_emulator/"
+RUNTIME_SETTINGS = ("processing_delay", "error_rate", "expire_rate")
+_BATCH_PATH = re.compile(r"/v1/messages/batches/([^/]+)(/cancel|/results)?")
+_HOST_HEADER = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
+_RETRYABLE = frozenset({408, 409, 429})
+_DRAIN_CHUNK = 1 << 20
+
+
+class EmulatorServer:
+    """A local Anthropic Message Batches API on a real socket, served from a daemon thread.
+
+    The socket is bound on construction, so `url` is known at once (port 0 picks a free port).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: EmulatorConfig | None = None) -> None:
+        self.engine = BatchEngine(config)
+        self.faults = FaultPlan()
+        self._calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()
+        self._httpd = _HTTPServer(host, port, self)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL for `anthropic.Anthropic(base_url=...)`, e.g. http://127.0.0.1:54321."""
+        host, port = self._httpd.server_address[:2]
+        host = str(host)
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    def start(self) -> EmulatorServer:
+        """Serve in a daemon thread; a server starts once."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},  # also how long stop() may wait
+            name=f"batches-emulator-{self.url}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, drop open keep-alive connections and close the socket."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.close_connections()
+        self._httpd.server_close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def inject_fault(self, endpoint: str, status: int, count: int = 1) -> None:
+        """Make the next `count` calls to `endpoint` answer `status` with a matching error body."""
+        self.faults.add(endpoint, status, count)
+
+    def update_config(self, **changes: Any) -> EmulatorConfig:
+        """Change settings at run time (delay and rates apply to batches created afterwards)."""
+        return self.engine.update_config(**changes)
+
+    def stats(self) -> dict[str, Any]:
+        """Engine counts plus HTTP calls per endpoint (faulted ones included) and pending faults."""
+        with self._calls_lock:
+            calls = {endpoint: self._calls[endpoint] for endpoint in ENDPOINTS}
+        return {**self.engine.stats(), "calls": calls, "pending_faults": self.faults.pending()}
+
+    def count_call(self, endpoint: str) -> None:
+        """Record one HTTP call to `endpoint`."""
+        with self._calls_lock:
+            self._calls[endpoint] += 1
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that knows its emulator and its open connections."""
+
+    daemon_threads = True
+    request_queue_size = 128  # the listen backlog; the default 5 drops bursts of new connections
+
+    def __init__(self, host: str, port: int, emulator: EmulatorServer) -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.emulator = emulator
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__((host, port), _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN, a DNS lookup the emulator has no use for.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def track(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def untrack(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "batchdrop-emulator"
+    timeout = 60
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    server: _HTTPServer
+    _request_id = ""
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self.connection)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _log.debug("%s %s", self.address_string(), format % args)
+
+    @property
+    def emulator(self) -> EmulatorServer:
+        return self.server.emulator
+
+    def _handle(self, method: str) -> None:
+        self._request_id = new_id("req_")
+        try:
+            url = urlsplit(self.path)
+            path = url.path.rstrip("/") or "/"
+            body = self._read_body()
+            if path.startswith(ADMIN_PREFIX):
+                self._send_json(200, self._admin(method, path, body))
+                return
+            endpoint, batch_id = _route(method, path)
+            self.emulator.count_call(endpoint)
+            if body is None:
+                raise ApiError(
+                    413, f"Request body exceeds {self.emulator.engine.config.max_body_bytes} bytes"
+                )
+            status = self.emulator.faults.take(endpoint)
+            if status is not None:
+                raise self._fault(status, endpoint)
+            self._authenticate()
+            self._serve(endpoint, batch_id, parse_qs(url.query), body)
+        except ApiError as error:
+            self._send_error(error)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:
+            _log.exception("emulator failed on %s %s", method, self.path)
+            self.close_connection = True
+            self._send_error(ApiError(500, "Internal error in the emulator"))
+
+    def _serve(self, endpoint: str, batch_id: str, query: dict[str, list[str]], body: bytes) -> None:
+        engine = self.emulator.engine
+        base_url = self._base_url()
+        if endpoint == "create":
+            self._send_json(200, engine.create(body, base_url))
+        elif endpoint == "retrieve":
+            self._send_json(200, engine.retrieve(batch_id, base_url))
+        elif endpoint == "list":
+            page = engine.list_batches(
+                base_url,
+                limit=_int_param(query, "limit", DEFAULT_LIST_LIMIT),
+                after_id=_last(query, "after_id"),
+                before_id=_last(query, "before_id"),
+            )
+            self._send_json(200, page)
+        elif endpoint == "cancel":
+            self._send_json(200, engine.cancel(batch_id, base_url))
+        elif endpoint == "delete":
+            self._send_json(200, engine.delete(batch_id))
+        else:
+            self._send_results(engine.results(batch_id))
+
+    def _admin(self, method: str, path: str, body: bytes | None) -> dict[str, Any]:
+        if body is None:
+            raise ApiError(413, "Request body too large")
+        if path == "/_emulator/stats" and method == "GET":
+            return self.emulator.stats()
+        if path == "/_emulator/faults" and method == "POST":
+            spec = _json_object(body)
+            try:
+                self.emulator.faults.add(spec.get("endpoint"), spec.get("status"), spec.get("count", 1))
+            except ValueError as exc:
+                raise ApiError(400, str(exc)) from exc
+            return {"pending_faults": self.emulator.faults.pending()}
+        if path == "/_emulator/config" and method in ("GET", "POST"):
+            if method == "POST":
+                changes = _json_object(body)
+                unknown = set(changes) - set(RUNTIME_SETTINGS)
+                if unknown:
+                    allowed = ", ".join(RUNTIME_SETTINGS)
+                    raise ApiError(
+                        400, f"unknown setting(s) {', '.join(sorted(unknown))}; allowed: {allowed}"
+                    )
+                try:
+                    self.emulator.update_config(**changes)
+                except ValueError as exc:
+                    raise ApiError(400, str(exc)) from exc
+            config = self.emulator.engine.config
+            return {
+                **{name: getattr(config, name) for name in RUNTIME_SETTINGS},
+                "api_key_required": config.api_key is not None,
+            }
+        raise ApiError(404, f"No admin endpoint {method} {path}")
+
+    def _fault(self, status: int, endpoint: str) -> ApiError:
+        headers = {}
+        if status in _RETRYABLE or status >= 500:
+            headers["retry-after-ms"] = str(self.emulator.engine.config.fault_retry_after_ms)
+        if status == 429:
+            headers["retry-after"] = "0"
+        return ApiError(status, f"Injected fault for {endpoint} (emulator)", headers=headers)
+
+    def _authenticate(self) -> None:
+        key = self.headers.get("x-api-key", "").strip()
+        authorization = self.headers.get("Authorization", "")
+        if not key and authorization[:7].lower() == "bearer ":
+            key = authorization[7:].strip()
+        if not key:
+            raise ApiError(401, "x-api-key header or Authorization: Bearer header is required")
+        expected = self.emulator.engine.config.api_key
+        if expected is not None and not hmac.compare_digest(key.encode(), expected.encode()):
+            raise ApiError(401, "invalid x-api-key")
+
+    def _base_url(self) -> str:
+        """Where this request was sent, so results_url leads the client back here."""
+        host = self.headers.get("Host", "")
+        return f"http://{host}" if _HOST_HEADER.fullmatch(host) else self.emulator.url
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None if it exceeds the configured limit (it is then drained)."""
+        limit = self.emulator.engine.config.max_body_bytes
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked(limit)
+        header = self.headers.get("Content-Length")
+        if not header:
+            return b""
+        try:
+            length = int(header)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            raise ApiError(400, f"Invalid Content-Length header {header!r}")
+        if length <= limit:
+            return self.rfile.read(length)
+        while length > 0:
+            drained = self.rfile.read(min(length, _DRAIN_CHUNK))
+            if not drained:
+                break
+            length -= len(drained)
+        return None
+
+    def _read_chunked(self, limit: int) -> bytes | None:
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(65537)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise ApiError(400, "Malformed chunked request body") from None
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass
+                return None if total > limit else b"".join(parts)
+            chunk = self.rfile.read(size)
+            self.rfile.readline()
+            total += size
+            if total > limit:
+                parts.clear()
+            else:
+                parts.append(chunk)
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self._common_headers(headers or {})
+        self.wfile.write(data)
+
+    def _send_error(self, error: ApiError) -> None:
+        body = {
+            "type": "error",
+            "error": {"type": error.error_type, "message": error.message},
+            "request_id": self._request_id,
+        }
+        self._send_json(error.status, body, error.headers)
+
+    def _send_results(self, lines: tuple[bytes, ...]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-jsonl")
+        self.send_header("Transfer-Encoding", "chunked")
+        self._common_headers({})
+        step = self.emulator.engine.config.results_page_size
+        for start in range(0, len(lines), step):
+            chunk = b"".join(lines[start : start + step])
+            self.wfile.write(b"%X\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _common_headers(self, headers: dict[str, str]) -> None:
+        self.send_header("request-id", self._request_id)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+
+
+def _route(method: str, path: str) -> tuple[str, str]:
+    """(endpoint, batch id) for an API path; 404 for unknown paths, 405 for wrong methods."""
+    if path == BATCHES_PATH:
+        allowed = {"POST": "create", "GET": "list"}
+        batch_id = ""
+    else:
+        match = _BATCH_PATH.fullmatch(path)
+        if match is None:
+            raise ApiError(404, f"No endpoint at {path}")
+        batch_id, suffix = match.group(1), match.group(2)
+        if suffix == "/cancel":
+            allowed = {"POST": "cancel"}
+        elif suffix == "/results":
+            allowed = {"GET": "results"}
+        else:
+            allowed = {"GET": "retrieve", "DELETE": "delete"}
+    if method not in allowed:
+        raise ApiError(
+            405, f"Method {method} is not allowed on {path}", headers={"Allow": ", ".join(allowed)}
+        )
+    return allowed[method], batch_id
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, f"Request body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    return payload
+
+
+def _last(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
+    value = _last(query, name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ApiError(400, f"{name}: Input should be a valid integer, got {value!r}") from None

@@ -1,0 +1,248 @@
+"""The local stack: moto in server mode, the Anthropic emulator, and the template's functions
+wired to their event sources, all on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from batchdrop_local.emulator import EmulatorConfig, EmulatorServer
+from batchdrop_local.provision import ACCOUNT_ID, REGION, LocalStackResources, provision, rate_seconds
+from batchdrop_local.runtime import FunctionWorker, lambda_environment
+from batchdrop_local.template import PROJECT_ROOT
+from batchdrop_local.triggers import EventBridgeRuleSource, EventSource, ScheduleSource, SqsSource
+
+DEFAULT_STATE_DIR = PROJECT_ROOT / ".local-stack"
+
+
+@dataclass
+class LocalStackOptions:
+    host: str = "127.0.0.1"
+    port: int = 4566
+    emulator_port: int = 0
+    batching_window: float = 2.0
+    poll_interval: float = 2.0
+    emulator_delay: float = 3.0
+    emulator_error_rate: float = 0.0
+    emulator_expire_rate: float = 0.0
+    real_api: bool = False
+    anthropic_api_key: str | None = None
+    prefix: str = "batchdrop-local"
+    parameters: dict[str, str] = field(default_factory=dict)
+    state_dir: Path = DEFAULT_STATE_DIR
+    rule_max_attempts: int = 3
+
+
+def _describe(logical_id: str, payload: Any) -> str | None:
+    """One line about what an invocation did, for the person watching the stack."""
+    if not isinstance(payload, dict):
+        return None
+    if payload.get("batch_id"):
+        return (
+            f"{logical_id}: job {payload['job_id']}: {payload['submitted']} documents submitted as batch "
+            f"{payload['batch_id']}"
+            + (f", {payload['rejected']} rejected" if payload.get("rejected") else "")
+        )
+    if payload.get("job_id") and payload.get("rejected"):
+        return f"{logical_id}: job {payload['job_id']}: all {payload['rejected']} documents rejected"
+    if payload.get("ended"):
+        return f"{logical_id}: batch ended for job(s) {', '.join(payload['ended'])}"
+    if payload.get("status") == "completed":
+        counts = payload.get("counts", {})
+        return (
+            f"{logical_id}: job {payload['job_id']} completed: {counts.get('succeeded', 0)} answers written"
+        )
+    return None
+
+
+class _ReportingWorker(FunctionWorker):
+    def __init__(self, *args: Any, report: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._report = report
+
+    def invoke(self, event: dict[str, Any], timeout: float | None = None) -> Any:
+        result = super().invoke(event, timeout)
+        line = _describe(self.fn.logical_id, result.payload) if result.ok else None
+        if line:
+            self._report(line)
+        return result
+
+
+class LocalStack:
+    def __init__(
+        self, options: LocalStackOptions | None = None, report: Callable[[str], None] = print
+    ) -> None:
+        self.options = options or LocalStackOptions()
+        self.report = report
+        self.moto: ThreadedMotoServer | None = None
+        self.emulator: EmulatorServer | None = None
+        self.resources: LocalStackResources | None = None
+        self.workers: dict[str, FunctionWorker] = {}
+        self.sources: list[EventSource] = []
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.options.host}:{self.options.port}"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto accepts any credentials
+        )
+
+    def start(self) -> LocalStack:
+        opts = self.options
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        self.moto = ThreadedMotoServer(ip_address=opts.host, port=opts.port, verbose=False)
+        self.moto.start()
+        if opts.port == 0:
+            opts.port = self.moto._server.server_port  # type: ignore[union-attr]
+        parameters = dict(opts.parameters)
+        if opts.real_api:
+            if not opts.anthropic_api_key:
+                raise ValueError("the real Anthropic API needs ANTHROPIC_API_KEY to be set")
+            parameters.setdefault("AnthropicBaseUrl", "")
+            api_key = opts.anthropic_api_key
+        else:
+            self.emulator = EmulatorServer(
+                opts.host,
+                opts.emulator_port,
+                EmulatorConfig(
+                    processing_delay=opts.emulator_delay,
+                    error_rate=opts.emulator_error_rate,
+                    expire_rate=opts.emulator_expire_rate,
+                ),
+            ).start()
+            parameters["AnthropicBaseUrl"] = self.emulator.url
+            api_key = "local-emulator-key"
+        self.resources = provision(
+            self.endpoint, prefix=opts.prefix, parameters=parameters, anthropic_api_key=api_key
+        )
+        log_dir = opts.state_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for logical_id, fn in self.resources.functions.items():
+            env = lambda_environment(fn, self.endpoint)
+            self.workers[logical_id] = _ReportingWorker(fn, env, log_dir, report=self.report)
+        for worker in self.workers.values():
+            worker.warm()
+        self._wire_event_sources()
+        for source in self.sources:
+            source.start()
+        self._write_state()
+        return self
+
+    def _queue_url_for_arn(self, arn: str) -> str:
+        name = arn.rsplit(":", 1)[1]
+        return f"{self.endpoint}/{ACCOUNT_ID}/{name}"
+
+    def _wire_event_sources(self) -> None:
+        assert self.resources is not None
+        sqs = self.client("sqs")
+        events = self.client("events")
+        for logical_id, fn in self.resources.functions.items():
+            worker = self.workers[logical_id]
+            for event_name, spec in fn.events.items():
+                props = spec.get("Properties", {})
+                if spec["Type"] == "SQS":
+                    self.sources.append(
+                        SqsSource(
+                            worker,
+                            sqs,
+                            self._queue_url_for_arn(props["Queue"]),
+                            props["Queue"],
+                            batch_size=int(props.get("BatchSize", 10)),
+                            window_seconds=self.options.batching_window,
+                            report=self.report,
+                        )
+                    )
+                elif spec["Type"] == "Schedule":
+                    rate_seconds(props["Schedule"])  # the template's schedule must be one we understand
+                    rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{fn.name}-{event_name}"
+                    self.sources.append(
+                        ScheduleSource(worker, self.options.poll_interval, rule_arn, self.report)
+                    )
+                elif spec["Type"] == "EventBridgeRule":
+                    self.sources.append(self._rule_source(sqs, events, worker, event_name, props))
+                else:
+                    raise ValueError(f"{logical_id}: event type {spec['Type']} is not run by the local stack")
+
+    def _rule_source(
+        self, sqs: Any, events: Any, worker: FunctionWorker, event_name: str, props: dict[str, Any]
+    ) -> EventBridgeRuleSource:
+        rule_name = f"{worker.fn.name}-{event_name}"
+        target = sqs.create_queue(QueueName=f"{rule_name}-target")["QueueUrl"]
+        target_arn = sqs.get_queue_attributes(QueueUrl=target, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        bus = props.get("EventBusName", "default")
+        events.put_rule(
+            Name=rule_name, EventBusName=bus, EventPattern=json.dumps(props["Pattern"]), State="ENABLED"
+        )
+        events.put_targets(Rule=rule_name, EventBusName=bus, Targets=[{"Id": "function", "Arn": target_arn}])
+        retries = int(props.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185))
+        dlq_arn = props.get("DeadLetterConfig", {}).get("Arn")
+        return EventBridgeRuleSource(
+            worker,
+            sqs,
+            target,
+            max_attempts=min(retries + 1, self.options.rule_max_attempts),
+            dead_letter_queue_url=self._queue_url_for_arn(dlq_arn) if dlq_arn else None,
+            report=self.report,
+        )
+
+    def info(self) -> dict[str, Any]:
+        assert self.resources is not None
+        names = self.resources.names
+        return {
+            "endpoint": self.endpoint,
+            "region": REGION,
+            "bucket": names["DocumentsBucket"],
+            "topic_arn": names["NotificationTopic"],
+            "jobs_table": names["JobsTable"],
+            "event_bus": names["JobEventBus"],
+            "ingest_queue_url": self.resources.queue_urls["IngestQueue"],
+            "anthropic_base_url": self.emulator.url if self.emulator else "https://api.anthropic.com",
+            "emulator": self.emulator is not None,
+            "prefix": self.options.prefix,
+            "parameters": self.resources.parameters,
+            "functions": {lid: fn.name for lid, fn in self.resources.functions.items()},
+            "logs": str(self.options.state_dir / "logs"),
+            "pid": os.getpid(),
+        }
+
+    def _write_state(self) -> None:
+        self.options.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.options.state_dir / "state.json").write_text(json.dumps(self.info(), indent=2))
+
+    def stop(self) -> None:
+        for source in self.sources:
+            source.stop()
+        for source in self.sources:
+            source.join(10)
+        for worker in self.workers.values():
+            worker.stop()
+        if self.emulator is not None:
+            self.emulator.stop()
+        if self.moto is not None:
+            self.moto.stop()
+        state = self.options.state_dir / "state.json"
+        if state.exists():
+            state.unlink()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

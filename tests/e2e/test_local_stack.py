@@ -1,0 +1,183 @@
+"""End to end: `batchdrop local up` in its own process, driven only with plain boto3, as a user
+with `aws --endpoint-url` would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from batchdrop_local.template import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+# 25 documents whose names exercise URL-encoding in S3 events: spaces, '+', '%', Unicode, nesting.
+DOCUMENT_NAMES = [
+    "plain.txt",
+    "with space.txt",
+    "plus+sign.md",
+    "percent%20literal.txt",
+    "100% done.md",
+    "a+b c%d.txt",
+    "café crème.txt",
+    "日本語のメモ.md",
+    "emoji 🚀 launch.txt",
+    "Ärger über Öl.txt",
+    "deeply/nested/folder/report.txt",
+    "deeply/nested/folder/with space/notes.md",
+    "q3/2026 forecast (draft).txt",
+    "q3/revenue, final.md",
+    "q3/tilde~and=equals.txt",
+    "legal/contract #42.txt",
+    "legal/contrat d'été.md",
+    "ops/runbook&checklist.txt",
+    "ops/[brackets] and {braces}.txt",
+    "ops/semi;colon.txt",
+    "misc/dots...in...name.txt",
+    "misc/UPPER lower MiXeD.TXT",
+    "misc/apostrophe's.md",
+    "misc/at@sign.txt",
+    "misc/very " + "long " * 30 + "name.txt",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def local_stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    state_dir = tmp_path / "state"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "batchdrop_local.cli",
+            "local",
+            "up",
+            "--port",
+            str(_free_port()),
+            "--batching-window",
+            "3",
+            "--poll-interval",
+            "1",
+            "--emulator-delay",
+            "2",
+            "--state-dir",
+            str(state_dir),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    state_file = state_dir / "state.json"
+    deadline = time.monotonic() + 60
+    while not state_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            output = process.stdout.read() if process.stdout else ""
+            pytest.fail(f"the local stack did not start:\n{output}")
+        time.sleep(0.2)
+    state = json.loads(state_file.read_text())
+    try:
+        yield {**state, "process": process}
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+
+
+def _client(state: dict[str, Any], service: str) -> Any:
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=state["endpoint"],
+        region_name=state["region"],
+        aws_access_key_id="anything",
+        aws_secret_access_key="anything",
+    )
+
+
+def test_documents_dropped_in_the_bucket_come_back_as_results(local_stack: dict[str, Any]) -> None:
+    s3, sqs, sns = (_client(local_stack, s) for s in ("s3", "sqs", "sns"))
+    bucket = local_stack["bucket"]
+    # Given a subscriber to the notification topic
+    queue = sqs.create_queue(QueueName="e2e-notifications")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=local_stack["topic_arn"], Protocol="sqs", Endpoint=queue_arn)
+
+    # When 25 documents are uploaded under inbox/default/ with plain boto3
+    for index, name in enumerate(DOCUMENT_NAMES):
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"inbox/default/{name}",
+            Body=f"Document {index} is called {name}. It reports {index * 7} widgets sold.".encode(),
+        )
+
+    # Then each gets exactly one answer under results/, with its full name kept
+    expected = {f"results/default/{name}.md" for name in DOCUMENT_NAMES}
+    deadline = time.monotonic() + 120
+    found: set[str] = set()
+    while time.monotonic() < deadline:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="results/")
+        found = {obj["Key"] for page in pages for obj in page.get("Contents", [])}
+        summaries = [
+            obj["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="jobs/")
+            for obj in page.get("Contents", [])
+            if obj["Key"].endswith("/summary.json")
+        ]
+        if found >= expected and summaries:
+            break
+        time.sleep(1)
+    assert found == expected, (
+        f"missing: {sorted(expected - found)[:5]}, unexpected: {sorted(found - expected)[:5]}"
+    )
+    for index, name in enumerate(DOCUMENT_NAMES):
+        answer = s3.get_object(Bucket=bucket, Key=f"results/default/{name}.md")["Body"].read().decode()
+        assert f"{index * 7} widgets" in answer or name.split("/")[-1] in answer
+
+    # and one job summary accounts for all 25
+    (summary_key,) = summaries
+    summary = json.loads(s3.get_object(Bucket=bucket, Key=summary_key)["Body"].read())
+    assert summary["documents"] == 25 and summary["counts"]["succeeded"] == 25
+    assert summary["cost"]["batch"] > 0
+
+    # and exactly one notification reached the subscriber
+    time.sleep(2)
+    messages: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get(
+        "Messages", []
+    ):
+        messages.extend(batch)
+        for message in batch:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    assert len(messages) == 1
+    notification = json.loads(json.loads(messages[0]["Body"])["Message"])
+    assert notification["job_id"] == summary["job_id"] and notification["counts"]["succeeded"] == 25
+
+    # and the stack stops cleanly on Ctrl-C, leaving no process behind
+    process: subprocess.Popen[str] = local_stack["process"]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(30) == 0
+    output = process.stdout.read() if process.stdout else ""
+    assert "batchdrop local stack is up" in output and "stopped." in output

@@ -1,0 +1,661 @@
+"""template.yaml honours the contract the code, the local stack and the people using it rely on.
+
+cfn-lint and `sam validate --lint` check that the template is valid; these tests check that it is
+the template batchdrop needs (and cfn-lint does not catch everything on AWS::Serverless::*).
+"""
+
+from __future__ import annotations
+
+import graphlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+FUNCTIONS = {
+    "SubmitFunction": ("functions/submit/", "submit.lambda_handler"),
+    "PollFunction": ("functions/poll/", "poll.lambda_handler"),
+    "CompleteFunction": ("functions/complete/", "complete.lambda_handler"),
+}
+
+EXPECTED_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "batchdrop",
+    "POWERTOOLS_METRICS_NAMESPACE": "batchdrop",
+    "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
+    "BUCKET_NAME": {"Ref": "DocumentsBucket"},
+    "JOBS_TABLE_NAME": {"Ref": "JobsTable"},
+    "EVENT_BUS_NAME": {"Ref": "JobEventBus"},
+    "TOPIC_ARN": {"Ref": "NotificationTopic"},
+    "ANTHROPIC_SECRET_NAME": {"Ref": "AnthropicSecretName"},
+    "ANTHROPIC_BASE_URL": {
+        "Fn::If": ["HasAnthropicBaseUrl", {"Ref": "AnthropicBaseUrl"}, {"Ref": "AWS::NoValue"}]
+    },
+    "DEFAULT_MODEL": {"Ref": "DefaultModel"},
+    "DEFAULT_MAX_TOKENS": {"Ref": "DefaultMaxTokens"},
+    "DEFAULT_INSTRUCTION": {"Ref": "DefaultInstruction"},
+    "DEFAULT_SYSTEM_PROMPT": {"Ref": "DefaultSystemPrompt"},
+}
+
+# Services whose actions touch data: none of them may be granted on Resource "*".
+DATA_SERVICES = {"s3", "dynamodb", "sns", "events", "secretsmanager", "kms", "sqs"}
+
+# Per function, each S3 action and the only key prefixes it may reach.
+EXPECTED_S3_OBJECT_ACCESS: dict[str, dict[str, set[str]]] = {
+    "SubmitFunction": {
+        "s3:GetObject": {"inbox/", "profiles/"},
+        "s3:GetObjectVersion": {"inbox/", "profiles/"},
+        "s3:PutObject": {"jobs/", "results/"},
+    },
+    "PollFunction": {},
+    "CompleteFunction": {
+        "s3:GetObject": {"jobs/"},
+        "s3:PutObject": {"jobs/", "results/"},
+        "s3:AbortMultipartUpload": {"jobs/"},
+    },
+}
+
+EXPECTED_NON_S3_ACTIONS: dict[str, set[str]] = {
+    "SubmitFunction": {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+        "secretsmanager:GetSecretValue",
+    },
+    "PollFunction": {
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+        "events:PutEvents",
+        "secretsmanager:GetSecretValue",
+    },
+    "CompleteFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "sns:Publish",
+        "kms:GenerateDataKey*",
+        "kms:Decrypt",
+        "events:PutEvents",
+        "secretsmanager:GetSecretValue",
+    },
+}
+
+SECRET_ARN = (
+    "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+    ":secret:${AnthropicSecretName}-??????"  # the name, then "-" and Secrets Manager's six random characters
+)
+BUCKET_OBJECT_ARN = re.compile(r"^arn:\$\{AWS::Partition\}:s3:::\$\{DocumentsBucket\}/(?P<prefix>[a-z]+/)\*$")
+
+EXPECTED_OUTPUTS = {
+    "BucketName": {"Ref": "DocumentsBucket"},
+    "IngestQueueUrl": {"Ref": "IngestQueue"},
+    "IngestDeadLetterQueueUrl": {"Ref": "IngestDeadLetterQueue"},
+    "JobsTableName": {"Ref": "JobsTable"},
+    "JobEventBusName": {"Ref": "JobEventBus"},
+    "NotificationTopicArn": {"Ref": "NotificationTopic"},
+    "CompleteDeadLetterQueueUrl": {"Ref": "CompleteDeadLetterQueue"},
+    "SubmitFunctionName": {"Ref": "SubmitFunction"},
+    "PollFunctionName": {"Ref": "PollFunction"},
+    "CompleteFunctionName": {"Ref": "CompleteFunction"},
+    "AnthropicSecretName": {"Ref": "AnthropicSecretName"},
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def function_statements(resources: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in resources[logical_id]["Properties"].get("Policies", []):
+        statements.extend(policy["Statement"])
+    return statements
+
+
+def resource_text(resource: Any) -> str:
+    """An IAM Resource value as one comparable string: Sub text, ${Ref} or ${Id.Attr}."""
+    if isinstance(resource, str):
+        return resource
+    if "Fn::Sub" in resource:
+        return str(resource["Fn::Sub"])
+    if "Ref" in resource:
+        return "${" + resource["Ref"] + "}"
+    if "Fn::GetAtt" in resource:
+        return "${" + ".".join(resource["Fn::GetAtt"]) + "}"
+    raise AssertionError(f"unexpected IAM resource form {resource!r}")
+
+
+def grants(statements: list[dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(action, resource text, statement) for every Allow in the statements."""
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                yield action, resource_text(resource), statement
+
+
+def references(value: Any, logical_ids: set[str]) -> set[str]:
+    """Logical ids that a value refers to through Ref, GetAtt or Sub."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= references(item, logical_ids)
+    elif isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and arg in logical_ids:
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                target = arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0]
+                found.add(target)
+            elif key == "Fn::Sub":
+                text = arg[0] if isinstance(arg, list) else arg
+                for name in re.findall(r"\$\{([^!}][^}]*)\}", text):
+                    if name.split(".", 1)[0] in logical_ids:
+                        found.add(name.split(".", 1)[0])
+                if isinstance(arg, list):
+                    found |= references(arg[1], logical_ids)
+            else:
+                found |= references(arg, logical_ids)
+    return found
+
+
+def dependency_graph(template: dict[str, Any], with_globals: bool) -> dict[str, set[str]]:
+    resources = template["Resources"]
+    logical_ids = set(resources)
+    graph: dict[str, set[str]] = {}
+    global_refs = references(template.get("Globals", {}).get("Function", {}), logical_ids)
+    for logical_id, resource in resources.items():
+        deps = references(resource.get("Properties", {}), logical_ids)
+        deps |= set(as_list(resource.get("DependsOn", [])))
+        if with_globals and resource["Type"] == "AWS::Serverless::Function":
+            deps |= global_refs
+        graph[logical_id] = deps
+    return graph
+
+
+def of_type(resources: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    return {k: v for k, v in resources.items() if v["Type"] == resource_type}
+
+
+# ---------------------------------------------------------------- layout and parameters
+
+
+def test_template_reads_top_down(template: dict[str, Any]) -> None:
+    assert template["Transform"] == "AWS::Serverless-2016-10-31"
+    assert "Description" in template
+    sections = [s for s in template if s in ("Parameters", "Conditions", "Globals", "Resources", "Outputs")]
+    assert sections == ["Parameters", "Conditions", "Globals", "Resources", "Outputs"]
+
+
+def test_parameters_have_the_agreed_defaults_and_ranges(template: dict[str, Any]) -> None:
+    params = template["Parameters"]
+    assert params["DefaultModel"]["Default"] == "claude-haiku-4-5"
+    assert params["DefaultMaxTokens"]["Type"] == "Number"
+    assert (params["DefaultMaxTokens"]["Default"], params["DefaultMaxTokens"]["MinValue"]) == (1024, 1)
+    assert params["DefaultMaxTokens"]["MaxValue"] == 128000
+    assert params["DefaultInstruction"]["Default"] == (
+        "Summarize this document in a few short paragraphs. Keep names, numbers and dates exact."
+    )
+    assert params["DefaultSystemPrompt"]["Default"] == ""
+    assert params["AnthropicSecretName"]["Default"] == "batchdrop/anthropic-api-key"
+    assert params["AnthropicBaseUrl"]["Default"] == ""
+    window = params["IngestBatchingWindowSeconds"]
+    assert (window["Type"], window["Default"], window["MinValue"], window["MaxValue"]) == (
+        "Number",
+        60,
+        0,
+        300,
+    )
+    size = params["IngestBatchSize"]
+    assert (size["Type"], size["Default"], size["MinValue"], size["MaxValue"]) == ("Number", 1000, 1, 10000)
+    # SQS refuses more than 10 records per batch without a window: the description must say so.
+    assert "IngestBatchingWindowSeconds" in size["Description"]
+    assert "10" in size["Description"]
+    assert params["PollSchedule"]["Default"] == "rate(5 minutes)"
+    assert params["LogLevel"]["Default"] == "INFO"
+    assert params["LogLevel"]["AllowedValues"] == ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def test_every_parameter_is_in_an_interface_group(template: dict[str, Any]) -> None:
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(template["Parameters"])
+
+
+def test_default_parameters_satisfy_the_batch_window_rule(template: dict[str, Any]) -> None:
+    # Given the defaults, When the rule's logic is evaluated, Then it passes (1000 needs a window > 0).
+    params = template["Parameters"]
+    assertion = template["Rules"]["BatchSizeAboveTenNeedsWindow"]["Assertions"][0]["Assert"]
+    window_not_zero, size_small = assertion["Fn::Or"]
+    assert window_not_zero == {"Fn::Not": [{"Fn::Equals": [{"Ref": "IngestBatchingWindowSeconds"}, "0"]}]}
+    assert size_small["Fn::Contains"][0] == [str(n) for n in range(1, 11)]
+    assert size_small["Fn::Contains"][1] == {"Ref": "IngestBatchSize"}
+    assert str(params["IngestBatchingWindowSeconds"]["Default"]) != "0"
+
+
+# ---------------------------------------------------------------- functions and layer
+
+
+def test_globals_set_runtime_architecture_tracing_and_layer(template: dict[str, Any]) -> None:
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13"
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Tracing"] == "Active"
+    assert function_globals["Layers"] == [{"Ref": "SharedLayer"}]
+
+
+def test_no_function_overrides_the_globals(resources: dict[str, Any]) -> None:
+    functions = of_type(resources, "AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTIONS)
+    for logical_id, function in functions.items():
+        overridden = {"Runtime", "Architectures", "Tracing", "Layers", "Environment"} & set(
+            function["Properties"]
+        )
+        assert not overridden, f"{logical_id} overrides {overridden}"
+
+
+def test_shared_layer_builds_for_python313_on_arm64(resources: dict[str, Any]) -> None:
+    layer = resources["SharedLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+    props = layer["Properties"]
+    assert props["ContentUri"] == "layers/shared/"
+    assert props["CompatibleRuntimes"] == ["python3.13"]
+    assert props["CompatibleArchitectures"] == ["arm64"]
+    # SAM adds python/ itself: the package sits at the layer's root.
+    assert (PROJECT_ROOT / "layers/shared/requirements.txt").is_file()
+    assert (PROJECT_ROOT / "layers/shared/batchdrop/__init__.py").is_file()
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_handler_resolves_to_a_lambda_handler_in_the_code(resources: dict[str, Any], logical_id: str) -> None:
+    code_uri, handler = FUNCTIONS[logical_id]
+    props = resources[logical_id]["Properties"]
+    assert (props["CodeUri"], props["Handler"]) == (code_uri, handler)
+    module, _, function_name = handler.rpartition(".")
+    source = PROJECT_ROOT / code_uri / f"{module.replace('.', '/')}.py"
+    assert source.is_file(), f"{logical_id}: {source} does not exist"
+    assert re.search(rf"^def {function_name}\(", source.read_text(encoding="utf-8"), re.MULTILINE)
+
+
+def test_function_sizes(resources: dict[str, Any]) -> None:
+    sizes = {
+        lid: (
+            resources[lid]["Properties"]["Timeout"],
+            resources[lid]["Properties"]["MemorySize"],
+            resources[lid]["Properties"].get("EphemeralStorage", {}).get("Size", 512),
+        )
+        for lid in FUNCTIONS
+    }
+    assert sizes == {
+        "SubmitFunction": (900, 1024, 512),
+        "PollFunction": (120, 256, 512),
+        "CompleteFunction": (900, 1024, 2048),
+    }
+    # Overlapping polls are handled by conditional writes; a reservation of 1 is not wanted.
+    assert "ReservedConcurrentExecutions" not in resources["PollFunction"]["Properties"]
+
+
+def test_every_function_gets_the_agreed_environment(template: dict[str, Any]) -> None:
+    assert template["Globals"]["Function"]["Environment"]["Variables"] == EXPECTED_ENVIRONMENT
+    # An empty AnthropicBaseUrl leaves ANTHROPIC_BASE_URL unset (the public API).
+    assert template["Conditions"]["HasAnthropicBaseUrl"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AnthropicBaseUrl"}, ""]}]
+    }
+
+
+# ---------------------------------------------------------------- events
+
+
+def test_submit_reads_the_ingest_queue_in_windows_with_partial_failures(resources: dict[str, Any]) -> None:
+    events = resources["SubmitFunction"]["Properties"]["Events"]
+    assert len(events) == 1
+    (event,) = events.values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"] == {
+        "Queue": {"Fn::GetAtt": ["IngestQueue", "Arn"]},
+        "BatchSize": {"Ref": "IngestBatchSize"},
+        "MaximumBatchingWindowInSeconds": {"Ref": "IngestBatchingWindowSeconds"},
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    }
+
+
+def test_poll_runs_on_the_schedule_parameter(resources: dict[str, Any]) -> None:
+    events = resources["PollFunction"]["Properties"]["Events"]
+    assert len(events) == 1
+    (event,) = events.values()
+    assert event["Type"] == "Schedule"
+    assert event["Properties"]["Schedule"] == {"Ref": "PollSchedule"}
+    assert event["Properties"].get("Enabled", True) is True
+
+
+def test_complete_runs_on_batch_ended_with_retries_and_dead_letters(resources: dict[str, Any]) -> None:
+    props = resources["CompleteFunction"]["Properties"]
+    (event,) = props["Events"].values()
+    assert event["Type"] == "EventBridgeRule"
+    rule = event["Properties"]
+    assert rule["EventBusName"] == {"Ref": "JobEventBus"}
+    assert rule["Pattern"] == {"source": ["batchdrop"], "detail-type": ["Batch Ended"]}
+    assert rule["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 86400}
+    dead_letter_arn = {"Fn::GetAtt": ["CompleteDeadLetterQueue", "Arn"]}
+    assert rule["DeadLetterConfig"] == {"Arn": dead_letter_arn}
+    # A function error (not a delivery failure) ends up in the same queue after Lambda's retries.
+    on_failure = props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert on_failure == {"Type": "SQS", "Destination": dead_letter_arn}
+
+
+def test_eventbridge_may_send_to_the_complete_dead_letter_queue(resources: dict[str, Any]) -> None:
+    policies = [
+        p
+        for p in of_type(resources, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": "CompleteDeadLetterQueue"} in p["Properties"]["Queues"]
+    ]
+    assert len(policies) == 1
+    (statement,) = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert "${JobEventBus}" in statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+
+
+# ---------------------------------------------------------------- bucket
+
+
+def test_only_inbox_uploads_trigger_ingestion(resources: dict[str, Any]) -> None:
+    notifications = resources["DocumentsBucket"]["Properties"]["NotificationConfiguration"]
+    # No Lambda, topic or EventBridge notification may bypass the filter below.
+    assert set(notifications) == {"QueueConfigurations"}
+    (config,) = notifications["QueueConfigurations"]
+    assert config["Event"] == "s3:ObjectCreated:*"
+    assert config["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+    assert config["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "inbox/"}]
+
+
+def test_bucket_name_breaks_the_notification_cycle(resources: dict[str, Any]) -> None:
+    bucket = resources["DocumentsBucket"]
+    name = bucket["Properties"]["BucketName"]
+    assert "DocumentsBucket" not in str(name)
+    assert bucket["DependsOn"] == "IngestQueuePolicy"
+    (statement,) = resources["IngestQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    source_arn = statement["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert source_arn == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", name]]}
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+@pytest.mark.parametrize("with_globals", [False, True], ids=["resources", "resources-and-globals"])
+def test_resources_have_no_dependency_cycle(template: dict[str, Any], with_globals: bool) -> None:
+    graph = dependency_graph(template, with_globals)
+    order = list(graph_order(graph))
+    assert order.index("IngestQueuePolicy") < order.index("DocumentsBucket")
+
+
+def graph_order(graph: dict[str, set[str]]) -> Iterator[str]:
+    """Creation order; raises graphlib.CycleError on a cycle."""
+    yield from graphlib.TopologicalSorter(graph).static_order()
+
+
+def test_bucket_is_private_encrypted_and_versioned(resources: dict[str, Any]) -> None:
+    props = resources["DocumentsBucket"]["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}
+    ]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    rules = props["LifecycleConfiguration"]["Rules"]
+    assert any(r["Status"] == "Enabled" and "AbortIncompleteMultipartUpload" in r for r in rules)
+
+
+def test_bucket_accepts_tls_only(resources: dict[str, Any]) -> None:
+    policy = resources["BucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "DocumentsBucket"}
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "s3:*")
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert {resource_text(r) for r in statement["Resource"]} == {
+        "${DocumentsBucket.Arn}",
+        "${DocumentsBucket.Arn}/*",
+    }
+
+
+# ---------------------------------------------------------------- queues, table, bus, topic
+
+
+def test_queues_are_encrypted(resources: dict[str, Any]) -> None:
+    queues = of_type(resources, "AWS::SQS::Queue")
+    assert set(queues) == {"IngestQueue", "IngestDeadLetterQueue", "CompleteDeadLetterQueue"}
+    for logical_id, queue in queues.items():
+        assert queue["Properties"].get("SqsManagedSseEnabled") is True, logical_id
+
+
+def test_ingest_queue_outlasts_submit_and_redrives_to_its_dead_letter_queue(
+    resources: dict[str, Any],
+) -> None:
+    queue = resources["IngestQueue"]["Properties"]
+    submit_timeout = resources["SubmitFunction"]["Properties"]["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * submit_timeout
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    fourteen_days = 14 * 24 * 3600
+    assert resources["IngestDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == fourteen_days
+    assert resources["CompleteDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == fourteen_days
+
+
+def test_jobs_table(resources: dict[str, Any]) -> None:
+    props = resources["JobsTable"]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["KeySchema"] == [{"AttributeName": "job_id", "KeyType": "HASH"}]
+    attribute_types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    assert attribute_types == {"job_id": "S", "open_flag": "S", "created_at": "S"}
+    (index,) = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "open-jobs"
+    assert index["KeySchema"] == [
+        {"AttributeName": "open_flag", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_ttl", "Enabled": True}
+
+
+def test_job_event_bus_is_named_after_the_stack(resources: dict[str, Any]) -> None:
+    bus = resources["JobEventBus"]
+    assert bus["Type"] == "AWS::Events::EventBus"
+    assert bus["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-jobs"}
+
+
+def test_notification_topic_is_encrypted_with_a_key_alarms_can_use(resources: dict[str, Any]) -> None:
+    # alias/aws/sns would encrypt too, but CloudWatch alarms cannot publish to such a topic.
+    assert resources["NotificationTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationTopicKey"}
+    key = resources["NotificationTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    cloudwatch = [
+        s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert len(cloudwatch) == 1
+    assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    topic_policy = resources["NotificationTopicPolicy"]["Properties"]
+    assert topic_policy["Topics"] == [{"Ref": "NotificationTopic"}]
+    allowed = [s for s in topic_policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert [s["Principal"] for s in allowed] == [{"Service": "cloudwatch.amazonaws.com"}]
+
+
+# ---------------------------------------------------------------- IAM
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_policies_are_inline_statements(resources: dict[str, Any], logical_id: str) -> None:
+    # Policy templates such as S3CrudPolicy would grant the whole bucket.
+    policies = resources[logical_id]["Properties"]["Policies"]
+    assert policies
+    assert all(isinstance(p, dict) and set(p) == {"Version", "Statement"} for p in policies)
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_no_data_action_is_granted_on_every_resource(resources: dict[str, Any], logical_id: str) -> None:
+    known = set(resources) | {"AnthropicSecretName"}
+    for action, resource, _ in grants(function_statements(resources, logical_id)):
+        if action.split(":", 1)[0] in DATA_SERVICES:
+            assert resource != "*", f"{logical_id}: {action} on *"
+            named = set(re.findall(r"\$\{([A-Za-z0-9]+)[.}]", resource))
+            assert named & known, f"{logical_id}: {action} on {resource} names no resource of this stack"
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_s3_object_access_is_scoped_to_the_agreed_prefixes(
+    resources: dict[str, Any], logical_id: str
+) -> None:
+    access: dict[str, set[str]] = {}
+    for action, resource, _ in grants(function_statements(resources, logical_id)):
+        if not action.startswith("s3:") or action == "s3:ListBucket":
+            continue
+        match = BUCKET_OBJECT_ARN.match(resource)
+        assert match, f"{logical_id}: {action} on {resource} is not one prefix of the documents bucket"
+        access.setdefault(action, set()).add(match["prefix"])
+    assert access == EXPECTED_S3_OBJECT_ACCESS[logical_id]
+
+
+def test_only_submit_lists_the_bucket(resources: dict[str, Any]) -> None:
+    # Submit needs ListBucket so that S3 reports a deleted document as 404, not 403.
+    listing = [
+        resource
+        for action, resource, _ in grants(function_statements(resources, "SubmitFunction"))
+        if action == "s3:ListBucket"
+    ]
+    assert listing == ["arn:${AWS::Partition}:s3:::${DocumentsBucket}"]
+    for other in ("PollFunction", "CompleteFunction"):
+        actions = {a for a, _, _ in grants(function_statements(resources, other))}
+        assert "s3:ListBucket" not in actions
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_other_grants_are_exactly_what_the_code_needs(resources: dict[str, Any], logical_id: str) -> None:
+    granted: dict[str, set[str]] = {}
+    for action, resource, _ in grants(function_statements(resources, logical_id)):
+        if not action.startswith("s3:"):
+            granted.setdefault(action, set()).add(resource)
+    assert set(granted) == EXPECTED_NON_S3_ACTIONS[logical_id]
+    assert granted["secretsmanager:GetSecretValue"] == {SECRET_ARN}
+    for action, targets in granted.items():
+        if action == "dynamodb:Query":
+            assert targets == {"${JobsTable.Arn}/index/open-jobs"}
+        elif action.startswith("dynamodb:"):
+            assert targets == {"${JobsTable.Arn}"}
+        elif action == "events:PutEvents":
+            assert targets == {"${JobEventBus.Arn}"}
+        elif action == "sns:Publish":
+            assert targets == {"${NotificationTopic}"}
+        elif action.startswith("kms:"):
+            assert targets == {"${NotificationTopicKey.Arn}"}
+
+
+# ---------------------------------------------------------------- alarms and outputs
+
+
+def test_alarms_cover_dead_letter_queues_and_function_errors(resources: dict[str, Any]) -> None:
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm").values()
+    watched = set()
+    for alarm in alarms:
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+        assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+        (dimension,) = props["Dimensions"]
+        watched.add((props["Namespace"], props["MetricName"], resource_text(dimension["Value"])))
+    assert watched == {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "${IngestDeadLetterQueue.QueueName}"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "${CompleteDeadLetterQueue.QueueName}"),
+        ("AWS/Lambda", "Errors", "${SubmitFunction}"),
+        ("AWS/Lambda", "Errors", "${PollFunction}"),
+        ("AWS/Lambda", "Errors", "${CompleteFunction}"),
+    }
+
+
+def test_outputs_name_everything_a_person_or_test_needs(template: dict[str, Any]) -> None:
+    outputs = {name: output["Value"] for name, output in template["Outputs"].items()}
+    assert outputs.items() >= EXPECTED_OUTPUTS.items()
+
+
+# ---------------------------------------------------------------- as SAM expands it
+
+
+def test_expanded_template_is_plain_cloudformation(expanded: dict[str, Any]) -> None:
+    types = {r["Type"] for r in expanded["Resources"].values()}
+    assert not {t for t in types if t.startswith("AWS::Serverless::")}
+    assert "Transform" not in expanded
+    graph = dependency_graph(expanded, with_globals=False)
+    list(graph_order(graph))  # raises CycleError on a cycle
+
+
+def test_expanded_ingest_queue_mapping_reports_partial_failures(expanded: dict[str, Any]) -> None:
+    mappings = list(of_type(expanded["Resources"], "AWS::Lambda::EventSourceMapping").values())
+    assert len(mappings) == 1
+    props = mappings[0]["Properties"]
+    assert props["FunctionName"] == {"Ref": "SubmitFunction"}
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BatchSize"] == {"Ref": "IngestBatchSize"}
+    assert props["MaximumBatchingWindowInSeconds"] == {"Ref": "IngestBatchingWindowSeconds"}
+
+
+def test_expanded_rules_schedule_poll_and_route_batch_ended(expanded: dict[str, Any]) -> None:
+    rules = of_type(expanded["Resources"], "AWS::Events::Rule").values()
+    schedules = [r["Properties"] for r in rules if "ScheduleExpression" in r["Properties"]]
+    patterns = [r["Properties"] for r in rules if "EventPattern" in r["Properties"]]
+    assert len(schedules) == 1
+    assert schedules[0]["ScheduleExpression"] == {"Ref": "PollSchedule"}
+    assert [t["Arn"] for t in schedules[0]["Targets"]] == [{"Fn::GetAtt": ["PollFunction", "Arn"]}]
+    assert len(patterns) == 1
+    assert patterns[0]["EventBusName"] == {"Ref": "JobEventBus"}
+    (target,) = patterns[0]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["CompleteFunction", "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["CompleteDeadLetterQueue", "Arn"]}}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 86400}
+
+
+def test_expanded_functions_share_runtime_layer_and_environment(expanded: dict[str, Any]) -> None:
+    resources = expanded["Resources"]
+    functions = of_type(resources, "AWS::Lambda::Function")
+    assert set(functions) == set(FUNCTIONS)
+    (layer_id,) = of_type(resources, "AWS::Lambda::LayerVersion")
+    for logical_id, function in functions.items():
+        props = function["Properties"]
+        assert props["Handler"] == FUNCTIONS[logical_id][1]
+        assert (props["Runtime"], props["Architectures"]) == ("python3.13", ["arm64"])
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["Layers"] == [{"Ref": layer_id}]
+        assert props["Environment"]["Variables"] == EXPECTED_ENVIRONMENT
+
+
+def test_expanded_roles_grant_no_data_action_on_every_resource(expanded: dict[str, Any]) -> None:
+    roles = of_type(expanded["Resources"], "AWS::IAM::Role")
+    assert set(roles) == {f"{lid}Role" for lid in FUNCTIONS}
+    for logical_id, role in roles.items():
+        # SAM adds these itself; the SQS one is its standard poller policy for the SQS event.
+        managed = {arn.rsplit("/", 1)[1] for arn in role["Properties"]["ManagedPolicyArns"]}
+        assert managed <= {
+            "AWSLambdaBasicExecutionRole",
+            "AWSXrayWriteOnlyAccess",
+            "AWSLambdaSQSQueueExecutionRole",
+        }
+        for policy in role["Properties"]["Policies"]:
+            for action, resource, _ in grants(policy["PolicyDocument"]["Statement"]):
+                if action.split(":", 1)[0] in DATA_SERVICES:
+                    assert resource != "*", f"{logical_id}: {action} on *"

@@ -1,0 +1,96 @@
+"""complete.notification_subject / notification_message: what the SNS notification says."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from batchdrop.aws.storage import DocumentStore
+from batchdrop.complete import notification_message, notification_subject
+
+JOB = "20261125T090000Z-0a1b2c3d"
+
+
+def _summary(succeeded: int, documents: int, *, errors: int = 0) -> dict[str, Any]:
+    return {
+        "job_id": JOB,
+        "batch_id": "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF",
+        "status": "completed",
+        "documents": documents,
+        "counts": {
+            "succeeded": succeeded,
+            "errored": documents - succeeded,
+            "expired": 0,
+            "canceled": 0,
+            "rejected": 0,
+            "missing": 0,
+        },
+        "documents_by_profile": {"default": documents},
+        "tokens": {"input": 100, "output": 50, "cache_write_5m": 0, "cache_write_1h": 0, "cache_read": 0},
+        "cost": {
+            "currency": "USD",
+            "complete": True,
+            "unknown_price_models": [],
+            "batch": 0.0125,
+            "standard": 0.025,
+            "savings": 0.0125,
+        },
+        "errors": [
+            {
+                "document": f"inbox/default/{n}.txt",
+                "type": "api_error",
+                "message": "boom",
+                "error_key": f"results/default/{n}.txt.error.json",
+            }
+            for n in range(errors)
+        ],
+        "errors_truncated": False,
+        "results_prefixes": ["results/default/", "results/extract/"],
+        "summary_key": f"jobs/{JOB}/summary.json",
+    }
+
+
+def _store() -> DocumentStore:
+    return DocumentStore(s3=cast(Any, None), bucket="b")
+
+
+@pytest.mark.parametrize(
+    ("succeeded", "documents", "expected"),
+    [
+        (5, 5, f"batchdrop job {JOB}: 5 of 5 documents answered"),
+        (3, 5, f"batchdrop job {JOB}: 3 of 5 documents answered, 2 failed"),
+        (0, 2, f"batchdrop job {JOB}: 0 of 2 documents answered, 2 failed"),
+        (0, 0, f"batchdrop job {JOB}: 0 of 0 documents answered"),
+    ],
+)
+def test_notification_subject(succeeded: int, documents: int, expected: str) -> None:
+    assert notification_subject(_summary(succeeded, documents)) == expected
+
+
+def test_notification_subject_fits_sns_limit() -> None:
+    # SNS subjects are at most 100 characters.
+    assert len(notification_subject(_summary(99_999, 100_000))) <= 100
+
+
+def test_notification_message() -> None:
+    summary = _summary(3, 5, errors=2)
+    assert notification_message(summary, _store()) == {
+        "job_id": JOB,
+        "batch_id": "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF",
+        "status": "completed",
+        "documents": 5,
+        "counts": summary["counts"],
+        "tokens": summary["tokens"],
+        "cost": {"currency": "USD", "batch": 0.0125, "standard": 0.025, "savings": 0.0125, "complete": True},
+        "results": ["s3://b/results/default/", "s3://b/results/extract/"],
+        "summary": f"s3://b/jobs/{JOB}/summary.json",
+        "errors": summary["errors"],
+    }
+
+
+def test_notification_message_keeps_first_ten_errors() -> None:
+    summary = _summary(0, 25, errors=25)
+    message = notification_message(summary, _store())
+    assert message["errors"] == summary["errors"][:10]
+    assert [e["document"] for e in message["errors"]] == [f"inbox/default/{n}.txt" for n in range(10)]

@@ -1,0 +1,486 @@
+"""results: result lines -> result objects, and the job summary."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from batchdrop import results
+from batchdrop.manifest import REJECTED, ManifestEntry
+from batchdrop.pricing import PriceTable, TokenUsage
+from batchdrop.results import (
+    MAX_ERRORS_IN_SUMMARY,
+    JobSummary,
+    ResultObject,
+    answer_text,
+    error_object,
+    missing_object,
+    result_object,
+)
+
+JOB = "20261125T090000Z-0a1b2c3d"
+
+
+def _entry(
+    name: str = "q3/report.txt",
+    *,
+    custom_id: str = "doc-000001-0123456789abcdef",
+    profile: str = "default",
+    suffix: str = ".md",
+    model: str | None = "claude-haiku-4-5",
+    status: str = "submitted",
+    result_key: str | None = "",
+) -> ManifestEntry:
+    return ManifestEntry(
+        custom_id=custom_id,
+        source_key=f"inbox/{profile}/{name}",
+        version_id="v1",
+        etag="etag1",
+        profile=profile,
+        error_key=f"results/{profile}/{name}.error.json",
+        result_key=f"results/{profile}/{name}{suffix}" if result_key == "" else result_key,
+        model=model,
+        status=status,
+    )
+
+
+def _succeeded(
+    content: list[dict[str, Any]],
+    *,
+    model: str = "claude-haiku-4-5",
+    stop_reason: str = "end_turn",
+    usage: dict[str, Any] | None = None,
+    custom_id: str = "a",
+) -> dict[str, Any]:
+    return {
+        "custom_id": custom_id,
+        "result": {
+            "type": "succeeded",
+            "message": {
+                "id": "msg_014VwiXbi91y3JMjcpyGBHX5",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": content,
+                "stop_reason": stop_reason,
+                "stop_sequence": None,
+                "usage": usage
+                if usage is not None
+                else {
+                    "input_tokens": 16,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                    "output_tokens": 5,
+                    "service_tier": "batch",
+                },
+            },
+        },
+    }
+
+
+def _errored(
+    error_type: str = "invalid_request_error", message: str = "messages: Field required"
+) -> dict[str, Any]:
+    return {
+        "custom_id": "b",
+        "result": {
+            "type": "errored",
+            "error": {"type": "error", "error": {"type": error_type, "message": message}, "request_id": None},
+        },
+    }
+
+
+def _body(obj: ResultObject) -> dict[str, Any]:
+    data = json.loads(obj.body.decode())
+    assert isinstance(data, dict)
+    return data
+
+
+# --- answer_text --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ([{"type": "text", "text": "Hi"}], "Hi"),
+        ([{"type": "text", "text": "Hello, "}, {"type": "text", "text": "world"}], "Hello, world"),
+        (
+            [
+                {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                {"type": "text", "text": "A"},
+                {"type": "tool_use", "id": "t", "name": "f", "input": {}},
+                {"type": "redacted_thinking", "data": "x"},
+                {"type": "text", "text": "B"},
+            ],
+            "AB",
+        ),
+        ([], ""),
+        ([{"type": "tool_use", "id": "t", "name": "f", "input": {}}], ""),
+        ([{"type": "text", "text": "Résumé: 日本 🎉"}], "Résumé: 日本 🎉"),
+    ],
+)
+def test_answer_text_joins_text_blocks_only(content: list[dict[str, Any]], expected: str) -> None:
+    assert answer_text({"content": content}) == expected
+
+
+def test_answer_text_without_content() -> None:
+    assert answer_text({}) == ""
+
+
+# --- result_object ------------------------------------------------------------------------------
+
+
+def test_succeeded_line_becomes_markdown_answer() -> None:
+    entry = _entry()
+    line = _succeeded(
+        [
+            {"type": "text", "text": "# Résumé\n"},
+            {"type": "thinking", "thinking": "x"},
+            {"type": "text", "text": "ok"},
+        ],
+        stop_reason="max_tokens",
+    )
+    assert result_object(JOB, entry, line) == ResultObject(
+        key="results/default/q3/report.txt.md",
+        body="# Résumé\nok".encode(),
+        content_type="text/markdown; charset=utf-8",
+        metadata={
+            "batchdrop-job": JOB,
+            "batchdrop-custom-id": "doc-000001-0123456789abcdef",
+            "batchdrop-model": "claude-haiku-4-5",
+            "batchdrop-stop-reason": "max_tokens",
+        },
+    )
+
+
+def test_succeeded_line_with_json_result_key_is_json() -> None:
+    entry = _entry("invoice.txt", profile="extract", suffix=".json")
+    obj = result_object(
+        JOB, entry, _succeeded([{"type": "text", "text": '{"total": 3}'}], model="claude-sonnet-4-5")
+    )
+    assert obj.key == "results/extract/invoice.txt.json"
+    assert obj.body == b'{"total": 3}'
+    assert obj.content_type == "application/json; charset=utf-8"
+    assert obj.metadata["batchdrop-model"] == "claude-sonnet-4-5"
+    assert obj.metadata["batchdrop-stop-reason"] == "end_turn"
+
+
+@pytest.mark.parametrize(
+    ("error_type", "message"),
+    [
+        ("invalid_request_error", "messages: Field required"),
+        ("overloaded_error", "Overloaded"),
+        ("rate_limit_error", "Number of request tokens has exceeded your rate limit"),
+        ("api_error", "Internal server error"),
+    ],
+)
+def test_errored_line_becomes_error_json(error_type: str, message: str) -> None:
+    entry = _entry()
+    obj = result_object(JOB, entry, _errored(error_type, message))
+    assert obj.key == "results/default/q3/report.txt.error.json"
+    assert obj.content_type == "application/json; charset=utf-8"
+    assert obj.metadata == {"batchdrop-job": JOB, "batchdrop-custom-id": "doc-000001-0123456789abcdef"}
+    assert _body(obj) == {
+        "document": "inbox/default/q3/report.txt",
+        "version_id": "v1",
+        "profile": "default",
+        "job_id": JOB,
+        "custom_id": "doc-000001-0123456789abcdef",
+        "result_type": "errored",
+        "reason": f"the API answered {error_type}: {message}",
+        "error": {"type": error_type, "message": message},
+    }
+
+
+def test_errored_line_without_message() -> None:
+    obj = result_object(JOB, _entry(), _errored("api_error", ""))
+    body = _body(obj)
+    assert body["reason"] == "the API answered api_error"
+    assert body["error"] == {"type": "api_error", "message": ""}
+
+
+def test_errored_line_without_error_body() -> None:
+    line = {"custom_id": "b", "result": {"type": "errored", "error": None}}
+    body = _body(result_object(JOB, _entry(), line))
+    assert body["error"] == {"type": "unknown_error", "message": ""}
+    assert body["reason"] == "the API answered unknown_error"
+
+
+@pytest.mark.parametrize(
+    ("result_type", "reason"),
+    [
+        ("expired", "the batch expired (24 h) before this request was processed"),
+        ("canceled", "the batch was canceled before this request was processed"),
+    ],
+)
+def test_expired_and_canceled_lines_become_errors_with_reason(result_type: str, reason: str) -> None:
+    obj = result_object(JOB, _entry(), {"custom_id": "c", "result": {"type": result_type}})
+    assert obj.key == "results/default/q3/report.txt.error.json"
+    body = _body(obj)
+    assert body["result_type"] == result_type
+    assert body["reason"] == reason
+    assert body["error"] == {"type": result_type, "message": reason}
+    assert body["job_id"] == JOB
+
+
+def test_error_body_keeps_unicode_unescaped() -> None:
+    entry = _entry("été/notes, v2.txt")
+    obj = result_object(JOB, entry, {"custom_id": "c", "result": {"type": "expired"}})
+    assert "été/notes, v2.txt".encode() in obj.body
+    assert _body(obj)["document"] == "inbox/default/été/notes, v2.txt"
+
+
+def test_missing_object() -> None:
+    obj = missing_object(JOB, _entry())
+    assert obj.key == "results/default/q3/report.txt.error.json"
+    assert obj.content_type == "application/json; charset=utf-8"
+    reason = "the batch results have no line for this request"
+    assert _body(obj) == {
+        "document": "inbox/default/q3/report.txt",
+        "version_id": "v1",
+        "profile": "default",
+        "job_id": JOB,
+        "custom_id": "doc-000001-0123456789abcdef",
+        "result_type": "missing",
+        "reason": reason,
+        "error": {"type": "missing", "message": reason},
+    }
+
+
+def test_error_object_without_job() -> None:
+    entry = _entry("a.pdf", result_key=None, status=REJECTED)
+    obj = error_object(None, entry, result_type="rejected", reason="unsupported file type '.pdf'")
+    assert obj.metadata == {"batchdrop-job": "", "batchdrop-custom-id": entry.custom_id}
+    body = _body(obj)
+    assert body["job_id"] is None
+    assert body["error"] == {"type": "rejected", "message": "unsupported file type '.pdf'"}
+
+
+# --- JobSummary ---------------------------------------------------------------------------------
+
+
+def _summary() -> JobSummary:
+    return JobSummary(job_id=JOB, batch_id="msgbatch_013Zva2CMHLNnXjNJJKqJ2EF", prices=PriceTable.bundled())
+
+
+def _usage(input_tokens: int, output_tokens: int, **extra: int) -> dict[str, Any]:
+    return {"input_tokens": input_tokens, "output_tokens": output_tokens, **extra}
+
+
+def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
+    summary = _summary()
+    text = [{"type": "text", "text": "x"}]
+    summary.record_result(
+        _entry("a.txt"), _succeeded(text, model="claude-haiku-4-5", usage=_usage(1_000_000, 100_000))
+    )
+    summary.record_result(
+        _entry("b.txt"),
+        _succeeded(
+            text,
+            model="claude-haiku-4-5",
+            stop_reason="max_tokens",
+            usage=_usage(500_000, 0, cache_read_input_tokens=1_000_000),
+        ),
+    )
+    summary.record_result(
+        _entry("c.txt", profile="extract"),
+        _succeeded(text, model="claude-sonnet-4-5-20250929", usage=_usage(1_000_000, 1_000_000)),
+    )
+    summary.record_result(
+        _entry("d.txt"), _succeeded(text, model="claude-mystery-9", usage=_usage(2_000_000, 3_000_000))
+    )
+    summary.record_result(_entry("e.txt"), _errored("overloaded_error", "Overloaded"))
+    summary.record_result(_entry("f.txt"), {"custom_id": "f", "result": {"type": "expired"}})
+    summary.record_result(_entry("g.txt"), {"custom_id": "g", "result": {"type": "canceled"}})
+    summary.record_failure(
+        _entry("h.pdf", result_key=None, status=REJECTED), "rejected", "unsupported file type '.pdf'"
+    )
+    summary.record_failure(_entry("i.txt"), "missing", "the batch results have no line for this request")
+
+    assert summary.documents == 9
+    assert summary.usage_by_model == {
+        "claude-haiku-4-5": TokenUsage(
+            input_tokens=1_500_000, output_tokens=100_000, cache_read_tokens=1_000_000
+        ),
+        "claude-sonnet-4-5-20250929": TokenUsage(input_tokens=1_000_000, output_tokens=1_000_000),
+        "claude-mystery-9": TokenUsage(input_tokens=2_000_000, output_tokens=3_000_000),
+    }
+    assert summary.total_usage == TokenUsage(
+        input_tokens=4_500_000, output_tokens=4_100_000, cache_read_tokens=1_000_000
+    )
+
+    cost, unknown = summary.cost()
+    # haiku 4.5: 1.5 * 1 + 0.1 * 5 + 1.0 * 0.1 = 2.1; sonnet: 1 * 3 + 1 * 15 = 18
+    assert cost.standard == pytest.approx(20.1)
+    assert cost.batch == pytest.approx(10.05)
+    assert unknown == ["claude-mystery-9"]
+
+    data = summary.to_dict(status="completed")
+    assert data["job_id"] == JOB
+    assert data["batch_id"] == "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"
+    assert data["status"] == "completed"
+    assert data["documents"] == 9
+    assert data["counts"] == {
+        "succeeded": 4,
+        "errored": 1,
+        "expired": 1,
+        "canceled": 1,
+        "rejected": 1,
+        "missing": 1,
+    }
+    assert data["documents_by_profile"] == {"default": 8, "extract": 1}
+    assert data["tokens"] == {
+        "input": 4_500_000,
+        "output": 4_100_000,
+        "cache_write_5m": 0,
+        "cache_write_1h": 0,
+        "cache_read": 1_000_000,
+    }
+    assert list(data["tokens_by_model"]) == [
+        "claude-haiku-4-5",
+        "claude-mystery-9",
+        "claude-sonnet-4-5-20250929",
+    ]
+    assert data["tokens_by_model"]["claude-mystery-9"]["output"] == 3_000_000
+    assert data["stop_reasons"] == {"end_turn": 3, "max_tokens": 1}
+    assert data["cost"] == {
+        "currency": "USD",
+        "complete": False,
+        "unknown_price_models": ["claude-mystery-9"],
+        "batch": pytest.approx(10.05),
+        "standard": pytest.approx(20.1),
+        "savings": pytest.approx(10.05),
+    }
+    assert data["errors"] == [
+        {
+            "document": "inbox/default/e.txt",
+            "type": "overloaded_error",
+            "message": "Overloaded",
+            "error_key": "results/default/e.txt.error.json",
+        },
+        {
+            "document": "inbox/default/f.txt",
+            "type": "expired",
+            "message": "the batch expired (24 h) before this request was processed",
+            "error_key": "results/default/f.txt.error.json",
+        },
+        {
+            "document": "inbox/default/g.txt",
+            "type": "canceled",
+            "message": "the batch was canceled before this request was processed",
+            "error_key": "results/default/g.txt.error.json",
+        },
+        {
+            "document": "inbox/default/h.pdf",
+            "type": "rejected",
+            "message": "unsupported file type '.pdf'",
+            "error_key": "results/default/h.pdf.error.json",
+        },
+        {
+            "document": "inbox/default/i.txt",
+            "type": "missing",
+            "message": "the batch results have no line for this request",
+            "error_key": "results/default/i.txt.error.json",
+        },
+    ]
+    assert data["errors_truncated"] is False
+    json.dumps(data)  # the summary is written to S3 as JSON
+
+
+def test_summary_all_priced_is_complete() -> None:
+    summary = _summary()
+    summary.record_result(
+        _entry(), _succeeded([], model="claude-opus-4-1-20250805", usage=_usage(1_000_000, 1_000_000))
+    )
+    data = summary.to_dict()
+    assert data["cost"] == {
+        "currency": "USD",
+        "complete": True,
+        "unknown_price_models": [],
+        "batch": pytest.approx(45.0),
+        "standard": pytest.approx(90.0),
+        "savings": pytest.approx(45.0),
+    }
+
+
+def test_summary_only_unknown_models_costs_zero_but_is_incomplete() -> None:
+    summary = _summary()
+    summary.record_result(_entry(), _succeeded([], model="gpt-4o", usage=_usage(10, 10)))
+    cost = summary.to_dict()["cost"]
+    assert cost["complete"] is False
+    assert cost["unknown_price_models"] == ["gpt-4o"]
+
+
+def test_summary_of_nothing() -> None:
+    data = _summary().to_dict()
+    assert data["documents"] == 0
+    assert data["counts"] == {
+        "succeeded": 0,
+        "errored": 0,
+        "expired": 0,
+        "canceled": 0,
+        "rejected": 0,
+        "missing": 0,
+    }
+    assert data["errors"] == []
+    assert data["errors_truncated"] is False
+    assert data["cost"]["complete"] is True
+    assert data["cost"]["batch"] == 0
+
+
+def test_summary_succeeded_without_model_falls_back_to_entry_model() -> None:
+    summary = _summary()
+    line = _succeeded([], usage=_usage(1, 2))
+    del line["result"]["message"]["model"]
+    summary.record_result(_entry(model="claude-sonnet-4-5"), line)
+    assert summary.usage_by_model == {"claude-sonnet-4-5": TokenUsage(input_tokens=1, output_tokens=2)}
+
+
+def test_summary_errors_capped() -> None:
+    summary = _summary()
+    failures = MAX_ERRORS_IN_SUMMARY + 5
+    for n in range(failures):
+        summary.record_result(_entry(f"{n}.txt"), _errored())
+    summary.record_result(_entry("ok.txt"), _succeeded([{"type": "text", "text": "ok"}]))
+    data = summary.to_dict()
+    assert MAX_ERRORS_IN_SUMMARY == 100
+    assert data["documents"] == failures + 1
+    assert data["counts"]["errored"] == failures
+    assert len(data["errors"]) == MAX_ERRORS_IN_SUMMARY
+    assert data["errors"][0]["document"] == "inbox/default/0.txt"
+    assert data["errors"][-1]["document"] == f"inbox/default/{MAX_ERRORS_IN_SUMMARY - 1}.txt"
+    assert data["errors_truncated"] is True
+
+
+def test_summary_errors_exactly_at_cap_not_truncated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(results, "MAX_ERRORS_IN_SUMMARY", 3)
+    summary = _summary()
+    for n in range(3):
+        summary.record_failure(_entry(f"{n}.txt"), "rejected", "empty")
+    assert summary.to_dict()["errors_truncated"] is False
+    summary.record_failure(_entry("3.txt"), "rejected", "empty")
+    data = summary.to_dict()
+    assert len(data["errors"]) == 3
+    assert data["counts"]["rejected"] == 4
+    assert data["errors_truncated"] is True
+
+
+def test_record_failure_rejected() -> None:
+    summary = _summary()
+    entry = _entry("scan.pdf", profile="extract", result_key=None, status=REJECTED)
+    summary.record_failure(entry, "rejected", "unsupported file type '.pdf'")
+    data = summary.to_dict()
+    assert data["documents"] == 1
+    assert data["counts"]["rejected"] == 1
+    assert data["documents_by_profile"] == {"extract": 1}
+    assert data["tokens"] == TokenUsage().as_dict()
+    assert data["errors"] == [
+        {
+            "document": "inbox/extract/scan.pdf",
+            "type": "rejected",
+            "message": "unsupported file type '.pdf'",
+            "error_key": "results/extract/scan.pdf.error.json",
+        }
+    ]
