@@ -4,6 +4,7 @@ that template.yaml names, in this process, against the running local stack."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -54,11 +55,18 @@ def invoke(function: str, event_path: Path, state_dir: Path, force_local: bool =
         )
         return 2
     fn = resources.functions[function]
-    import os
-
     os.environ.update(lambda_environment(fn, state["endpoint"]))
     handler = load_handler(fn)
     print(f"invoking {fn.handler} ({function}) in process against {state['endpoint']} ...", file=sys.stderr)
-    result = handler(json.loads(event_path.read_text()), LambdaContext(fn, fn.timeout))
+    try:
+        result = handler(json.loads(event_path.read_text()), LambdaContext(fn, fn.timeout))
+    except Exception as exc:  # what Lambda reports as a function error
+        print(f"{function} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if event_path.name == "batch-ended.json":
+            print(
+                "hint: put the job_id and batch_id of a job from the jobs table in the event's detail",
+                file=sys.stderr,
+            )
+        return 1
     print(json.dumps(result, indent=2, default=str))
     return 0

@@ -227,7 +227,7 @@ def provision(
         for logical_id in ids:
             props = resolver.resolve(resources[logical_id].get("Properties", {}))
             _CREATORS[resource_type](
-                client, stack, logical_id, resolver.refs[logical_id], props, visibility_timeout
+                _Creation(client, stack, logical_id, resolver.refs[logical_id], props, visibility_timeout)
             )
 
     secret_name = stack.parameters.get("AnthropicSecretName")
@@ -240,84 +240,60 @@ def provision(
     return stack
 
 
-def _create_queue(
-    client: Any,
-    stack: LocalStackResources,
-    logical_id: str,
-    name: str,
-    props: dict[str, Any],
-    visibility_timeout: int | None,
-) -> None:
+@dataclass(frozen=True)
+class _Creation:
+    """One resource to create: its resolved properties and where to record it."""
+
+    client: Any
+    stack: LocalStackResources
+    logical_id: str
+    name: str
+    props: dict[str, Any]
+    visibility_timeout: int | None
+
+
+def _create_queue(c: _Creation) -> None:
     attributes: dict[str, str] = {}
-    if "VisibilityTimeout" in props:
-        attributes["VisibilityTimeout"] = str(visibility_timeout or props["VisibilityTimeout"])
-    if "MessageRetentionPeriod" in props:
-        attributes["MessageRetentionPeriod"] = str(props["MessageRetentionPeriod"])
-    if "RedrivePolicy" in props:
-        attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
-    stack.queue_urls[logical_id] = client("sqs").create_queue(QueueName=name, Attributes=attributes)[
-        "QueueUrl"
-    ]
+    if "VisibilityTimeout" in c.props:
+        attributes["VisibilityTimeout"] = str(c.visibility_timeout or c.props["VisibilityTimeout"])
+    if "MessageRetentionPeriod" in c.props:
+        attributes["MessageRetentionPeriod"] = str(c.props["MessageRetentionPeriod"])
+    if "RedrivePolicy" in c.props:
+        attributes["RedrivePolicy"] = json.dumps(c.props["RedrivePolicy"])
+    response = c.client("sqs").create_queue(QueueName=c.name, Attributes=attributes)
+    c.stack.queue_urls[c.logical_id] = response["QueueUrl"]
 
 
-def _create_table(
-    client: Any,
-    stack: LocalStackResources,
-    logical_id: str,
-    name: str,
-    props: dict[str, Any],
-    _visibility: int | None,
-) -> None:
-    dynamodb = client("dynamodb")
+def _create_table(c: _Creation) -> None:
+    dynamodb = c.client("dynamodb")
     kwargs: dict[str, Any] = {
-        "TableName": name,
-        "AttributeDefinitions": props["AttributeDefinitions"],
-        "KeySchema": props["KeySchema"],
-        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        "TableName": c.name,
+        "AttributeDefinitions": c.props["AttributeDefinitions"],
+        "KeySchema": c.props["KeySchema"],
+        "BillingMode": c.props.get("BillingMode", "PAY_PER_REQUEST"),
     }
-    if props.get("GlobalSecondaryIndexes"):
-        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if c.props.get("GlobalSecondaryIndexes"):
+        kwargs["GlobalSecondaryIndexes"] = c.props["GlobalSecondaryIndexes"]
     dynamodb.create_table(**kwargs)
-    ttl = props.get("TimeToLiveSpecification")
+    ttl = c.props.get("TimeToLiveSpecification")
     if ttl:
-        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        dynamodb.update_time_to_live(TableName=c.name, TimeToLiveSpecification=ttl)
 
 
-def _create_topic(
-    client: Any,
-    stack: LocalStackResources,
-    logical_id: str,
-    name: str,
-    props: dict[str, Any],
-    _visibility: int | None,
-) -> None:
-    client("sns").create_topic(Name=name.rsplit(":", 1)[1])
+def _create_topic(c: _Creation) -> None:
+    c.client("sns").create_topic(Name=c.name.rsplit(":", 1)[1])
 
 
-def _create_bus(
-    client: Any,
-    stack: LocalStackResources,
-    logical_id: str,
-    name: str,
-    props: dict[str, Any],
-    _visibility: int | None,
-) -> None:
-    client("events").create_event_bus(Name=name)
+def _create_bus(c: _Creation) -> None:
+    c.client("events").create_event_bus(Name=c.name)
 
 
-def _create_bucket(
-    client: Any,
-    stack: LocalStackResources,
-    logical_id: str,
-    name: str,
-    props: dict[str, Any],
-    _visibility: int | None,
-) -> None:
-    s3 = client("s3")
-    s3.create_bucket(Bucket=name)
-    if props.get("VersioningConfiguration"):
-        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
-    encryption = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration")
+def _create_bucket(c: _Creation) -> None:
+    s3 = c.client("s3")
+    s3.create_bucket(Bucket=c.name)
+    if c.props.get("VersioningConfiguration"):
+        s3.put_bucket_versioning(Bucket=c.name, VersioningConfiguration=c.props["VersioningConfiguration"])
+    encryption = c.props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration")
     if encryption:
         rules = [
             {
@@ -326,17 +302,17 @@ def _create_bucket(
             }
             for rule in encryption
         ]
-        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
-    if props.get("PublicAccessBlockConfiguration"):
+        s3.put_bucket_encryption(Bucket=c.name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if c.props.get("PublicAccessBlockConfiguration"):
         s3.put_public_access_block(
-            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            Bucket=c.name, PublicAccessBlockConfiguration=c.props["PublicAccessBlockConfiguration"]
         )
-    queue_configs = props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+    queue_configs = c.props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
     if queue_configs:
         s3.put_bucket_notification_configuration(
-            Bucket=name,
+            Bucket=c.name,
             NotificationConfiguration={
-                "QueueConfigurations": [_queue_notification(c) for c in queue_configs]
+                "QueueConfigurations": [_queue_notification(config) for config in queue_configs]
             },
         )
 

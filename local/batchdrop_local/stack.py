@@ -42,13 +42,17 @@ class LocalStackOptions:
     rule_max_attempts: int = 3
 
 
+def _documents(count: int) -> str:
+    return f"{count} document" + ("" if count == 1 else "s")
+
+
 def _describe(logical_id: str, payload: Any) -> str | None:
     """One line about what an invocation did, for the person watching the stack."""
     if not isinstance(payload, dict):
         return None
     if payload.get("batch_id"):
         return (
-            f"{logical_id}: job {payload['job_id']}: {payload['submitted']} documents submitted as batch "
+            f"{logical_id}: job {payload['job_id']}: {_documents(payload['submitted'])} submitted as batch "
             f"{payload['batch_id']}"
             + (f", {payload['rejected']} rejected" if payload.get("rejected") else "")
         )
@@ -57,10 +61,8 @@ def _describe(logical_id: str, payload: Any) -> str | None:
     if payload.get("ended"):
         return f"{logical_id}: batch ended for job(s) {', '.join(payload['ended'])}"
     if payload.get("status") == "completed":
-        counts = payload.get("counts", {})
-        return (
-            f"{logical_id}: job {payload['job_id']} completed: {counts.get('succeeded', 0)} answers written"
-        )
+        answered = _documents(payload.get("counts", {}).get("succeeded", 0))
+        return f"{logical_id}: job {payload['job_id']} completed: {answered} answered"
     return None
 
 

@@ -57,9 +57,21 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def local_stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    state_dir = tmp_path / "state"
+def _processes_with_marker(marker: str) -> list[int]:
+    """Processes whose environment carries the marker: the stack's and all its children."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state_dir = tmp_path_factory.mktemp("stack") / "state"
     process = subprocess.Popen(
         [
             sys.executable,
@@ -82,7 +94,7 @@ def local_stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "BATCHDROP_E2E_MARKER": f"stack-{os.getpid()}"},
     )
     state_file = state_dir / "state.json"
     deadline = time.monotonic() + 60
@@ -94,7 +106,7 @@ def local_stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
         time.sleep(0.2)
     state = json.loads(state_file.read_text())
     try:
-        yield {**state, "process": process}
+        yield {**state, "process": process, "state_dir": state_dir, "marker": f"stack-{os.getpid()}"}
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -113,6 +125,45 @@ def _client(state: dict[str, Any], service: str) -> Any:
         aws_access_key_id="anything",
         aws_secret_access_key="anything",
     )
+
+
+def _batchdrop(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the `batchdrop` command as a user would, from the project's root."""
+    return subprocess.run(
+        [sys.executable, "-m", "batchdrop_local.cli", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+    )
+
+
+def test_invoke_runs_a_handler_in_process_against_the_running_stack(local_stack: dict[str, Any]) -> None:
+    # `make invoke` without a container runtime: the handler template.yaml names, in process
+    result = _batchdrop(
+        "invoke",
+        "PollFunction",
+        "events/scheduled.json",
+        "--in-process",
+        "--state-dir",
+        str(local_stack["state_dir"]),
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout[result.stdout.index("{\n") :])
+    assert set(report) == {"open_jobs", "ended", "in_progress"}
+    assert "invoking poll.lambda_handler (PollFunction) in process" in result.stderr
+
+
+def test_invoke_without_a_running_stack_says_how_to_start_one(tmp_path: Path) -> None:
+    result = _batchdrop(
+        "invoke", "PollFunction", "events/scheduled.json", "--in-process", "--state-dir", str(tmp_path)
+    )
+    assert result.returncode == 2
+    assert "make local-up" in result.stderr
 
 
 def test_documents_dropped_in_the_bucket_come_back_as_results(local_stack: dict[str, Any]) -> None:
@@ -181,3 +232,31 @@ def test_documents_dropped_in_the_bucket_come_back_as_results(local_stack: dict[
     assert process.wait(30) == 0
     output = process.stdout.read() if process.stdout else ""
     assert "batchdrop local stack is up" in output and "stopped." in output
+    assert _processes_with_marker(local_stack["marker"]) == []
+
+
+def test_demo_runs_the_pipeline_on_the_samples_and_leaves_nothing_running(tmp_path: Path) -> None:
+    marker = f"demo-{os.getpid()}"
+    output_dir = tmp_path / "results"
+    result = _batchdrop(
+        "demo",
+        "--output",
+        str(output_dir),
+        "--state-dir",
+        str(tmp_path / "state"),
+        timeout=300,
+        env={**os.environ, "BATCHDROP_E2E_MARKER": marker},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    samples = sorted(
+        p.relative_to(PROJECT_ROOT / "samples" / "inbox")
+        for p in (PROJECT_ROOT / "samples" / "inbox").rglob("*")
+        if p.is_file()
+    )
+    assert f"[{len(samples)}/{len(samples)} documents done]" in result.stdout
+    for label in ("cost, batch", "cost, standard", "saved", "Notification on", "copied to"):
+        assert label in result.stdout
+    answers = sorted(p.relative_to(output_dir / "results") for p in (output_dir / "results").rglob("*.md"))
+    assert answers == sorted(Path(f"{p}.md") for p in samples)
+    assert len(list((output_dir / "jobs").glob("*/summary.json"))) == 1
+    assert _processes_with_marker(marker) == []
