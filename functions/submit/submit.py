@@ -1,4 +1,4 @@
-"""Submit function: an ingest window of S3 notifications becomes one Message Batches job.
+"""Submit function: an ingest window of S3 notifications becomes Message Batches jobs.
 
 Reached through SQS (the deployed path, with partial-failure reporting), a plain S3
 notification (``sam local invoke -e events/s3-put.json``) or an EventBridge S3 event.
@@ -17,23 +17,35 @@ from batchdrop.anthropic_batches import MessageBatches, secret_api_key
 from batchdrop.aws.jobs_table import JobStore
 from batchdrop.aws.storage import DocumentStore
 from batchdrop.config import Settings
+from batchdrop.converters import DocumentLimits
 from batchdrop.observability import logger, metrics, tracer
-from batchdrop.profiles import ProfileCatalog
+from batchdrop.profiles import PROFILE_SUFFIXES, PROFILES_PREFIX, ProfileCatalog
 from batchdrop.s3_events import is_sqs_event, objects_in_notification, objects_in_sqs_body
-from batchdrop.submit import IngestWindow
+from batchdrop.submit import BatchLimits, IngestWindow
 
 settings = Settings.from_env()
 store = DocumentStore(boto3.client("s3"), settings.bucket_name)
 jobs = JobStore(boto3.resource("dynamodb").Table(settings.jobs_table_name))
 batches = MessageBatches(secret_api_key(settings.anthropic_secret_name), settings.anthropic_base_url)
-profiles = ProfileCatalog.with_default(settings.default_profile)
+document_limits = DocumentLimits(max_pdf_pages=settings.pdf_max_pages)
+batch_limits = BatchLimits(max_requests=settings.batch_max_requests, max_bytes=settings.batch_max_bytes)
+
+
+def load_profiles() -> ProfileCatalog:
+    return ProfileCatalog.from_files(
+        settings.default_profile, store.objects_under(PROFILES_PREFIX, PROFILE_SUFFIXES)
+    )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    window = IngestWindow(store, profiles)
+    window = IngestWindow(store, load_profiles, document_limits, batch_limits)
     response: dict[str, Any] = {}
     if is_sqs_event(event):
         processor = BatchProcessor(event_type=EventType.SQS)
@@ -50,7 +62,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         for ref in objects_in_notification(event):
             window.add(ref)
 
-    outcome = window.submit(jobs, batches, datetime.now(UTC))
+    outcome = window.submit(jobs, batches, now)
     metrics.add_metric("DocumentsSubmitted", MetricUnit.Count, outcome.submitted)
     metrics.add_metric("DocumentsRejected", MetricUnit.Count, outcome.rejected)
+    metrics.add_metric("BatchesCreated", MetricUnit.Count, len(outcome.jobs))
     return {**response, **outcome.as_dict()}

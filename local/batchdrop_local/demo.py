@@ -17,21 +17,37 @@ def _fmt_money(value: float | None, currency: str) -> str:
     return f"{value:.6f} {currency}" if value < 0.01 else f"{value:.4f} {currency}"
 
 
-def result_keys_for(key: str) -> tuple[str, ...]:
-    """The objects that can close a document: its answer (.md or .json) or its error."""
+def result_prefix_for(key: str) -> str:
+    """What every object that closes a document starts with: ``results/<profile>/<path>``.
+
+    A document's answer (``.md``/``.json``) or error (``.error.json``) follows directly; a
+    ``.jsonl`` request list's answers lie below it (``/<id>.md``).
+    """
     rest = key.removeprefix("inbox/")
-    profile_path = rest if "/" in rest else f"default/{rest}"
-    base = f"results/{profile_path}"
-    return (f"{base}.md", f"{base}.json", f"{base}.error.json")
+    return f"results/{rest if '/' in rest else 'default/' + rest}"
+
+
+def is_done(key: str, present: set[str]) -> bool:
+    prefix = result_prefix_for(key)
+    if key.endswith(".jsonl"):
+        return any(k.startswith(prefix + "/") for k in present) or f"{prefix}.error.json" in present
+    return any(f"{prefix}{suffix}" in present for suffix in (".md", ".json", ".error.json"))
 
 
 def upload_samples(stack: LocalStack, samples: Path, bucket: str) -> list[str]:
+    """Profiles first (Submit reads them when the documents arrive), then the documents."""
     s3 = stack.client("s3")
-    keys = []
+    profiles = sorted(p for p in (samples / "profiles").glob("*") if p.is_file())
     files = sorted(p for p in (samples / "inbox").rglob("*") if p.is_file())
     if not files:
         raise SystemExit(f"no sample documents under {samples / 'inbox'}")
+    if profiles:
+        print(f"Uploading {len(profiles)} profiles to s3://{bucket}/profiles/ ...")
+        for path in profiles:
+            s3.upload_file(str(path), bucket, f"profiles/{path.name}")
+            print(f"  put s3://{bucket}/profiles/{path.name}")
     print(f"Uploading {len(files)} documents to s3://{bucket}/inbox/ ...")
+    keys = []
     for path in files:
         key = path.relative_to(samples).as_posix()
         s3.upload_file(str(path), bucket, key)
@@ -41,7 +57,7 @@ def upload_samples(stack: LocalStack, samples: Path, bucket: str) -> list[str]:
 
 
 def wait_for_results(stack: LocalStack, bucket: str, keys: list[str], timeout: float) -> None:
-    """Show progress until every uploaded document has its answer or its error."""
+    """Show progress until every uploaded document has its answers or its error."""
     s3 = stack.client("s3")
     table = stack.client("dynamodb")
     info = stack.info()
@@ -51,18 +67,18 @@ def wait_for_results(stack: LocalStack, bucket: str, keys: list[str], timeout: f
         present: set[str] = set()
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="results/"):
             present.update(obj["Key"] for obj in page.get("Contents", []))
-        done = sum(1 for key in keys if any(k in present for k in result_keys_for(key)))
+        done = sum(1 for key in keys if is_done(key, present))
         jobs = table.scan(TableName=info["jobs_table"]).get("Items", [])
         states = ", ".join(
             f"job {j['job_id']['S']} {j['status']['S']}"
             + (f" ({_counts(j)})" if "request_counts" in j and j["status"]["S"] == "submitted" else "")
-            for j in jobs
+            for j in sorted(jobs, key=lambda j: j["job_id"]["S"])
         )
         line = f"  [{done}/{len(keys)} documents done] {states or 'waiting for the ingest window'}"
         if line != last:
             print(line, flush=True)
             last = line
-        if done == len(keys) and jobs and all(j["status"]["S"] == "completed" for j in jobs):
+        if done == len(keys) and all(j["status"]["S"] == "completed" for j in jobs):
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {done} of {len(keys)} documents finished within {timeout:.0f} s")
@@ -79,9 +95,12 @@ def print_summary(summary: dict[str, Any]) -> None:
     cost = summary["cost"]
     tokens = summary["tokens"]
     print(f"\nJob {summary['job_id']}  (batch {summary['batch_id']})")
-    print(f"  documents        {summary['documents']}")
+    by_profile = ", ".join(f"{name} {n}" for name, n in summary["documents_by_profile"].items())
+    print(f"  documents        {summary['documents']}  ({by_profile})")
     print("  outcome          " + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k == "succeeded"))
     print(f"  tokens           input {tokens['input']:,}, output {tokens['output']:,}")
+    for model, usage in summary["tokens_by_model"].items():
+        print(f"    {model:<26} input {usage['input']:,}, output {usage['output']:,}")
     print(f"  cost, batch      {_fmt_money(cost['batch'], cost['currency'])}")
     print(f"  cost, standard   {_fmt_money(cost['standard'], cost['currency'])}")
     share = f" ({cost['savings'] / cost['standard']:.0%})" if cost["standard"] else ""

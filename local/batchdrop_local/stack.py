@@ -16,6 +16,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from batchdrop_local.emulator import EmulatorConfig, EmulatorServer
+from batchdrop_local.moto_atomic import make_dynamodb_writes_atomic
 from batchdrop_local.provision import ACCOUNT_ID, REGION, LocalStackResources, provision, rate_seconds
 from batchdrop_local.runtime import FunctionWorker, lambda_environment
 from batchdrop_local.template import PROJECT_ROOT
@@ -50,14 +51,14 @@ def _describe(logical_id: str, payload: Any) -> str | None:
     """One line about what an invocation did, for the person watching the stack."""
     if not isinstance(payload, dict):
         return None
-    if payload.get("batch_id"):
-        return (
-            f"{logical_id}: job {payload['job_id']}: {_documents(payload['submitted'])} submitted as batch "
-            f"{payload['batch_id']}"
-            + (f", {payload['rejected']} rejected" if payload.get("rejected") else "")
-        )
-    if payload.get("job_id") and payload.get("rejected"):
-        return f"{logical_id}: job {payload['job_id']}: all {payload['rejected']} documents rejected"
+    if "submitted" in payload and (payload.get("jobs") or payload.get("rejected")):
+        parts = [
+            f"job {job['job_id']}: {_documents(job['requests'])} submitted as batch {job['batch_id']}"
+            for job in payload["jobs"]
+        ]
+        if payload.get("rejected"):
+            parts.append(f"{_documents(payload['rejected'])} rejected (see their .error.json)")
+        return f"{logical_id}: " + "; ".join(parts)
     if payload.get("ended"):
         return f"{logical_id}: batch ended for job(s) {', '.join(payload['ended'])}"
     if payload.get("status") == "completed":
@@ -107,6 +108,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         opts = self.options
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        make_dynamodb_writes_atomic()
         self.moto = ThreadedMotoServer(ip_address=opts.host, port=opts.port, verbose=False)
         self.moto.start()
         if opts.port == 0:

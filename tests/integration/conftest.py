@@ -12,6 +12,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from batchdrop_local.emulator import EmulatorConfig, EmulatorServer
+from batchdrop_local.moto_atomic import make_dynamodb_writes_atomic
 from batchdrop_local.provision import provision
 from batchdrop_local.template import PROJECT_ROOT
 from tests.integration.harness import Stack
@@ -20,6 +21,7 @@ from tests.integration.harness import Stack
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+    make_dynamodb_writes_atomic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{server._server.server_port}"  # type: ignore[union-attr]

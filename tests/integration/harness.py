@@ -55,10 +55,11 @@ class Stack:
             aws_secret_access_key="testing",
         ).Table(self.resources.names["JobsTable"])
 
-    def handler(self, logical_id: str) -> Callable[[dict[str, Any]], Any]:
-        """Cold-start the function: its environment from the template, its module imported anew."""
+    def handler(self, logical_id: str, **env: str) -> Callable[[dict[str, Any]], Any]:
+        """Cold-start the function: its environment from the template (plus ``env``), its module
+        imported anew."""
         fn = self.resources.functions[logical_id]
-        for name, value in lambda_environment(fn, self.endpoint).items():
+        for name, value in lambda_environment(fn, self.endpoint, env).items():
             self.monkeypatch.setenv(name, value)
         handler = load_handler(fn)
         return lambda event: handler(event, LambdaContext(fn, fn.timeout))

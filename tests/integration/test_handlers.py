@@ -74,14 +74,16 @@ def test_submit_plain_s3_event_creates_one_batch(stack: Stack, sample_documents:
     assert result["submitted"] == 1 and result["rejected"] == 0
     (job,) = _jobs(stack)
     assert (
-        job["status"] == "submitted" and job["batch_id"] == result["batch_id"] and job["open_flag"] == "OPEN"
+        job["status"] == "submitted"
+        and job["batch_id"] == result["jobs"][0]["batch_id"]
+        and job["open_flag"] == "OPEN"
     )
     manifest = [json.loads(line) for line in stack.get_text(job["manifest_key"]).splitlines()]
     assert [(m["source_key"], m["result_key"]) for m in manifest] == [
         (key, "results/default/release notes, v2.md.md")
     ]
     # and the emulator received exactly the request the default profile describes
-    (request,) = stack.emulator.engine.batch_requests(result["batch_id"])
+    (request,) = stack.emulator.engine.batch_requests(result["jobs"][0]["batch_id"])
     assert request["custom_id"] == manifest[0]["custom_id"]
     params = request["params"]
     assert params["model"] == "claude-haiku-4-5" and params["max_tokens"] == 1024
@@ -102,8 +104,8 @@ def test_submit_sqs_window_becomes_one_batch(stack: Stack, sample_documents: dic
     assert result["batchItemFailures"] == []
     assert result["submitted"] == 2
     assert (
-        _batch(stack, result["batch_id"]).request_counts.succeeded
-        + _batch(stack, result["batch_id"]).request_counts.processing
+        _batch(stack, result["jobs"][0]["batch_id"]).request_counts.succeeded
+        + _batch(stack, result["jobs"][0]["batch_id"]).request_counts.processing
         == 2
     )
     assert len(_jobs(stack)) == 1
@@ -113,7 +115,7 @@ def test_submit_eventbridge_object_created(stack: Stack, sample_documents: dict[
     _upload_samples(stack, sample_documents)
     result = stack.handler("SubmitFunction")(load_event("eventbridge-s3-object-created.json"))
     assert result["submitted"] == 1
-    (request,) = stack.emulator.engine.batch_requests(result["batch_id"])
+    (request,) = stack.emulator.engine.batch_requests(result["jobs"][0]["batch_id"])
     assert request["params"]["messages"][0]["content"][0]["title"] == "2026-11-24 standup.txt"
 
 
@@ -184,7 +186,7 @@ def test_submit_ignores_keys_outside_the_inbox(stack: Stack) -> None:
     event = load_event("s3-put.json")
     event["Records"][0]["s3"]["object"]["key"] = "results/default/a.txt.md"
     result = stack.handler("SubmitFunction")(event)
-    assert result == {"job_id": None, "batch_id": None, "submitted": 0, "rejected": 0, "ignored": 1}
+    assert result == {"jobs": [], "submitted": 0, "rejected": 0, "ignored": 1, "rejection_job_id": None}
     assert _jobs(stack) == []
 
 
@@ -236,7 +238,7 @@ def test_poll_announces_an_ended_batch_exactly_once_even_when_polls_overlap(
     # Then exactly one "Batch Ended" event went out, and the job left the open index
     events = stack.drain(captured)
     assert [(e["detail-type"], e["detail"]["job_id"]) for e in events] == [
-        ("Batch Ended", submitted["job_id"])
+        ("Batch Ended", submitted["jobs"][0]["job_id"])
     ]
     assert sum(len(r["ended"]) for r in results) == 1
     assert later == {"open_jobs": 0, "ended": [], "in_progress": 0}
@@ -260,7 +262,7 @@ def _run_to_ended(stack: Stack, sample_documents: dict[str, bytes]) -> dict[str,
     submitted = stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
     stack.handler("PollFunction")(load_event("scheduled.json"))
     event = load_event("batch-ended.json")
-    event["detail"].update(job_id=submitted["job_id"], batch_id=submitted["batch_id"])
+    event["detail"].update(job_id=submitted["jobs"][0]["job_id"], batch_id=submitted["jobs"][0]["batch_id"])
     return event
 
 
@@ -290,6 +292,7 @@ def test_complete_writes_results_summary_and_one_notification(
         "errored": 0,
         "expired": 0,
         "canceled": 0,
+        "invalid_json": 0,
         "rejected": 0,
         "missing": 0,
     }

@@ -38,6 +38,7 @@ EXPECTED_ENVIRONMENT = {
     "DEFAULT_MAX_TOKENS": {"Ref": "DefaultMaxTokens"},
     "DEFAULT_INSTRUCTION": {"Ref": "DefaultInstruction"},
     "DEFAULT_SYSTEM_PROMPT": {"Ref": "DefaultSystemPrompt"},
+    "PDF_MAX_PAGES": {"Ref": "PdfMaxPages"},
 }
 
 # Services whose actions touch data: none of them may be granted on Resource "*".

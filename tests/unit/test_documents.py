@@ -1,4 +1,4 @@
-"""documents: inbox keys, result/error keys, custom ids, text decoding and Messages params."""
+"""documents: inbox keys, result/error keys, custom ids, metadata overrides and Messages params."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from batchdrop.documents import (
     DocumentRejected,
     InboxKey,
     custom_id,
-    decode_text,
     error_key,
     message_params,
     parse_inbox_key,
@@ -20,7 +19,6 @@ from batchdrop.documents import (
 from batchdrop.profiles import Profile
 
 CUSTOM_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-SUPPORTED = ".markdown, .md, .text, .txt"
 
 MARKDOWN_PROFILE = Profile(
     name="default", model="claude-haiku-4-5", max_tokens=1024, instruction="Summarise."
@@ -28,6 +26,14 @@ MARKDOWN_PROFILE = Profile(
 JSON_PROFILE = Profile(
     name="extract", model="claude-sonnet-4-5", max_tokens=2048, instruction="Extract.", output_format="json"
 )
+
+
+def _text_block(text: str, title: str) -> dict[str, object]:
+    return {
+        "type": "document",
+        "source": {"type": "text", "media_type": "text/plain", "data": text},
+        "title": title,
+    }
 
 
 def _doc(key: str) -> InboxKey:
@@ -172,104 +178,12 @@ def test_custom_id_changes_with_version_and_key() -> None:
     assert custom_id(1, "inbox/default/b.txt", "v1") != base
 
 
-# --- decode_text --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("key", "shown"),
-    [
-        ("inbox/default/report.pdf", "'.pdf'"),
-        ("inbox/default/photo.PNG", "'.png'"),
-        ("inbox/default/data.csv", "'.csv'"),
-        ("inbox/default/README", "'(no extension)'"),
-    ],
-)
-def test_decode_text_rejects_unsupported_extension(key: str, shown: str) -> None:
-    with pytest.raises(DocumentRejected) as info:
-        decode_text(_doc(key), b"some text")
-    assert str(info.value) == f"unsupported file type {shown}; supported: {SUPPORTED}"
-
-
-@pytest.mark.parametrize(
-    "body", [b"", b" ", b"\n\n", b" \t\r\n \x0b\x0c"], ids=["empty", "space", "newlines", "mixed"]
-)
-def test_decode_text_rejects_empty_and_whitespace_only(body: bytes) -> None:
-    with pytest.raises(DocumentRejected, match=r"^the document is empty$"):
-        decode_text(_doc("inbox/default/a.txt"), body)
-
-
-@pytest.mark.parametrize(
-    "body", [b"\xef\xbb\xbf", b"\xef\xbb\xbf  \r\n"], ids=["bom-only", "bom-and-whitespace"]
-)
-def test_decode_text_rejects_a_bom_only_document_as_empty(body: bytes) -> None:
-    # A file saved "empty" as UTF-8 with BOM (e.g. by Notepad) holds only the BOM.
-    with pytest.raises(DocumentRejected, match=r"^the document is empty$"):
-        decode_text(_doc("inbox/default/a.txt"), body)
-
-
-def test_decode_text_rejects_oversize_document(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(documents, "MAX_TEXT_BYTES", 1000)
-    doc = _doc("inbox/default/big.txt")
-    assert decode_text(doc, b"a" * 1000) == "a" * 1000
-    with pytest.raises(DocumentRejected) as info:
-        decode_text(doc, b"a" * 1001)
-    assert str(info.value) == "the document is 1,001 bytes; text documents are limited to 1,000 bytes"
-
-
-def test_decode_text_default_limit_is_8_mib() -> None:
-    assert documents.MAX_TEXT_BYTES == 8 * 1024 * 1024
-
-
-@pytest.mark.parametrize(
-    ("body", "byte", "offset"),
-    [
-        (b"\xff", "0xff", 0),
-        (b"ab\xffcd", "0xff", 2),
-        (b"caf\xe9 latin-1", "0xe9", 3),
-        (b"ok\xc3", "0xc3", 2),
-    ],
-)
-def test_decode_text_rejects_invalid_utf8_with_byte_and_offset(body: bytes, byte: str, offset: int) -> None:
-    with pytest.raises(DocumentRejected) as info:
-        decode_text(_doc("inbox/default/a.txt"), body)
-    assert str(info.value) == f"the document is not valid UTF-8 (invalid byte {byte} at offset {offset})"
-
-
-def test_decode_text_invalid_utf8_after_bom_reports_offset_in_the_file() -> None:
-    # The offset is the position in the uploaded file (the BOM is 3 bytes), and the byte is the bad one.
-    with pytest.raises(DocumentRejected) as info:
-        decode_text(_doc("inbox/default/a.txt"), b"\xef\xbb\xbfab\xffcd")
-    assert str(info.value) == "the document is not valid UTF-8 (invalid byte 0xff at offset 5)"
-
-
-def test_decode_text_strips_utf8_bom() -> None:
-    assert decode_text(_doc("inbox/default/a.md"), b"\xef\xbb\xbf# Title\n") == "# Title\n"
-
-
-def test_decode_text_only_strips_a_leading_bom() -> None:
-    body = "a\ufeffb".encode()
-    assert decode_text(_doc("inbox/default/a.md"), body) == "a\ufeffb"
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["Café, naïve, 日本語, emoji 🎉\n", "  leading and trailing whitespace kept  \n", "line1\r\nline2"],
-)
-def test_decode_text_preserves_unicode_and_whitespace(text: str) -> None:
-    assert decode_text(_doc("inbox/default/a.txt"), text.encode()) == text
-
-
-@pytest.mark.parametrize("key", ["inbox/a.txt", "inbox/default/a.md", "inbox/x/a.MARKDOWN", "inbox/x/a.text"])
-def test_decode_text_accepts_every_text_extension(key: str) -> None:
-    assert decode_text(_doc(key), b"hello") == "hello"
-
-
 # --- message_params -----------------------------------------------------------------------------
 
 
 def test_message_params_minimal_profile() -> None:
     doc = _doc("inbox/default/q3/report.txt")
-    assert message_params(MARKDOWN_PROFILE, doc, "The text.") == {
+    assert message_params(MARKDOWN_PROFILE, doc, [_text_block("The text.", "report.txt")]) == {
         "model": "claude-haiku-4-5",
         "max_tokens": 1024,
         "messages": [
@@ -298,7 +212,7 @@ def test_message_params_with_system_prompt_and_temperature() -> None:
         temperature=0.2,
     )
     doc = _doc("inbox/summarize/été/notes, v2.md")
-    assert message_params(profile, doc, "Texte accentué.") == {
+    assert message_params(profile, doc, [_text_block("Texte accentué.", "notes, v2.md")]) == {
         "model": "claude-sonnet-4-5",
         "max_tokens": 4096,
         "system": "You are a careful analyst.",
@@ -321,12 +235,68 @@ def test_message_params_with_system_prompt_and_temperature() -> None:
 
 def test_message_params_temperature_zero_is_sent() -> None:
     profile = Profile(name="p", model="m", max_tokens=10, instruction="i", temperature=0.0)
-    params = message_params(profile, _doc("inbox/p/a.txt"), "t")
+    params = message_params(profile, _doc("inbox/p/a.txt"), [_text_block("t", "a.txt")])
     assert params["temperature"] == 0.0
     assert "system" not in params
 
 
 def test_message_params_document_comes_before_instruction() -> None:
-    params = message_params(MARKDOWN_PROFILE, _doc("inbox/a.txt"), "t")
+    params = message_params(MARKDOWN_PROFILE, _doc("inbox/a.txt"), [_text_block("t", "a.txt")])
     content = params["messages"][0]["content"]
     assert [block["type"] for block in content] == ["document", "text"]
+
+
+def test_instruction_placeholders_name_the_document() -> None:
+    profile = Profile(
+        name="p", model="m", max_tokens=10, instruction="Summarise ${name} (${path}) from ${key}."
+    )
+    params = message_params(profile, _doc("inbox/p/q3/r.txt"), [_text_block("t", "r.txt")])
+    assert params["messages"][0]["content"][-1] == {
+        "type": "text",
+        "text": "Summarise r.txt (q3/r.txt) from inbox/p/q3/r.txt.",
+    }
+
+
+def test_json_profile_asks_for_json_in_system_and_instruction() -> None:
+    params = message_params(JSON_PROFILE, _doc("inbox/extract/a.txt"), [_text_block("t", "a.txt")])
+    assert params["system"] == "Answer with a single valid JSON value only, with no text before or after it."
+    assert params["messages"][0]["content"][-1]["text"].startswith(
+        "Extract.\n\nAnswer with a single valid JSON"
+    )
+
+
+def test_citations_and_prompt_caching_follow_the_profile() -> None:
+    profile = Profile(
+        name="p",
+        model="m",
+        max_tokens=10,
+        instruction="Quote.",
+        system_prompt="Be exact.",
+        citations=True,
+        cache_system_prompt=True,
+    )
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}}
+    params = message_params(profile, _doc("inbox/p/a.txt"), [_text_block("t", "a.txt"), image])
+    document, picture, _ = params["messages"][0]["content"]
+    assert document["citations"] == {"enabled": True}
+    assert "citations" not in picture  # images take no citations
+    assert params["system"] == [{"type": "text", "text": "Be exact.", "cache_control": {"type": "ephemeral"}}]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({}, {}),
+        ({"batchdrop-model": "claude-opus-4-5"}, {"model": "claude-opus-4-5"}),
+        ({"batchdrop-max-tokens": "4096"}, {"max_tokens": 4096}),
+        ({"batchdrop-model": " ", "other": "x"}, {}),
+    ],
+)
+def test_metadata_overrides(metadata: dict[str, str], expected: dict[str, object]) -> None:
+    assert documents.metadata_overrides(metadata) == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "lots", "200000", "1.5"])
+def test_metadata_max_tokens_must_be_in_range(value: str) -> None:
+    with pytest.raises(DocumentRejected, match="x-amz-meta-batchdrop-max-tokens must be a whole number"):
+        documents.metadata_overrides({"batchdrop-max-tokens": value})

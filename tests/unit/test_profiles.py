@@ -63,3 +63,91 @@ def test_unknown_profile_is_a_lookup_error() -> None:
 def test_result_suffix(output_format: str, suffix: str) -> None:
     profile = Profile(name="p", model="m", max_tokens=1, instruction="i", output_format=output_format)
     assert profile.result_suffix == suffix
+
+
+# --- profile files ------------------------------------------------------------------------------
+
+from batchdrop.profiles import InvalidProfile  # noqa: E402
+
+
+def _catalog(files: dict[str, str]) -> ProfileCatalog:
+    return ProfileCatalog.from_files(DEFAULTS, {k: v.encode() for k, v in files.items()})
+
+
+def test_profile_files_in_json_and_yaml_fill_gaps_from_the_default() -> None:
+    catalog = _catalog(
+        {
+            "profiles/summarize.yaml": "model: claude-haiku-4-5\nmax_tokens: 300\ninstruction: Three bullets on ${name}.\n",
+            "profiles/extract.json": '{"model": "claude-sonnet-4-5", "output_format": "json", "instruction": "Extract."}',
+            "profiles/README.txt": "not a profile",
+        }
+    )
+    assert catalog.names() == ["default", "extract", "summarize"]
+    summarize = catalog.get("summarize")
+    assert (summarize.model, summarize.max_tokens, summarize.system_prompt) == (
+        "claude-haiku-4-5",
+        300,
+        DEFAULTS.system_prompt,
+    )
+    extract = catalog.get("extract")
+    assert (extract.max_tokens, extract.output_format, extract.result_suffix) == (
+        DEFAULTS.max_tokens,
+        "json",
+        ".json",
+    )
+
+
+def test_a_default_profile_file_overrides_the_stack_default_and_others_build_on_it() -> None:
+    catalog = _catalog(
+        {"profiles/default.json": '{"model": "claude-sonnet-4-5"}', "profiles/a.json": '{"max_tokens": 5}'}
+    )
+    assert catalog.get("default").model == "claude-sonnet-4-5"
+    assert catalog.get("a").model == "claude-sonnet-4-5"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {"profiles/x.json": '{"modle": "claude-haiku-4-5"}'},
+            "profiles/x.json: modle: Extra inputs are not permitted",
+        ),
+        (
+            {"profiles/x.json": '{"max_tokens": 0}'},
+            "profiles/x.json: max_tokens: Input should be greater than or equal to 1",
+        ),
+        ({"profiles/x.json": '{"temperature": 1.5}'}, "temperature: Input should be less than or equal to 1"),
+        (
+            {"profiles/x.json": '{"output_format": "xml"}'},
+            "output_format: Input should be 'markdown', 'text' or 'json'",
+        ),
+        ({"profiles/x.json": "{not json"}, "profiles/x.json: not valid JSON"),
+        ({"profiles/x.yaml": "model: [unclosed"}, "profiles/x.yaml: not valid YAML"),
+        ({"profiles/x.yaml": "- a list"}, "must hold a mapping of profile fields, not list"),
+        ({"profiles/x.json": '{"instruction": "Use ${title}."}'}, "uses unknown placeholder(s) ['title']"),
+        ({"profiles/x.json": '{"instruction": "Costs $5."}'}, "has a '$' that is not a placeholder"),
+        (
+            {"profiles/x.json": "{}", "profiles/x.yaml": "{}"},
+            "is defined twice (profiles/x.json, profiles/x.yaml)",
+        ),
+    ],
+)
+def test_an_invalid_profile_names_the_file_and_the_problem(files: dict[str, str], message: str) -> None:
+    catalog = _catalog({**files, "profiles/good.json": "{}"})
+    with pytest.raises(InvalidProfile) as caught:
+        catalog.get("x")
+    assert str(caught.value).startswith("profile 'x' ")
+    assert message in str(caught.value)
+    assert catalog.get("good").name == "good"  # one bad file spoils only its own profile
+
+
+def test_a_profile_file_that_is_not_utf8_is_invalid() -> None:
+    catalog = ProfileCatalog.from_files(DEFAULTS, {"profiles/x.json": b'{"model": "\xff"}'})
+    with pytest.raises(InvalidProfile, match="is not UTF-8 text"):
+        catalog.get("x")
+
+
+def test_an_unknown_profile_lists_the_valid_and_invalid_names() -> None:
+    catalog = _catalog({"profiles/a.json": "{}"})
+    with pytest.raises(UnknownProfile, match="no profile named 'b'; profiles are: a, default"):
+        catalog.get("b")

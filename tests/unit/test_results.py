@@ -161,10 +161,29 @@ def test_succeeded_line_with_json_result_key_is_json() -> None:
         JOB, entry, _succeeded([{"type": "text", "text": '{"total": 3}'}], model="claude-sonnet-4-5")
     )
     assert obj.key == "results/extract/invoice.txt.json"
-    assert obj.body == b'{"total": 3}'
+    assert obj.body == b'{\n  "total": 3\n}\n'  # validated and pretty-printed
     assert obj.content_type == "application/json; charset=utf-8"
+    assert obj.outcome == "succeeded"
     assert obj.metadata["batchdrop-model"] == "claude-sonnet-4-5"
     assert obj.metadata["batchdrop-stop-reason"] == "end_turn"
+
+
+def test_json_answer_in_a_code_fence_is_accepted() -> None:
+    entry = _entry("invoice.txt", profile="extract", suffix=".json")
+    fenced = '```json\n{"total": 3, "currency": "€"}\n```'
+    obj = result_object(JOB, entry, _succeeded([{"type": "text", "text": fenced}]))
+    assert json.loads(obj.body) == {"total": 3, "currency": "€"}
+
+
+def test_answer_that_is_not_json_becomes_an_error_with_the_answer_kept() -> None:
+    entry = _entry("invoice.txt", profile="extract", suffix=".json")
+    obj = result_object(JOB, entry, _succeeded([{"type": "text", "text": "The total is 3."}]))
+    assert obj.key == entry.error_key
+    assert obj.outcome == "invalid_json"
+    body = json.loads(obj.body)
+    assert body["result_type"] == "invalid_json"
+    assert body["reason"].startswith("the profile asks for JSON and the answer is not valid JSON")
+    assert body["answer"] == "The total is 3."
 
 
 @pytest.mark.parametrize(
@@ -327,6 +346,7 @@ def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
         "errored": 1,
         "expired": 1,
         "canceled": 1,
+        "invalid_json": 0,
         "rejected": 1,
         "missing": 1,
     }
@@ -421,6 +441,7 @@ def test_summary_of_nothing() -> None:
         "errored": 0,
         "expired": 0,
         "canceled": 0,
+        "invalid_json": 0,
         "rejected": 0,
         "missing": 0,
     }

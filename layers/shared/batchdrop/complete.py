@@ -142,8 +142,9 @@ def _write_results(
             )
             continue
         seen.add(entry.custom_id)
-        writer.write(result_object(job_id, entry, line))
-        summary.record_result(entry, line)
+        obj = result_object(job_id, entry, line)
+        writer.write(obj)
+        summary.record_result(entry, line, obj.outcome)
     return seen
 
 

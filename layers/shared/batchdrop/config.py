@@ -57,6 +57,11 @@ class Settings:
     anthropic_base_url: str | None
     default_profile: DefaultProfileSettings
     result_write_concurrency: int
+    # A batch's limits (the API's by default; smaller values are for tests) and the page
+    # limit for PDFs (100 for 200k-context models, up to 600 for larger ones).
+    batch_max_requests: int = 100_000
+    batch_max_bytes: int = 256 * 1024 * 1024
+    pdf_max_pages: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -76,4 +81,7 @@ class Settings:
                 system_prompt=env.get("DEFAULT_SYSTEM_PROMPT", "").strip(),
             ),
             result_write_concurrency=_int(env, "RESULT_WRITE_CONCURRENCY", 16, 1, 128),
+            batch_max_requests=_int(env, "BATCH_MAX_REQUESTS", 100_000, 1, 100_000),
+            batch_max_bytes=_int(env, "BATCH_MAX_BYTES", 256 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+            pdf_max_pages=_int(env, "PDF_MAX_PAGES", 100, 1, 600),
         )

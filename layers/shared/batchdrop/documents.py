@@ -5,7 +5,6 @@ Pure functions only: no AWS, no HTTP.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import re
 from dataclasses import dataclass
@@ -18,11 +17,6 @@ INBOX_PREFIX = "inbox/"
 RESULTS_PREFIX = "results/"
 JOBS_PREFIX = "jobs/"
 
-# Extensions sent to Claude as plain text. Anything else is rejected with a reason.
-TEXT_EXTENSIONS = frozenset({".txt", ".md", ".markdown", ".text"})
-# The API takes documents of at most 32 MB per request; text is far below that in practice,
-# but a single oversized file must be rejected clearly rather than failing the whole batch.
-MAX_TEXT_BYTES = 8 * 1024 * 1024
 
 _CUSTOM_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -65,78 +59,80 @@ def parse_inbox_key(key: str) -> InboxKey | None:
     return InboxKey(key=key, profile=profile, path=path)
 
 
-def result_key(doc: InboxKey, profile: Profile) -> str:
-    """``inbox/default/q3/report.txt`` -> ``results/default/q3/report.txt.md``."""
-    return f"{RESULTS_PREFIX}{doc.profile}/{doc.path}{profile.result_suffix}"
+def result_key(doc: InboxKey, profile: Profile, item: str | None = None) -> str:
+    """``inbox/default/q3/report.txt`` -> ``results/default/q3/report.txt.md``.
+
+    A request of a ``.jsonl`` list (``item`` is its id) answers under the list's path:
+    ``inbox/default/questions.jsonl`` line ``q1`` -> ``results/default/questions.jsonl/q1.md``.
+    """
+    return f"{_result_base(doc, profile.name, item)}{profile.result_suffix}"
 
 
-def error_key(doc: InboxKey) -> str:
-    return f"{RESULTS_PREFIX}{doc.profile}/{doc.path}.error.json"
+def error_key(doc: InboxKey, item: str | None = None, profile: str | None = None) -> str:
+    return f"{_result_base(doc, profile or doc.profile, item)}.error.json"
 
 
-def custom_id(sequence: int, key: str, version_id: str | None) -> str:
+def _result_base(doc: InboxKey, profile: str, item: str | None) -> str:
+    base = f"{RESULTS_PREFIX}{profile}/{doc.path}"
+    return f"{base}/{item}" if item is not None else base
+
+
+def custom_id(sequence: int, key: str, version_id: str | None, item: str = "") -> str:
     """A valid, unique ``custom_id`` for the n-th document of a job.
 
     Keys may hold any Unicode and be 1,024 bytes long, so the id cannot be the key: it is a
     sequence number (unique within the batch) and a digest of the key and version (for
     reading logs); the manifest maps it back.
     """
-    digest = hashlib.sha256(f"{key}\0{version_id or ''}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{key}\0{version_id or ''}\0{item}".encode()).hexdigest()[:16]
     value = f"doc-{sequence:06d}-{digest}"
     assert _CUSTOM_ID_RE.match(value), value
     return value
 
 
-def decode_text(doc: InboxKey, body: bytes) -> str:
-    """The text of a text document, or DocumentRejected with a reason a person understands."""
-    if doc.extension not in TEXT_EXTENSIONS:
-        supported = ", ".join(sorted(TEXT_EXTENSIONS))
-        raise DocumentRejected(
-            f"unsupported file type {doc.extension or '(no extension)'!r}; supported: {supported}"
-        )
-    if len(body) > MAX_TEXT_BYTES:
-        raise DocumentRejected(
-            f"the document is {len(body):,} bytes; text documents are limited to {MAX_TEXT_BYTES:,} bytes"
-        )
-    # A leading BOM is dropped by hand (not with utf-8-sig) so that error offsets count from
-    # the start of the file.
-    start = len(codecs.BOM_UTF8) if body.startswith(codecs.BOM_UTF8) else 0
-    try:
-        text = body[start:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = start + exc.start
-        raise DocumentRejected(
-            f"the document is not valid UTF-8 (invalid byte 0x{body[offset]:02x} at offset {offset})"
-        ) from None
-    if not text.strip():
-        raise DocumentRejected("the document is empty")
-    return text
+# S3 user metadata that overrides the profile for one document (boto3 gives the names without
+# the x-amz-meta- prefix, lower-cased).
+METADATA_MODEL = "batchdrop-model"
+METADATA_MAX_TOKENS = "batchdrop-max-tokens"
 
 
-def message_params(profile: Profile, doc: InboxKey, text: str) -> dict[str, Any]:
-    """Messages API params for one text document under a profile.
+def metadata_overrides(metadata: dict[str, str]) -> dict[str, Any]:
+    """Profile fields a document's S3 metadata overrides, validated."""
+    overrides: dict[str, Any] = {}
+    model = metadata.get(METADATA_MODEL, "").strip()
+    if model:
+        overrides["model"] = model
+    raw = metadata.get(METADATA_MAX_TOKENS, "").strip()
+    if raw:
+        if not raw.isdigit() or not 1 <= int(raw) <= 128_000:
+            raise DocumentRejected(
+                f"x-amz-meta-{METADATA_MAX_TOKENS} must be a whole number from 1 to 128000, not {raw!r}"
+            )
+        overrides["max_tokens"] = int(raw)
+    return overrides
+
+
+def message_params(profile: Profile, doc: InboxKey, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Messages API params for one document's content blocks under a profile.
 
     The document comes before the instruction, as Anthropic recommends for long inputs.
     """
+    if profile.citations:
+        blocks = [{**b, "citations": {"enabled": True}} if b.get("type") == "document" else b for b in blocks]
+    instruction = profile.instruction_for(name=doc.name, path=doc.path, key=doc.key)
+    return request_params(profile, [*blocks, {"type": "text", "text": instruction}])
+
+
+def request_params(profile: Profile, content: list[dict[str, Any]]) -> dict[str, Any]:
+    """Messages API params for one user turn, with the profile's model and settings."""
     params: dict[str, Any] = {
         "model": profile.model,
         "max_tokens": profile.max_tokens,
-        "messages": [
-            {
-                "role": "user",
-                "content": [
-                    {
-                        "type": "document",
-                        "source": {"type": "text", "media_type": "text/plain", "data": text},
-                        "title": doc.name,
-                    },
-                    {"type": "text", "text": profile.instruction},
-                ],
-            }
-        ],
+        "messages": [{"role": "user", "content": content}],
     }
-    if profile.system_prompt:
-        params["system"] = profile.system_prompt
+    system = profile.system_blocks()
+    if system:
+        params["system"] = system
     if profile.temperature is not None:
         params["temperature"] = profile.temperature
     return params

@@ -31,6 +31,8 @@ class ManifestEntry:
     attempt: int = 1
     status: str = SUBMITTED
     reason: str | None = None
+    item: str | None = None  # the line id, for a request of a .jsonl list
+    kind: str | None = None  # text, html, pdf, image, docx, request-list
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from batchdrop.manifest import ManifestEntry
 from batchdrop.pricing import Cost, PriceTable, TokenUsage
 
 RESULT_TYPES = ("succeeded", "errored", "expired", "canceled")
+# Outcomes of a document beyond the API's result types: an answer that should be JSON and is
+# not, a document never sent, a request the results do not mention.
+OUTCOMES = (*RESULT_TYPES, "invalid_json", "rejected", "missing")
 MAX_ERRORS_IN_SUMMARY = 100
 
 _REASONS = {
@@ -28,6 +31,7 @@ class ResultObject:
     body: bytes
     content_type: str
     metadata: dict[str, str]
+    outcome: str = "succeeded"
 
 
 def answer_text(message: dict[str, Any]) -> str:
@@ -36,15 +40,36 @@ def answer_text(message: dict[str, Any]) -> str:
     )
 
 
+def parse_json_answer(text: str) -> Any:
+    """The JSON value of an answer; a Markdown code fence around it is tolerated."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        stripped = stripped.rsplit("```", 1)[0]
+    return json.loads(stripped)
+
+
 def result_object(job_id: str, entry: ManifestEntry, line: dict[str, Any]) -> ResultObject:
     """The object a result line produces: the answer, or an error naming why there is none."""
     result = line["result"]
     if result["type"] == "succeeded" and entry.result_key:
         message = result["message"]
-        content_type = "application/json" if entry.result_key.endswith(".json") else "text/markdown"
+        text = answer_text(message)
+        content_type = "text/markdown"
+        if entry.result_key.endswith(".json"):
+            content_type = "application/json"
+            try:
+                text = json.dumps(parse_json_answer(text), ensure_ascii=False, indent=2) + "\n"
+            except json.JSONDecodeError as exc:
+                reason = (
+                    f"the profile asks for JSON and the answer is not valid JSON ({exc.msg} at {exc.pos})"
+                )
+                failed = error_object(job_id, entry, result_type="invalid_json", reason=reason)
+                body = {**json.loads(failed.body), "answer": text}
+                return replace(failed, body=json.dumps(body, ensure_ascii=False, indent=2).encode())
         return ResultObject(
             key=entry.result_key,
-            body=answer_text(message).encode(),
+            body=text.encode(),
             content_type=f"{content_type}; charset=utf-8",
             metadata={
                 "batchdrop-job": job_id,
@@ -73,6 +98,7 @@ def error_object(
 ) -> ResultObject:
     body = {
         "document": entry.source_key,
+        **({"item": entry.item} if entry.item is not None else {}),
         "version_id": entry.version_id,
         "profile": entry.profile,
         "job_id": job_id,
@@ -86,6 +112,7 @@ def error_object(
         body=json.dumps(body, ensure_ascii=False, indent=2).encode(),
         content_type="application/json; charset=utf-8",
         metadata={"batchdrop-job": job_id or "", "batchdrop-custom-id": entry.custom_id},
+        outcome=result_type,
     )
 
 
@@ -106,17 +133,20 @@ class JobSummary:
     documents_by_profile: Counter[str] = field(default_factory=Counter)
     errors: list[dict[str, str]] = field(default_factory=list)
 
-    def record_result(self, entry: ManifestEntry, line: dict[str, Any]) -> None:
+    def record_result(self, entry: ManifestEntry, line: dict[str, Any], outcome: str | None = None) -> None:
+        """Count a result line; ``outcome`` is what became of it when that differs from its type."""
         result = line["result"]
         result_type = result["type"]
-        self.counts[result_type] += 1
+        self.counts[outcome or result_type] += 1
         self.documents_by_profile[entry.profile] += 1
-        if result_type == "succeeded":
+        if result_type == "succeeded":  # billed, whatever became of the answer
             message = result["message"]
             model = str(message.get("model") or entry.model or "unknown")
             usage = TokenUsage.from_api(message.get("usage") or {})
             self.usage_by_model[model] = self.usage_by_model.get(model, TokenUsage()) + usage
             self.stop_reasons[str(message.get("stop_reason"))] += 1
+            if outcome == "invalid_json":
+                self._add_error(entry, "invalid_json", "the answer is not valid JSON")
         elif result_type == "errored":
             api_error = (result.get("error") or {}).get("error") or {}
             self._add_error(entry, api_error.get("type", "unknown_error"), api_error.get("message", ""))
@@ -168,7 +198,7 @@ class JobSummary:
             "job_id": self.job_id,
             "batch_id": self.batch_id,
             "documents": self.documents,
-            "counts": {kind: self.counts.get(kind, 0) for kind in (*RESULT_TYPES, "rejected", "missing")},
+            "counts": {kind: self.counts.get(kind, 0) for kind in OUTCOMES},
             "documents_by_profile": dict(sorted(self.documents_by_profile.items())),
             "tokens": self.total_usage.as_dict(),
             "tokens_by_model": {m: u.as_dict() for m, u in sorted(self.usage_by_model.items())},

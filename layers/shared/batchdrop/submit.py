@@ -1,8 +1,15 @@
-"""Submit: the documents of one ingest window become ONE Message Batches job."""
+"""Submit: the documents of one ingest window become Message Batches jobs.
+
+Normally one window is one batch. A window larger than a batch may be (100,000 requests or
+256 MB of request body) is split into several batches, each its own job; nothing is dropped
+and nothing is sent twice.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -10,29 +17,71 @@ from batchdrop import documents
 from batchdrop.anthropic_batches import MessageBatches
 from batchdrop.aws.jobs_table import JobStore
 from batchdrop.aws.storage import DocumentGone, DocumentStore
+from batchdrop.converters import DocumentLimits, convert
 from batchdrop.manifest import REJECTED, ManifestEntry, dump_manifest, manifest_key, new_job_id
 from batchdrop.observability import logger
-from batchdrop.profiles import ProfileCatalog, UnknownProfile
+from batchdrop.profiles import InvalidProfile, ProfileCatalog, UnknownProfile
+from batchdrop.request_lists import LIST_EXTENSION, ListedError, parse_request_list
 from batchdrop.results import error_object
 from batchdrop.s3_events import S3ObjectRef
+
+# The create body is {"requests": [r1,r2,...]}: the wrapper plus a comma per request.
+_BODY_OVERHEAD = len('{"requests":[]}')
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """What one batch may hold (the API's limits by default; smaller in tests)."""
+
+    max_requests: int = 100_000
+    max_bytes: int = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    entry: ManifestEntry
+    request: dict[str, Any]
+    size: int
+
+
+@dataclass(frozen=True)
+class JobSubmitted:
+    job_id: str
+    batch_id: str
+    requests: int
 
 
 @dataclass(frozen=True)
 class SubmitOutcome:
-    job_id: str | None
-    batch_id: str | None
+    jobs: list[JobSubmitted]
     submitted: int
     rejected: int
     ignored: int
+    rejection_job_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "job_id": self.job_id,
-            "batch_id": self.batch_id,
+            "jobs": [{"job_id": j.job_id, "batch_id": j.batch_id, "requests": j.requests} for j in self.jobs],
             "submitted": self.submitted,
             "rejected": self.rejected,
             "ignored": self.ignored,
+            "rejection_job_id": self.rejection_job_id,
         }
+
+
+def split_into_batches(pending: list[PendingRequest], limits: BatchLimits) -> Iterator[list[PendingRequest]]:
+    """Consecutive runs of requests, each within both limits, in arrival order."""
+    chunk: list[PendingRequest] = []
+    body = _BODY_OVERHEAD
+    for item in pending:
+        grown = body + item.size + (1 if chunk else 0)
+        if chunk and (len(chunk) >= limits.max_requests or grown > limits.max_bytes):
+            yield chunk
+            chunk, grown = [], _BODY_OVERHEAD + item.size
+        chunk.append(item)
+        body = grown
+    if chunk:
+        yield chunk
 
 
 @dataclass
@@ -40,15 +89,30 @@ class IngestWindow:
     """Documents collected from one window of notifications, in arrival order.
 
     ``add`` does the per-document work (read, convert) so that a transient failure fails only
-    that notification; ``submit`` then sends everything collected as one batch.
+    that notification; ``submit`` then sends everything collected.
     """
 
     store: DocumentStore
-    profiles: ProfileCatalog
-    entries: list[ManifestEntry] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    load_profiles: Callable[[], ProfileCatalog]
+    document_limits: DocumentLimits = field(default_factory=DocumentLimits)
+    batch_limits: BatchLimits = field(default_factory=BatchLimits)
+    rejected: list[ManifestEntry] = field(default_factory=list)
+    pending: list[PendingRequest] = field(default_factory=list)
     ignored: int = 0
     _seen: set[tuple[str, str | None]] = field(default_factory=set)
+    _catalog: ProfileCatalog | None = None
+    _sequence: int = 0
+
+    @property
+    def profiles(self) -> ProfileCatalog:
+        """Read once per invocation, on first need."""
+        if self._catalog is None:
+            self._catalog = self.load_profiles()
+        return self._catalog
+
+    def _next_custom_id(self, key: str, version_id: str | None, item: str = "") -> str:
+        self._sequence += 1
+        return documents.custom_id(self._sequence, key, version_id, item)
 
     def add(self, ref: S3ObjectRef) -> None:
         doc = documents.parse_inbox_key(ref.key)
@@ -61,10 +125,8 @@ class IngestWindow:
             self.ignored += 1
             return
         self._seen.add((ref.key, ref.version_id))
-
-        custom_id = documents.custom_id(len(self.entries) + 1, ref.key, ref.version_id)
         base = ManifestEntry(
-            custom_id=custom_id,
+            custom_id="",
             source_key=ref.key,
             version_id=ref.version_id,
             etag=ref.etag,
@@ -72,70 +134,113 @@ class IngestWindow:
             error_key=documents.error_key(doc),
         )
         try:
-            profile = self.profiles.get(doc.profile)
-            stored = self.store.get_document(ref.key, ref.version_id)
-            text = documents.decode_text(doc, stored.body)
-        except (UnknownProfile, documents.DocumentRejected) as exc:
-            self._reject(base, str(exc))
-            return
+            if doc.extension == LIST_EXTENSION:
+                self._add_list(doc, base)
+            else:
+                self._add_document(doc, base)
+        except (UnknownProfile, InvalidProfile, documents.DocumentRejected) as exc:
+            self._reject(replace(base, custom_id=self._next_custom_id(ref.key, ref.version_id)), str(exc))
         except DocumentGone:
-            self._reject(base, "the document was deleted before it could be read")
-            return
-        self.entries.append(
-            ManifestEntry(
-                **{
-                    **base.__dict__,
-                    "version_id": stored.version_id,
-                    "etag": stored.etag or ref.etag,
-                    "model": profile.model,
-                    "result_key": documents.result_key(doc, profile),
-                }
+            self._reject(
+                replace(base, custom_id=self._next_custom_id(ref.key, ref.version_id)),
+                "the document was deleted before it could be read",
             )
+
+    def _add_document(self, doc: documents.InboxKey, base: ManifestEntry) -> None:
+        profile = self.profiles.get(doc.profile)
+        stored = self.store.get_document(doc.key, base.version_id)
+        profile = profile.with_overrides(documents.metadata_overrides(stored.metadata))
+        converted = convert(doc, stored.body, self.document_limits)
+        entry = replace(
+            base,
+            custom_id=self._next_custom_id(doc.key, stored.version_id),
+            version_id=stored.version_id,
+            etag=stored.etag or base.etag,
+            model=profile.model,
+            result_key=documents.result_key(doc, profile),
+            kind=converted.kind,
         )
-        self.requests.append({"custom_id": custom_id, "params": documents.message_params(profile, doc, text)})
+        self._append(entry, documents.message_params(profile, doc, converted.blocks))
+
+    def _add_list(self, doc: documents.InboxKey, base: ManifestEntry) -> None:
+        stored = self.store.get_document(doc.key, base.version_id)
+        base = replace(base, version_id=stored.version_id, etag=stored.etag or base.etag, kind="request-list")
+        for line in parse_request_list(doc, stored.body, self.profiles):
+            custom_id = self._next_custom_id(doc.key, stored.version_id, line.item)
+            if isinstance(line, ListedError):
+                entry = replace(base, custom_id=custom_id, item=line.item, error_key=line.error_key)
+                self._reject(entry, line.reason)
+                continue
+            entry = replace(
+                base,
+                custom_id=custom_id,
+                item=line.item,
+                profile=line.profile.name,
+                model=str(line.params.get("model")),
+                result_key=line.result_key,
+                error_key=line.error_key,
+            )
+            self._append(entry, line.params)
+
+    def _append(self, entry: ManifestEntry, params: dict[str, Any]) -> None:
+        request = {"custom_id": entry.custom_id, "params": params}
+        size = len(json.dumps(request, ensure_ascii=False).encode())
+        if size + _BODY_OVERHEAD > self.batch_limits.max_bytes:
+            self._reject(
+                entry,
+                f"the request for this document is {size / 1e6:.1f} MB, more than a whole batch may hold "
+                f"({self.batch_limits.max_bytes / 1e6:.1f} MB)",
+            )
+            return
+        self.pending.append(PendingRequest(entry, request, size))
 
     def _reject(self, entry: ManifestEntry, reason: str) -> None:
-        logger.warning("document rejected", extra={"key": entry.source_key, "reason": reason})
-        self.entries.append(ManifestEntry(**{**entry.__dict__, "status": REJECTED, "reason": reason}))
+        logger.warning(
+            "document rejected", extra={"key": entry.source_key, "item": entry.item, "reason": reason}
+        )
+        self.rejected.append(replace(entry, status=REJECTED, reason=reason))
 
-    @property
-    def rejected(self) -> list[ManifestEntry]:
-        return [e for e in self.entries if e.status == REJECTED]
-
-    def submit(self, jobs: JobStore, batches: MessageBatches, now: datetime) -> SubmitOutcome:
-        """Write the manifest and the rejections, record the job, create the batch."""
-        if not self.entries:
-            return SubmitOutcome(None, None, 0, 0, self.ignored)
-        job_id = new_job_id(now)
-        rejected = self.rejected
-        for entry in rejected:
+    def submit(self, jobs: JobStore, batches: MessageBatches, now: Callable[[], datetime]) -> SubmitOutcome:
+        """Write the rejections and manifests, record each job, create its batch."""
+        chunks = list(split_into_batches(self.pending, self.batch_limits))
+        if not chunks and not self.rejected:
+            return SubmitOutcome([], 0, 0, self.ignored)
+        job_ids = [new_job_id(now()) for _ in range(max(len(chunks), 1))]
+        # Rejections belong to the first job, so its summary accounts for them.
+        for entry in self.rejected:
             self.store.put_result(
-                error_object(job_id, entry, result_type="rejected", reason=entry.reason or "rejected")
+                error_object(job_ids[0], entry, result_type="rejected", reason=entry.reason or "rejected")
             )
-        key = manifest_key(job_id)
-        self.store.put_bytes(key, dump_manifest(self.entries), "application/x-ndjson")
-        if not self.requests:
-            logger.warning("no document of the window could be submitted", extra={"job_id": job_id})
-            return SubmitOutcome(job_id, None, 0, len(rejected), self.ignored)
-
-        jobs.record_intent(
-            job_id,
-            key,
-            now,
-            documents=len(self.entries),
-            requests=len(self.requests),
-            rejected=len(rejected),
-            profiles=sorted({e.profile for e in self.entries}),
+        submitted: list[JobSubmitted] = []
+        for index, job_id in enumerate(job_ids):
+            chunk = chunks[index] if chunks else []
+            entries = [p.entry for p in chunk] + (self.rejected if index == 0 else [])
+            key = manifest_key(job_id)
+            self.store.put_bytes(key, dump_manifest(entries), "application/x-ndjson")
+            if not chunk:
+                logger.warning("no document of the window could be submitted", extra={"job_id": job_id})
+                continue
+            jobs.record_intent(
+                job_id,
+                key,
+                now(),
+                documents=len(entries),
+                requests=len(chunk),
+                rejected=len(entries) - len(chunk),
+                profiles=sorted({e.profile for e in entries}),
+                part=f"{index + 1}/{len(job_ids)}",
+            )
+            batch = batches.create([p.request for p in chunk])
+            jobs.record_submitted(job_id, batch.id, batch.expires_at, batch.created_at, now())
+            logger.info(
+                "batch created",
+                extra={"job_id": job_id, "batch_id": batch.id, "requests": len(chunk), "part": index + 1},
+            )
+            submitted.append(JobSubmitted(job_id, batch.id, len(chunk)))
+        return SubmitOutcome(
+            jobs=submitted,
+            submitted=sum(j.requests for j in submitted),
+            rejected=len(self.rejected),
+            ignored=self.ignored,
+            rejection_job_id=job_ids[0] if self.rejected else None,
         )
-        batch = batches.create(self.requests)
-        jobs.record_submitted(job_id, batch.id, batch.expires_at, batch.created_at, now)
-        logger.info(
-            "batch created",
-            extra={
-                "job_id": job_id,
-                "batch_id": batch.id,
-                "requests": len(self.requests),
-                "rejected": len(rejected),
-            },
-        )
-        return SubmitOutcome(job_id, batch.id, len(self.requests), len(rejected), self.ignored)

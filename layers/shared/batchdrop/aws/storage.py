@@ -77,6 +77,16 @@ class DocumentStore:
         """Upload a local file (multipart when large) without reading it into memory."""
         self._s3.upload_file(path, self.bucket, key, ExtraArgs={"ContentType": content_type})
 
+    def objects_under(self, prefix: str, suffixes: tuple[str, ...]) -> dict[str, bytes]:
+        """``{key: body}`` of the objects under a prefix whose names end with one of the suffixes."""
+        texts = {}
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                if obj["Key"].endswith(suffixes):
+                    body = self._s3.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+                    texts[obj["Key"]] = body
+        return texts
+
     def read_lines(self, key: str) -> Iterator[str]:
         """Stream a text object line by line."""
         body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]

@@ -1,0 +1,153 @@
+"""``.jsonl`` request lists: a file of ready-made requests, one per line.
+
+Each line is either a shorthand ``{"id": "q1", "prompt": "...", "profile"?: "...", "model"?:
+"...", "max_tokens"?: N}`` or full Messages params ``{"id": "q1", "params": {...}}``. Its answer
+is written to ``results/<profile>/<list path>/<id>.md``. A bad line yields an error for that
+line only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from batchdrop.documents import DocumentRejected, InboxKey, error_key, request_params, result_key
+from batchdrop.profiles import InvalidProfile, Profile, ProfileCatalog, UnknownProfile
+
+LIST_EXTENSION = ".jsonl"
+# Ids become object names: keep them readable and safe in a key.
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_SHORTHAND_FIELDS = {"id", "prompt", "profile", "model", "max_tokens", "system"}
+_FULL_FIELDS = {"id", "params", "profile"}
+
+
+@dataclass(frozen=True)
+class ListedRequest:
+    """One usable line: the request params and where its answer goes."""
+
+    item: str
+    line: int
+    profile: Profile
+    params: dict[str, Any]
+    result_key: str
+    error_key: str
+
+
+@dataclass(frozen=True)
+class ListedError:
+    """One unusable line, and why."""
+
+    item: str
+    line: int
+    error_key: str
+    reason: str
+
+
+def parse_request_list(
+    doc: InboxKey, body: bytes, catalog: ProfileCatalog
+) -> Iterator[ListedRequest | ListedError]:
+    """Each line of the list, in order. The file as a whole is rejected only when it is unreadable."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocumentRejected(
+            f"the request list is not UTF-8 (invalid byte at offset {exc.start})"
+        ) from None
+    seen: set[str] = set()
+    lines = [(number, raw) for number, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
+    if not lines:
+        raise DocumentRejected("the request list has no lines")
+    for number, raw in lines:
+        fallback = f"line-{number}"
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            yield _error(doc, fallback, number, f"line {number} is not valid JSON: {exc.msg}")
+            continue
+        if not isinstance(data, dict):
+            yield _error(doc, fallback, number, f"line {number} must be a JSON object")
+            continue
+        item = data.get("id")
+        if not isinstance(item, str) or not _ID_RE.match(item):
+            yield _error(
+                doc,
+                fallback,
+                number,
+                f"line {number} needs an \"id\" of up to 128 letters, digits, '.', '_', '-'; got {item!r}",
+            )
+            continue
+        if item in seen:
+            yield _error(doc, fallback, number, f"line {number} repeats the id {item!r}")
+            continue
+        seen.add(item)
+        try:
+            yield _request(doc, data, item, number, catalog)
+        except (DocumentRejected, UnknownProfile, InvalidProfile) as exc:
+            yield _error(doc, item, number, f"line {number} ({item}): {exc}")
+
+
+def _error(doc: InboxKey, item: str, number: int, reason: str) -> ListedError:
+    return ListedError(item=item, line=number, error_key=error_key(doc, item), reason=reason)
+
+
+def _request(
+    doc: InboxKey, data: dict[str, Any], item: str, number: int, catalog: ProfileCatalog
+) -> ListedRequest:
+    profile_name = data.get("profile", doc.profile)
+    if not isinstance(profile_name, str):
+        raise DocumentRejected('"profile" must be a string')
+    profile = catalog.get(profile_name)
+    if "params" in data:
+        unknown = set(data) - _FULL_FIELDS
+        if unknown:
+            raise DocumentRejected(f'unknown field(s) {sorted(unknown)} beside "params"')
+        params = _full_params(data["params"], profile)
+    else:
+        unknown = set(data) - _SHORTHAND_FIELDS
+        if unknown:
+            raise DocumentRejected(f'unknown field(s) {sorted(unknown)}; a line has "prompt" or "params"')
+        params = _shorthand_params(data, profile)
+    return ListedRequest(
+        item=item,
+        line=number,
+        profile=profile,
+        params=params,
+        result_key=result_key(doc, profile, item),
+        error_key=error_key(doc, item, profile.name),
+    )
+
+
+def _shorthand_params(data: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    prompt = data.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise DocumentRejected('needs a non-empty "prompt" (or full "params")')
+    overrides: dict[str, Any] = {}
+    if "model" in data:
+        if not isinstance(data["model"], str) or not data["model"]:
+            raise DocumentRejected('"model" must be a model name')
+        overrides["model"] = data["model"]
+    if "max_tokens" in data:
+        value = data["max_tokens"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 128_000:
+            raise DocumentRejected('"max_tokens" must be a whole number from 1 to 128000')
+        overrides["max_tokens"] = value
+    if "system" in data:
+        if not isinstance(data["system"], str):
+            raise DocumentRejected('"system" must be a string')
+        overrides["system_prompt"] = data["system"]
+    return request_params(profile.with_overrides(overrides), [{"type": "text", "text": prompt}])
+
+
+def _full_params(params: Any, profile: Profile) -> dict[str, Any]:
+    if not isinstance(params, dict):
+        raise DocumentRejected('"params" must be a JSON object of Messages API parameters')
+    messages = params.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise DocumentRejected('"params" needs a non-empty "messages" list')
+    if params.get("stream"):
+        raise DocumentRejected('"stream" is not allowed in a batch')
+    # The profile fills in what the line leaves out.
+    return {"model": profile.model, "max_tokens": profile.max_tokens, **params}
