@@ -7,6 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+# Pinned: checkov adds checks in patch releases, and a new check must not fail `make test`
+# unannounced. To upgrade, change it, rm -rf $(CHECKOV_VENV), run make security, fix or skip.
+CHECKOV_VERSION ?= 3.3.30
 REGION ?= us-east-1
 # sam build checks that the runtime's interpreter exists; pyenv machines keep several.
 SAM_PYENV := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -E '^3\.(11|12|13)\.' | tr '\n' ':' | sed 's/:$$//')
@@ -14,7 +19,7 @@ SAM_PYENV := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2
 FUNCTION ?= SubmitFunction
 EVENT ?= events/s3-put.json
 
-.PHONY: help venv sam-venv lint format typecheck test test-unit test-fast demo local-up emulator build validate invoke clean
+.PHONY: help venv sam-venv checkov-venv lint format security test test-fast demo local-up emulator build validate invoke clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,6 +41,15 @@ $(SAM_VENV)/.installed:
 
 sam-venv: $(SAM_VENV)/.installed ## aws-sam-cli in its own venv (it pins older boto3/pydantic)
 
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	@echo '*' > $(CHECKOV_VENV)/.gitignore
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet uv
+	$(CHECKOV_VENV)/bin/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python checkov==$(CHECKOV_VERSION)
+	@touch $@
+
+checkov-venv: $(CHECKOV_VENV)/.installed ## checkov in its own venv (it pins many libraries)
+
 format: venv ## format the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
@@ -49,7 +63,12 @@ lint: venv ## ruff, mypy and cfn-lint
 validate: sam-venv ## sam validate --lint (offline)
 	$(SAM) validate --lint --region $(REGION)
 
-test: venv lint validate ## set up and run every test (unit, integration, emulator, end-to-end)
+# Fails on any failed check. Suppressions live in template.yaml, as Metadata.checkov.skip on the
+# resource with the reason; --skip-download keeps checkov offline (no Prisma Cloud calls).
+security: checkov-venv ## checkov on template.yaml: zero failed checks
+	$(CHECKOV) -f template.yaml --framework cloudformation --quiet --compact --skip-download
+
+test: venv lint validate security ## set up and run every test (unit, integration, emulator, end-to-end)
 	$(BIN)/pytest
 
 test-fast: venv ## unit and emulator tests only

@@ -1,6 +1,7 @@
 """Complete function: an ended batch's results become result objects, a summary and a notification."""
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -27,6 +28,8 @@ context_for_jobs = CompletionContext(
     prices=PriceTable.bundled(),
     now=lambda: datetime.now(UTC),
     write_concurrency=settings.result_write_concurrency,
+    lease=timedelta(seconds=settings.completing_lease_seconds),
+    max_attempts=settings.max_attempts,
 )
 
 
@@ -35,12 +38,19 @@ context_for_jobs = CompletionContext(
 @metrics.log_metrics
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    summary = complete_job(event.detail["job_id"], context_for_jobs)
-    if summary is None:
-        metrics.add_metric("DuplicateDeliveries", MetricUnit.Count, 1)
-        return {"job_id": event.detail["job_id"], "status": "duplicate"}
-    metrics.add_metric("DocumentsSucceeded", MetricUnit.Count, summary["counts"]["succeeded"])
+    # Progress is checkpointed; with a minute left the job is handed over to a new invocation.
+    ctx = replace(context_for_jobs, remaining=lambda: context.get_remaining_time_in_millis() / 1000)
+    summary = complete_job(event.detail["job_id"], ctx)
+    if summary["status"] != "completed":
+        metrics.add_metric(
+            "DuplicateDeliveries" if summary["status"] == "duplicate" else "HandOvers", MetricUnit.Count, 1
+        )
+        return summary
+    counts = summary["counts"]
+    metrics.add_metric("DocumentsSucceeded", MetricUnit.Count, counts["succeeded"])
+    metrics.add_metric("DocumentsRetried", MetricUnit.Count, counts["retried"])
     metrics.add_metric(
-        "DocumentsFailed", MetricUnit.Count, summary["documents"] - summary["counts"]["succeeded"]
+        "DocumentsFailed", MetricUnit.Count, summary["documents"] - counts["succeeded"] - counts["retried"]
     )
-    return {"job_id": summary["job_id"], "status": "completed", "counts": summary["counts"]}
+    keep = ("job_id", "status", "counts", "attempt", "retried_in", "previous_attempt", "summary_key")
+    return {key: summary[key] for key in keep}

@@ -1,6 +1,6 @@
 """Poll function: the scheduled watch over open jobs' batches."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -13,11 +13,16 @@ from batchdrop.aws.jobs_table import JobStore
 from batchdrop.aws.messaging import JobEvents
 from batchdrop.config import Settings
 from batchdrop.observability import logger, metrics, tracer
-from batchdrop.poll import poll_open_jobs
+from batchdrop.poll import PollPolicy, poll_open_jobs
 
 settings = Settings.from_env()
 jobs = JobStore(boto3.resource("dynamodb").Table(settings.jobs_table_name))
 events = JobEvents(boto3.client("events"), settings.event_bus_name)
+policy = PollPolicy(
+    submit_grace=timedelta(seconds=settings.submit_grace_seconds),
+    uncollected_after=timedelta(hours=settings.uncollected_after_hours),
+    redrive_after=timedelta(seconds=settings.redrive_after_seconds),
+)
 
 
 @cache
@@ -33,7 +38,12 @@ def now() -> datetime:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = poll_open_jobs(jobs, batches, events, now)
+    report = poll_open_jobs(jobs, batches, events, now, policy)
     metrics.add_metric("OpenJobs", MetricUnit.Count, report.open_jobs)
     metrics.add_metric("BatchesEnded", MetricUnit.Count, len(report.ended))
+    # The alarms watch these two (template.yaml): both should stay at zero.
+    metrics.add_metric("OverdueJobs", MetricUnit.Count, report.overdue)
+    metrics.add_metric("UncollectedJobs", MetricUnit.Count, report.uncollected)
+    if report.adopted or report.abandoned:
+        metrics.add_metric("JobsReconciled", MetricUnit.Count, len(report.adopted) + len(report.abandoned))
     return report.as_dict()

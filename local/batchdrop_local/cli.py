@@ -80,15 +80,22 @@ def add_stack_arguments(parser: argparse.ArgumentParser, default_port: int = 456
     parser.add_argument(
         "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="where state.json and function logs go"
     )
+    parser.add_argument(
+        "--function-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for every function, e.g. --function-env BATCHDROP_CRASH_POINTS=...",
+    )
+    parser.add_argument(
+        "--visibility-timeout",
+        type=int,
+        default=30,
+        help="seconds before a failed ingest message is retried (template: 5700) (%(default)s)",
+    )
 
 
 def stack_options(args: argparse.Namespace) -> LocalStackOptions:
-    parameters = {}
-    for item in args.parameter:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"--parameter takes NAME=VALUE, got {item!r}")
-        parameters[name] = value
     return LocalStackOptions(
         host=args.host,
         port=args.port,
@@ -99,9 +106,21 @@ def stack_options(args: argparse.Namespace) -> LocalStackOptions:
         emulator_error_rate=args.emulator_error_rate,
         real_api=args.real_api,
         anthropic_api_key=os.environ.get("ANTHROPIC_API_KEY"),
-        parameters=parameters,
+        parameters=_pairs("--parameter", args.parameter),
         state_dir=args.state_dir,
+        function_env=_pairs("--function-env", args.function_env),
+        visibility_timeout=args.visibility_timeout,
     )
+
+
+def _pairs(option: str, items: list[str]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"{option} takes NAME=VALUE, got {item!r}")
+        pairs[name] = value
+    return pairs
 
 
 def print_stack_info(stack: LocalStack) -> None:

@@ -68,7 +68,8 @@ def wait_for_results(stack: LocalStack, bucket: str, keys: list[str], timeout: f
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="results/"):
             present.update(obj["Key"] for obj in page.get("Contents", []))
         done = sum(1 for key in keys if is_done(key, present))
-        jobs = table.scan(TableName=info["jobs_table"]).get("Items", [])
+        items = table.scan(TableName=info["jobs_table"]).get("Items", [])
+        jobs = [item for item in items if "status" in item]  # not the claims of documents
         states = ", ".join(
             f"job {j['job_id']['S']} {j['status']['S']}"
             + (f" ({_counts(j)})" if "request_counts" in j and j["status"]["S"] == "submitted" else "")

@@ -41,6 +41,10 @@ class LocalStackOptions:
     parameters: dict[str, str] = field(default_factory=dict)
     state_dir: Path = DEFAULT_STATE_DIR
     rule_max_attempts: int = 3
+    # Extra environment for every function (e.g. crash points and shortened leases in tests).
+    function_env: dict[str, str] = field(default_factory=dict)
+    # Seconds before a message a function failed on is delivered again (deployed: 5700).
+    visibility_timeout: int = 30
 
 
 def _documents(count: int) -> str:
@@ -132,12 +136,16 @@ class LocalStack:
             parameters["AnthropicBaseUrl"] = self.emulator.url
             api_key = "local-emulator-key"
         self.resources = provision(
-            self.endpoint, prefix=opts.prefix, parameters=parameters, anthropic_api_key=api_key
+            self.endpoint,
+            prefix=opts.prefix,
+            parameters=parameters,
+            anthropic_api_key=api_key,
+            visibility_timeout=opts.visibility_timeout,
         )
         log_dir = opts.state_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         for logical_id, fn in self.resources.functions.items():
-            env = lambda_environment(fn, self.endpoint)
+            env = lambda_environment(fn, self.endpoint, opts.function_env)
             self.workers[logical_id] = _ReportingWorker(fn, env, log_dir, report=self.report)
         for worker in self.workers.values():
             worker.warm()

@@ -28,8 +28,9 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
+    # One per test: reconciliation lists the API's batches, which must be this test's alone.
     with EmulatorServer(config=EmulatorConfig(processing_delay=0.0, keep_requests=True)) as server:
         yield server
 

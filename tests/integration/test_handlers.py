@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from dataclasses import replace
 from typing import Any
 
 import anthropic
@@ -36,7 +37,8 @@ def _upload_samples(stack: Stack, sample_documents: dict[str, bytes]) -> None:
 
 
 def _jobs(stack: Stack) -> list[dict[str, Any]]:
-    return list(stack.table.scan()["Items"])
+    # the job items; the table also holds the claims of document versions (no status)
+    return [item for item in stack.table.scan()["Items"] if "status" in item]
 
 
 def _batch(stack: Stack, batch_id: str) -> Any:
@@ -186,7 +188,14 @@ def test_submit_ignores_keys_outside_the_inbox(stack: Stack) -> None:
     event = load_event("s3-put.json")
     event["Records"][0]["s3"]["object"]["key"] = "results/default/a.txt.md"
     result = stack.handler("SubmitFunction")(event)
-    assert result == {"jobs": [], "submitted": 0, "rejected": 0, "ignored": 1, "rejection_job_id": None}
+    assert result == {
+        "jobs": [],
+        "submitted": 0,
+        "rejected": 0,
+        "ignored": 1,
+        "rejection_job_id": None,
+        "duplicates": 0,
+    }
     assert _jobs(stack) == []
 
 
@@ -212,7 +221,8 @@ def test_poll_with_no_open_jobs_does_not_load_the_anthropic_sdk(stack: Stack) ->
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
     )
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report == {"result": {"open_jobs": 0, "ended": [], "in_progress": 0}, "anthropic_loaded": False}
+    assert report["anthropic_loaded"] is False
+    assert report["result"]["open_jobs"] == 0 and report["result"]["ended"] == []
 
 
 def test_poll_announces_an_ended_batch_exactly_once_even_when_polls_overlap(
@@ -241,9 +251,10 @@ def test_poll_announces_an_ended_batch_exactly_once_even_when_polls_overlap(
         ("Batch Ended", submitted["jobs"][0]["job_id"])
     ]
     assert sum(len(r["ended"]) for r in results) == 1
-    assert later == {"open_jobs": 0, "ended": [], "in_progress": 0}
+    # the job stays open (and visible to the alarms) until it is completed, but is not announced again
+    assert (later["open_jobs"], later["ended"], later["in_progress"]) == (1, [], 0)
     (job,) = _jobs(stack)
-    assert job["status"] == "ended" and "open_flag" not in job
+    assert job["status"] == "ended" and job["open_flag"] == "OPEN"
 
 
 def test_poll_records_progress_of_a_running_batch(stack: Stack, sample_documents: dict[str, bytes]) -> None:
@@ -251,7 +262,7 @@ def test_poll_records_progress_of_a_running_batch(stack: Stack, sample_documents
     _upload_samples(stack, sample_documents)
     stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
     report = stack.handler("PollFunction")(load_event("scheduled.json"))
-    assert report == {"open_jobs": 1, "ended": [], "in_progress": 1}
+    assert (report["open_jobs"], report["ended"], report["in_progress"]) == (1, [], 1)
     (job,) = _jobs(stack)
     assert job["status"] == "submitted"
     assert job["request_counts"]["processing"] == 2 and job["processing_status"] == "in_progress"
@@ -295,6 +306,7 @@ def test_complete_writes_results_summary_and_one_notification(
         "invalid_json": 0,
         "rejected": 0,
         "missing": 0,
+        "retried": 0,
     }
     assert summary["tokens"]["input"] > 0 and summary["tokens"]["output"] > 0
     assert summary["cost"]["batch"] == pytest.approx(summary["cost"]["standard"] / 2, abs=1e-8)
@@ -311,16 +323,17 @@ def test_complete_writes_results_summary_and_one_notification(
     assert [e["detail-type"] for e in stack.drain(bus)] == ["Job Completed"]
     (job,) = _jobs(stack)
     assert job["status"] == "completed" and job["summary_key"] == f"jobs/{job_id}/summary.json"
+    assert "open_flag" not in job  # a completed job leaves the open index
 
 
 def test_complete_writes_an_error_object_for_each_failed_request(
     stack: Stack, sample_documents: dict[str, bytes]
 ) -> None:
-    # Given a batch in which every request ends errored
+    # Given a batch in which every request ends errored, and no further attempt allowed
     stack.emulator.update_config(error_rate=1.0)
     event = _run_to_ended(stack, sample_documents)
 
-    summary = stack.handler("CompleteFunction")(event)
+    summary = stack.handler("CompleteFunction", MAX_ATTEMPTS="1")(event)
 
     assert summary["counts"]["errored"] == 2 and summary["counts"]["succeeded"] == 0
     errors = stack.keys("results/")
@@ -331,3 +344,61 @@ def test_complete_writes_an_error_object_for_each_failed_request(
     body = json.loads(stack.get_text(errors[0]))
     assert body["document"] == "inbox/default/meetings/2026-11-24 standup.txt"
     assert body["result_type"] == "errored" and body["error"]["type"] == "api_error"
+
+
+def test_transient_failures_are_retried_in_a_follow_up_job_and_only_final_ones_get_errors(
+    stack: Stack, sample_documents: dict[str, bytes]
+) -> None:
+    # Given a batch whose requests all end with a transient api_error
+    stack.emulator.update_config(error_rate=1.0)
+    event = _run_to_ended(stack, sample_documents)
+    stack.emulator.update_config(error_rate=0.0)  # the follow-up batch will succeed
+    complete = stack.handler("CompleteFunction")
+
+    # When the job completes, its failures go out again as a follow-up job (attempt 2)
+    first = complete(event)
+    job_id = event["detail"]["job_id"]
+    assert first["counts"]["retried"] == 2 and first["retried_in"] == f"{job_id}-a2"
+    assert stack.keys("results/") == []  # no error objects for failures that are retried
+    follow_up = {job["job_id"]: job for job in _jobs(stack)}[f"{job_id}-a2"]
+    assert follow_up["status"] == "submitted" and follow_up["attempt"] == 2
+    sent_again = stack.emulator.engine.batch_requests(follow_up["batch_id"])
+    first_requests = stack.emulator.engine.batch_requests(event["detail"]["batch_id"])
+    assert sorted(sent_again, key=lambda r: r["custom_id"]) == sorted(
+        first_requests, key=lambda r: r["custom_id"]
+    )
+
+    # Then the follow-up ends and completes with the answers, linked to the first attempt
+    stack.handler("PollFunction")(load_event("scheduled.json"))
+    again = load_event("batch-ended.json")
+    again["detail"].update(job_id=follow_up["job_id"], batch_id=follow_up["batch_id"])
+    second = complete(again)
+    assert second["counts"]["succeeded"] == 2 and second["attempt"] == 2
+    assert second["previous_attempt"] == job_id
+    assert stack.keys("results/") == [
+        "results/default/meetings/2026-11-24 standup.txt.md",
+        "results/default/release notes, v2.md.md",
+    ]
+
+
+def test_a_completion_short_of_time_hands_over_and_the_next_resumes(
+    stack: Stack, sample_documents: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifications = _topic_capture(stack)
+    event = _run_to_ended(stack, sample_documents)
+    complete = stack.handler("CompleteFunction")
+    module = sys.modules["complete"]
+    job_id = event["detail"]["job_id"]
+
+    # Given an invocation with less than a minute left
+    monkeypatch.setattr(module, "context_for_jobs", replace(module.context_for_jobs, remaining=None))
+    short = replace(module.context_for_jobs, remaining=lambda: 30.0)
+    handed = module.complete_job(job_id, short)
+    assert handed["status"] == "handed_over" and handed["done"] == 1
+    assert [job["status"] for job in _jobs(stack)] == ["ended"]
+
+    # When the next invocation takes the job, it resumes from the checkpoint
+    done = complete(event)
+    assert done["counts"]["succeeded"] == 2
+    assert len(stack.keys("results/")) == 2
+    assert len(stack.drain(notifications)) == 1

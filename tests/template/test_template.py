@@ -39,6 +39,7 @@ EXPECTED_ENVIRONMENT = {
     "DEFAULT_INSTRUCTION": {"Ref": "DefaultInstruction"},
     "DEFAULT_SYSTEM_PROMPT": {"Ref": "DefaultSystemPrompt"},
     "PDF_MAX_PAGES": {"Ref": "PdfMaxPages"},
+    "UNCOLLECTED_AFTER_HOURS": {"Ref": "UncollectedAlarmHours"},
 }
 
 # Services whose actions touch data: none of them may be granted on Resource "*".
@@ -59,6 +60,7 @@ EXPECTED_S3_OBJECT_ACCESS: dict[str, dict[str, set[str]]] = {
     },
 }
 
+# Per function, the actions other than S3 and KMS (see EXPECTED_KMS_GRANTS for those).
 EXPECTED_NON_S3_ACTIONS: dict[str, set[str]] = {
     "SubmitFunction": {
         "dynamodb:PutItem",
@@ -70,19 +72,43 @@ EXPECTED_NON_S3_ACTIONS: dict[str, set[str]] = {
         "dynamodb:Query",
         "dynamodb:UpdateItem",
         "dynamodb:GetItem",
+        "dynamodb:PutItem",
         "events:PutEvents",
         "secretsmanager:GetSecretValue",
     },
     "CompleteFunction": {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
         "sns:Publish",
-        "kms:GenerateDataKey*",
-        "kms:Decrypt",
         "events:PutEvents",
         "secretsmanager:GetSecretValue",
     },
 }
+
+TOPIC_KEY = "${NotificationTopicKey.Arn}"
+BUCKET_KEY = "${BucketKmsKeyArn}"
+
+# Per function, each KMS action and the keys it may use, without and with BucketKmsKeyArn. With a
+# bucket key, exactly the functions that read or write objects may use it (through S3 only).
+EXPECTED_KMS_GRANTS: dict[str, dict[bool, dict[str, set[str]]]] = {
+    "SubmitFunction": {
+        False: {},
+        True: {"kms:Decrypt": {BUCKET_KEY}, "kms:GenerateDataKey": {BUCKET_KEY}},
+    },
+    "PollFunction": {False: {}, True: {}},
+    "CompleteFunction": {
+        False: {"kms:GenerateDataKey*": {TOPIC_KEY}, "kms:Decrypt": {TOPIC_KEY}},
+        True: {
+            "kms:GenerateDataKey*": {TOPIC_KEY},
+            "kms:Decrypt": {TOPIC_KEY, BUCKET_KEY},
+            "kms:GenerateDataKey": {BUCKET_KEY},
+        },
+    },
+}
+
+# Parameters that IAM statements may name as their resource.
+RESOURCE_PARAMETERS = {"AnthropicSecretName", "BucketKmsKeyArn"}
 
 SECRET_ARN = (
     "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
@@ -105,17 +131,74 @@ EXPECTED_OUTPUTS = {
 }
 
 
+# Every alarm: (namespace, metric, dimension name, dimension value) -> (statistic, threshold). All of
+# them notify the topic when the statistic over one 5-minute period is above the threshold.
+EXPECTED_ALARMS: dict[tuple[str, str, str, str], tuple[str, int]] = {
+    ("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", "${IngestQueue.QueueName}"): ("Maximum", 3600),
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${IngestDeadLetterQueue.QueueName}"): (
+        "Maximum",
+        0,
+    ),
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${CompleteDeadLetterQueue.QueueName}"): (
+        "Maximum",
+        0,
+    ),
+    ("AWS/Lambda", "Errors", "FunctionName", "${SubmitFunction}"): ("Sum", 0),
+    ("AWS/Lambda", "Errors", "FunctionName", "${PollFunction}"): ("Sum", 0),
+    ("AWS/Lambda", "Errors", "FunctionName", "${CompleteFunction}"): ("Sum", 0),
+    # Published by Poll every run (EMF, Powertools' default "service" dimension).
+    ("batchdrop", "OverdueJobs", "service", "batchdrop"): ("Maximum", 0),
+    ("batchdrop", "UncollectedJobs", "service", "batchdrop"): ("Maximum", 0),
+}
+
+# The conditions a test can turn on, as (id, conditions that hold).
+BUCKET_KEY_CASES = pytest.mark.parametrize("bucket_key", [False, True], ids=["sse-s3", "bucket-kms-key"])
+
+
 # ---------------------------------------------------------------- helpers
+
+
+class _NoValue:
+    """What an Fn::If branch of Ref AWS::NoValue leaves: the property or list item is dropped."""
+
+
+_NO_VALUE = _NoValue()
+
+
+def under_conditions(value: Any, holding: set[str]) -> Any:
+    """The value as CloudFormation deploys it when exactly the conditions in `holding` are true:
+    each Fn::If replaced by its branch, AWS::NoValue dropped. Other intrinsics are kept."""
+    if isinstance(value, list):
+        items = (under_conditions(item, holding) for item in value)
+        return [item for item in items if item is not _NO_VALUE]
+    if not isinstance(value, dict):
+        return value
+    if value == {"Ref": "AWS::NoValue"}:
+        return _NO_VALUE
+    if set(value) == {"Fn::If"}:
+        condition, when_true, when_false = value["Fn::If"]
+        return under_conditions(when_true if condition in holding else when_false, holding)
+    resolved = {key: under_conditions(item, holding) for key, item in value.items()}
+    return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+
+
+def conditions_for(bucket_key: bool) -> set[str]:
+    return {"HasBucketKmsKey"} if bucket_key else set()
 
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def function_statements(resources: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
+def function_statements(
+    resources: dict[str, Any], logical_id: str, *, bucket_key: bool = False
+) -> list[dict[str, Any]]:
+    """The function's IAM statements as deployed with or without BucketKmsKeyArn."""
     statements: list[dict[str, Any]] = []
     for policy in resources[logical_id]["Properties"].get("Policies", []):
-        statements.extend(policy["Statement"])
+        statements.extend(under_conditions(policy["Statement"], conditions_for(bucket_key)))
+    for statement in statements:
+        assert "Effect" in statement, f"{logical_id}: statement {statement!r} is not resolved"
     return statements
 
 
@@ -222,6 +305,41 @@ def test_parameters_have_the_agreed_defaults_and_ranges(template: dict[str, Any]
     assert params["PollSchedule"]["Default"] == "rate(5 minutes)"
     assert params["LogLevel"]["Default"] == "INFO"
     assert params["LogLevel"]["AllowedValues"] == ["DEBUG", "INFO", "WARNING", "ERROR"]
+    uncollected = params["UncollectedAlarmHours"]
+    assert (
+        uncollected["Type"],
+        uncollected["Default"],
+        uncollected["MinValue"],
+        uncollected["MaxValue"],
+    ) == (
+        "Number",
+        24,
+        1,
+        648,
+    )
+    assert params["BucketKmsKeyArn"]["Default"] == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        ("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", True),
+        ("arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab", True),
+        ("arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", True),
+        # IAM needs the key's ARN: an alias names no key in a policy.
+        ("arn:aws:kms:us-east-1:123456789012:alias/batchdrop", False),
+        ("alias/batchdrop", False),
+        ("1234abcd-12ab-34cd-56ef-1234567890ab", False),
+        ("arn:aws:s3:::batchdrop", False),
+    ],
+)
+def test_bucket_kms_key_parameter_takes_empty_or_a_key_arn(
+    template: dict[str, Any], value: str, accepted: bool
+) -> None:
+    # CloudFormation matches AllowedPattern against the whole value.
+    pattern = template["Parameters"]["BucketKmsKeyArn"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) is accepted
 
 
 def test_every_parameter_is_in_an_interface_group(template: dict[str, Any]) -> None:
@@ -311,6 +429,8 @@ def test_every_function_gets_the_agreed_environment(template: dict[str, Any]) ->
     assert template["Conditions"]["HasAnthropicBaseUrl"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "AnthropicBaseUrl"}, ""]}]
     }
+    # Poll reads UNCOLLECTED_AFTER_HOURS; UncollectedJobsAlarm's description quotes the same hours.
+    assert template["Parameters"]["UncollectedAlarmHours"]["Type"] == "Number"
 
 
 # ---------------------------------------------------------------- events
@@ -408,9 +528,7 @@ def graph_order(graph: dict[str, set[str]]) -> Iterator[str]:
 def test_bucket_is_private_encrypted_and_versioned(resources: dict[str, Any]) -> None:
     props = resources["DocumentsBucket"]["Properties"]
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
-        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}
-    ]
+    assert "BucketEncryption" in props
     assert props["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
         "BlockPublicPolicy": True,
@@ -420,6 +538,31 @@ def test_bucket_is_private_encrypted_and_versioned(resources: dict[str, Any]) ->
     assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     rules = props["LifecycleConfiguration"]["Rules"]
     assert any(r["Status"] == "Enabled" and "AbortIncompleteMultipartUpload" in r for r in rules)
+
+
+@BUCKET_KEY_CASES
+def test_bucket_encrypts_with_sse_s3_unless_a_kms_key_is_given(
+    resources: dict[str, Any], bucket_key: bool
+) -> None:
+    # Given BucketKmsKeyArn empty or set, When the condition is applied, Then the default encryption switches.
+    assert resources["DocumentsBucket"].get("Condition") is None
+    encryption = under_conditions(
+        resources["DocumentsBucket"]["Properties"]["BucketEncryption"], conditions_for(bucket_key)
+    )
+    by_default = (
+        {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Ref": "BucketKmsKeyArn"}}
+        if bucket_key
+        else {"SSEAlgorithm": "AES256"}
+    )
+    assert encryption["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": by_default, "BucketKeyEnabled": True}
+    ]
+
+
+def test_bucket_kms_key_condition(template: dict[str, Any]) -> None:
+    assert template["Conditions"]["HasBucketKmsKey"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "BucketKmsKeyArn"}, ""]}]
+    }
 
 
 def test_bucket_accepts_tls_only(resources: dict[str, Any]) -> None:
@@ -510,10 +653,13 @@ def test_policies_are_inline_statements(resources: dict[str, Any], logical_id: s
     assert all(isinstance(p, dict) and set(p) == {"Version", "Statement"} for p in policies)
 
 
+@BUCKET_KEY_CASES
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
-def test_no_data_action_is_granted_on_every_resource(resources: dict[str, Any], logical_id: str) -> None:
-    known = set(resources) | {"AnthropicSecretName"}
-    for action, resource, _ in grants(function_statements(resources, logical_id)):
+def test_no_data_action_is_granted_on_every_resource(
+    resources: dict[str, Any], logical_id: str, bucket_key: bool
+) -> None:
+    known = set(resources) | RESOURCE_PARAMETERS
+    for action, resource, _ in grants(function_statements(resources, logical_id, bucket_key=bucket_key)):
         if action.split(":", 1)[0] in DATA_SERVICES:
             assert resource != "*", f"{logical_id}: {action} on *"
             named = set(re.findall(r"\$\{([A-Za-z0-9]+)[.}]", resource))
@@ -547,13 +693,18 @@ def test_only_submit_lists_the_bucket(resources: dict[str, Any]) -> None:
         assert "s3:ListBucket" not in actions
 
 
+@BUCKET_KEY_CASES
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
-def test_other_grants_are_exactly_what_the_code_needs(resources: dict[str, Any], logical_id: str) -> None:
+def test_other_grants_are_exactly_what_the_code_needs(
+    resources: dict[str, Any], logical_id: str, bucket_key: bool
+) -> None:
     granted: dict[str, set[str]] = {}
-    for action, resource, _ in grants(function_statements(resources, logical_id)):
+    for action, resource, _ in grants(function_statements(resources, logical_id, bucket_key=bucket_key)):
         if not action.startswith("s3:"):
             granted.setdefault(action, set()).add(resource)
-    assert set(granted) == EXPECTED_NON_S3_ACTIONS[logical_id]
+    expected_kms = EXPECTED_KMS_GRANTS[logical_id][bucket_key]
+    assert set(granted) == EXPECTED_NON_S3_ACTIONS[logical_id] | set(expected_kms)
+    assert {a: r for a, r in granted.items() if a.startswith("kms:")} == expected_kms
     assert granted["secretsmanager:GetSecretValue"] == {SECRET_ARN}
     for action, targets in granted.items():
         if action == "dynamodb:Query":
@@ -564,29 +715,105 @@ def test_other_grants_are_exactly_what_the_code_needs(resources: dict[str, Any],
             assert targets == {"${JobEventBus.Arn}"}
         elif action == "sns:Publish":
             assert targets == {"${NotificationTopic}"}
-        elif action.startswith("kms:"):
-            assert targets == {"${NotificationTopicKey.Arn}"}
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_bucket_key_statement_exists_only_under_its_condition(
+    resources: dict[str, Any], logical_id: str
+) -> None:
+    statements = [s for p in resources[logical_id]["Properties"]["Policies"] for s in p["Statement"]]
+    conditional = [s for s in statements if "Fn::If" in s]
+    if not EXPECTED_S3_OBJECT_ACCESS[logical_id]:
+        assert not conditional, f"{logical_id} touches no object and needs no bucket key"
+        return
+    (statement,) = conditional
+    condition, with_key, without_key = statement["Fn::If"]
+    assert (condition, without_key) == ("HasBucketKmsKey", {"Ref": "AWS::NoValue"})
+    assert with_key["Effect"] == "Allow"
+    assert sorted(with_key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert with_key["Resource"] == {"Ref": "BucketKmsKeyArn"}
+    # Only S3 may use the key for the function, not a direct kms:Decrypt of anything.
+    assert with_key["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
+    }
+    unconditional = [s for s in statements if "Fn::If" not in s]
+    assert "BucketKmsKeyArn" not in str(unconditional)
+
+
+# ---------------------------------------------------------------- checkov suppressions
+
+
+def checkov_skips(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(logical id, skip) for every Metadata.checkov.skip entry of the template."""
+    for logical_id, resource in resources.items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            yield logical_id, skip
+
+
+def test_every_checkov_skip_names_a_check_and_says_why(resources: dict[str, Any]) -> None:
+    skips = list(checkov_skips(resources))
+    assert skips, "make security's suppressions are expected in the template"
+    seen: set[tuple[str, str]] = set()
+    for logical_id, skip in skips:
+        assert set(skip) == {"id", "comment"}, f"{logical_id}: {skip!r}"
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), f"{logical_id}: {skip['id']!r}"
+        comment = skip["comment"]
+        assert isinstance(comment, str) and comment.strip(), f"{logical_id}: {skip['id']} gives no reason"
+        assert (logical_id, skip["id"]) not in seen, f"{logical_id}: {skip['id']} is skipped twice"
+        seen.add((logical_id, skip["id"]))
+
+
+def test_checkov_runs_in_make_test_with_suppressions_only_in_the_template() -> None:
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^test:[^#\n]*\bsecurity\b", makefile, re.MULTILINE)
+    recipe = re.search(r"^security:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert recipe, "the Makefile has no security target"
+    command = recipe[1]
+    assert "-f template.yaml" in command
+    assert "--framework cloudformation" in command
+    # Skips outside the template, or a scan that cannot fail, would hide a failed check.
+    for hiding in ("--skip-check", "--soft-fail", "--config-file", " -s "):
+        assert hiding not in command
+    for config_name in (".checkov.yaml", ".checkov.yml"):
+        config = PROJECT_ROOT / config_name
+        if config.is_file():
+            text = config.read_text(encoding="utf-8")
+            assert "skip-check" not in text and "soft-fail" not in text
 
 
 # ---------------------------------------------------------------- alarms and outputs
 
 
-def test_alarms_cover_dead_letter_queues_and_function_errors(resources: dict[str, Any]) -> None:
-    alarms = of_type(resources, "AWS::CloudWatch::Alarm").values()
-    watched = set()
-    for alarm in alarms:
+def test_alarms_cover_queues_functions_and_late_jobs(resources: dict[str, Any]) -> None:
+    watched: dict[tuple[str, str, str, str], tuple[str, int]] = {}
+    for logical_id, alarm in of_type(resources, "AWS::CloudWatch::Alarm").items():
         props = alarm["Properties"]
-        assert props["AlarmActions"] == [{"Ref": "NotificationTopic"}]
-        assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+        assert props["AlarmActions"] == [{"Ref": "NotificationTopic"}], logical_id
+        assert props["ComparisonOperator"] == "GreaterThanThreshold", logical_id
+        assert (props["Period"], props["EvaluationPeriods"]) == (300, 1), logical_id
+        # No data means nothing happened (no message, no error, no Poll run with late jobs).
+        assert props["TreatMissingData"] == "notBreaching", logical_id
         (dimension,) = props["Dimensions"]
-        watched.add((props["Namespace"], props["MetricName"], resource_text(dimension["Value"])))
-    assert watched == {
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "${IngestDeadLetterQueue.QueueName}"),
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "${CompleteDeadLetterQueue.QueueName}"),
-        ("AWS/Lambda", "Errors", "${SubmitFunction}"),
-        ("AWS/Lambda", "Errors", "${PollFunction}"),
-        ("AWS/Lambda", "Errors", "${CompleteFunction}"),
+        key = (props["Namespace"], props["MetricName"], dimension["Name"], resource_text(dimension["Value"]))
+        assert key not in watched, f"{logical_id} repeats an alarm"
+        watched[key] = (props["Statistic"], props["Threshold"])
+    assert watched == EXPECTED_ALARMS
+
+
+def test_job_alarms_watch_what_powertools_publishes(template: dict[str, Any]) -> None:
+    # The code's metrics go to POWERTOOLS_METRICS_NAMESPACE with a "service" dimension set to
+    # POWERTOOLS_SERVICE_NAME: an alarm on any other name would never fire.
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in of_type(template["Resources"], "AWS::CloudWatch::Alarm").values()
+        if not a["Properties"]["Namespace"].startswith("AWS/")
     }
+    assert set(alarms) == {"OverdueJobs", "UncollectedJobs"}
+    for props in alarms.values():
+        assert props["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+        assert props["Dimensions"] == [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
+    assert "${UncollectedAlarmHours}" in alarms["UncollectedJobs"]["AlarmDescription"]["Fn::Sub"]
 
 
 def test_outputs_name_everything_a_person_or_test_needs(template: dict[str, Any]) -> None:
@@ -645,8 +872,11 @@ def test_expanded_functions_share_runtime_layer_and_environment(expanded: dict[s
         assert props["Environment"]["Variables"] == EXPECTED_ENVIRONMENT
 
 
-def test_expanded_roles_grant_no_data_action_on_every_resource(expanded: dict[str, Any]) -> None:
-    roles = of_type(expanded["Resources"], "AWS::IAM::Role")
+@BUCKET_KEY_CASES
+def test_expanded_roles_grant_no_data_action_on_every_resource(
+    expanded: dict[str, Any], bucket_key: bool
+) -> None:
+    roles = under_conditions(of_type(expanded["Resources"], "AWS::IAM::Role"), conditions_for(bucket_key))
     assert set(roles) == {f"{lid}Role" for lid in FUNCTIONS}
     for logical_id, role in roles.items():
         # SAM adds these itself; the SQS one is its standard poller policy for the SQS event.
@@ -657,6 +887,8 @@ def test_expanded_roles_grant_no_data_action_on_every_resource(expanded: dict[st
             "AWSLambdaSQSQueueExecutionRole",
         }
         for policy in role["Properties"]["Policies"]:
-            for action, resource, _ in grants(policy["PolicyDocument"]["Statement"]):
+            statements = policy["PolicyDocument"]["Statement"]
+            assert all("Effect" in s for s in statements), f"{logical_id}: a statement is not resolved"
+            for action, resource, _ in grants(statements):
                 if action.split(":", 1)[0] in DATA_SERVICES:
                     assert resource != "*", f"{logical_id}: {action} on *"

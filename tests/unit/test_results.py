@@ -349,6 +349,7 @@ def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
         "invalid_json": 0,
         "rejected": 1,
         "missing": 1,
+        "retried": 0,
     }
     assert data["documents_by_profile"] == {"default": 8, "extract": 1}
     assert data["tokens"] == {
@@ -444,6 +445,7 @@ def test_summary_of_nothing() -> None:
         "invalid_json": 0,
         "rejected": 0,
         "missing": 0,
+        "retried": 0,
     }
     assert data["errors"] == []
     assert data["errors_truncated"] is False

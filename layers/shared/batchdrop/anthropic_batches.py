@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,10 @@ class BatchInfo:
     @property
     def ended(self) -> bool:
         return self.processing_status == "ended"
+
+    @property
+    def requests(self) -> int:
+        return sum(self.request_counts.values())
 
 
 def api_key_from_secret(secret_value: str) -> str:
@@ -112,6 +117,13 @@ class MessageBatches:
 
     def cancel(self, batch_id: str) -> BatchInfo:
         return self._info(self._client.messages.batches.cancel(batch_id))
+
+    def created_since(self, since: datetime) -> Iterator[BatchInfo]:
+        """Batches created at or after ``since``, newest first (the SDK pages through the list)."""
+        for batch in self._client.messages.batches.list(limit=100):
+            if batch.created_at < since:
+                return
+            yield self._info(batch)
 
     def results(self, batch_id: str) -> Iterator[dict[str, Any]]:
         """Result lines as plain dicts, streamed: never all in memory at once."""

@@ -4,23 +4,37 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from batchdrop.anthropic_batches import MessageBatches
-from batchdrop.aws.jobs_table import COMPLETED, JobStore, iso
-from batchdrop.aws.messaging import JOB_COMPLETED, JobEvents, Notifier
+from batchdrop.aws.jobs_table import COMPLETED, JobRecord, JobStore, iso
+from batchdrop.aws.messaging import BATCH_ENDED, JOB_COMPLETED, JobEvents, Notifier
 from batchdrop.aws.storage import DocumentStore
-from batchdrop.manifest import REJECTED, ManifestEntry, load_manifest, results_key, summary_key
+from batchdrop.crash_points import crash_point
+from batchdrop.manifest import (
+    REJECTED,
+    ManifestEntry,
+    checkpoint_key,
+    dump_manifest,
+    load_manifest,
+    manifest_key,
+    requests_key,
+    results_key,
+    summary_key,
+)
 from batchdrop.observability import logger
 from batchdrop.pricing import PriceTable
-from batchdrop.results import JobSummary, ResultObject, missing_object, result_object
+from batchdrop.results import JobSummary, ResultObject, is_retryable, missing_object, result_object
 
 # A Complete invocation that holds a job longer than this without finishing is presumed dead.
 COMPLETING_LEASE = timedelta(minutes=20)
+# Save progress this often (results); and hand the job over with this much time left.
+CHECKPOINT_EVERY = 1000
+HANDOVER_MARGIN_SECONDS = 60.0
 
 
 class JobBusy(RuntimeError):
@@ -37,6 +51,11 @@ class CompletionContext:
     prices: PriceTable
     now: Callable[[], datetime]
     write_concurrency: int = 16
+    lease: timedelta = COMPLETING_LEASE
+    # Attempts a request gets in all (the first and the follow-ups) before it gets an error.
+    max_attempts: int = 3
+    # Seconds this invocation has left (Lambda's context); None: no limit.
+    remaining: Callable[[], float] | None = None
 
 
 class _ParallelWriter:
@@ -55,6 +74,12 @@ class _ParallelWriter:
                 future.result()
         self._pending.add(self._pool.submit(self._store.put_result, obj))
 
+    def drain(self) -> None:
+        """Wait until everything written so far is stored."""
+        for future in self._pending:
+            future.result()
+        self._pending = set()
+
     def close(self) -> None:
         try:
             for future in self._pending:
@@ -63,53 +88,163 @@ class _ParallelWriter:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any] | None:
-    """Collect an ended job's results. None when another delivery already has the job."""
+@dataclass
+class Checkpoint:
+    """How far a completion got: the requests done, the summary so far, what is to be retried.
+
+    Saved every CHECKPOINT_EVERY results and before handing over, so that a Complete that times
+    out or dies is resumed by the next one without losing or repeating a result.
+    """
+
+    done: set[str] = field(default_factory=set)
+    summary: dict[str, Any] | None = None
+    retry: list[str] = field(default_factory=list)
+    notified: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "done": sorted(self.done),
+            "summary": self.summary,
+            "retry": self.retry,
+            "notified": self.notified,
+        }
+
+    @classmethod
+    def load(cls, store: DocumentStore, job_id: str) -> Checkpoint:
+        data = store.get_json(checkpoint_key(job_id))
+        if data is None:
+            return cls()
+        return cls(set(data["done"]), data["summary"], list(data["retry"]), bool(data["notified"]))
+
+
+class _Completion:
+    """One invocation's work on one job, resumable from its checkpoint."""
+
+    def __init__(self, job: JobRecord, ctx: CompletionContext) -> None:
+        self.job = job
+        self.ctx = ctx
+        self.manifest = {e.custom_id: e for e in load_manifest(ctx.store.read_lines(job.manifest_key))}
+        self.checkpoint = Checkpoint.load(ctx.store, job.job_id)
+        state = self.checkpoint.summary
+        self.summary = (
+            JobSummary.from_state(job.job_id, job.batch_id, ctx.prices, state)
+            if state
+            else JobSummary(job_id=job.job_id, batch_id=job.batch_id, prices=ctx.prices)
+        )
+        self.attempt = max((e.attempt for e in self.manifest.values()), default=1)
+
+    def save(self, writer: _ParallelWriter) -> None:
+        writer.drain()  # what the checkpoint calls done must be written
+        self.checkpoint.summary = self.summary.to_state()
+        self.ctx.store.put_json(checkpoint_key(self.job.job_id), self.checkpoint.to_json())
+
+    def collect(self, raw: Any) -> bool:
+        """Stream the results; False when time ran short and the job was handed over."""
+        job_id = self.job.job_id
+        done = self.checkpoint.done
+        since_save = 0
+        writer = _ParallelWriter(self.ctx.store, self.ctx.write_concurrency)
+        try:
+            for line in self.ctx.batches.results(str(self.job.batch_id)):
+                raw.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+                entry = self.manifest.get(line.get("custom_id", ""))
+                if entry is None:
+                    logger.warning(
+                        "result line for no document of this job", extra={"custom_id": line.get("custom_id")}
+                    )
+                    continue
+                if entry.custom_id in done:
+                    continue  # written before a hand-over or a crash
+                if is_retryable(line) and entry.attempt < self.ctx.max_attempts:
+                    self.checkpoint.retry.append(entry.custom_id)
+                    self.summary.record_retry(entry, line)
+                else:
+                    obj = result_object(job_id, entry, line)
+                    writer.write(obj)
+                    self.summary.record_result(entry, line, obj.outcome)
+                done.add(entry.custom_id)
+                since_save += 1
+                if len(done) * 2 >= len(self.manifest) > 1:
+                    crash_point("complete:halfway")
+                if since_save >= CHECKPOINT_EVERY or self._time_short():
+                    self.save(writer)
+                    since_save = 0
+                    if self._time_short():
+                        return False
+            for entry in self.manifest.values():
+                if entry.custom_id in done:
+                    continue
+                if entry.status == REJECTED:
+                    self.summary.record_failure(entry, "rejected", entry.reason or "rejected")
+                else:
+                    writer.write(missing_object(job_id, entry))
+                    self.summary.record_failure(entry, "missing", "no result line for this request")
+                done.add(entry.custom_id)
+            self.save(writer)
+        finally:
+            writer.close()
+        return True
+
+    def _time_short(self) -> bool:
+        return self.ctx.remaining is not None and self.ctx.remaining() < HANDOVER_MARGIN_SECONDS
+
+    def resubmit(self) -> str | None:
+        """Send the transient failures again, as a follow-up job of the next attempt."""
+        if not self.checkpoint.retry:
+            return None
+        return resubmit(self.job, self.manifest, self.checkpoint.retry, self.attempt + 1, self.ctx)
+
+
+def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
+    """Collect an ended job's results: the summary (``status`` "completed"), or ``status``
+    "duplicate" when another delivery already completed the job, or "handed_over" when this
+    invocation ran short of time and passed the job on to the next."""
     job = ctx.jobs.get(job_id)
     if job is None:
         raise LookupError(f"no job {job_id} in the jobs table")
     if job.batch_id is None:
         raise ValueError(f"job {job_id} has no batch")
-    if not ctx.jobs.claim_completion(job_id, ctx.now(), COMPLETING_LEASE):
+    if not ctx.jobs.claim_completion(job_id, ctx.now(), ctx.lease):
         current = ctx.jobs.get(job_id)
         if current is not None and current.status == COMPLETED:
             logger.info("job already completed: duplicate delivery ignored", extra={"job_id": job_id})
-            return None
+            return {"job_id": job_id, "status": "duplicate"}
         # Another invocation holds a live lease: fail, so that EventBridge retries later and
         # finishes the job if that invocation dies.
         raise JobBusy(f"job {job_id} is {current.status if current else 'gone'}; not completing it now")
 
-    manifest = {e.custom_id: e for e in load_manifest(ctx.store.read_lines(job.manifest_key))}
-    summary = JobSummary(job_id=job_id, batch_id=job.batch_id, prices=ctx.prices)
-    writer = _ParallelWriter(ctx.store, ctx.write_concurrency)
+    work = _Completion(job, ctx)
     with tempfile.NamedTemporaryFile("w+", encoding="utf-8", suffix=".jsonl") as raw:
-        try:
-            seen = _write_results(job_id, ctx.batches.results(job.batch_id), manifest, summary, writer, raw)
-            for entry in manifest.values():
-                if entry.custom_id in seen:
-                    continue
-                if entry.status == REJECTED:
-                    summary.record_failure(entry, "rejected", entry.reason or "rejected")
-                else:
-                    writer.write(missing_object(job_id, entry))
-                    summary.record_failure(entry, "missing", "no result line for this request")
-        finally:
-            writer.close()
+        if not work.collect(raw):
+            ctx.jobs.release_completion(job_id, ctx.now())
+            ctx.events.emit(BATCH_ENDED, {"job_id": job_id, "batch_id": job.batch_id, "continuation": True})
+            logger.info(
+                "time running short: job handed over",
+                extra={"job_id": job_id, "done": len(work.checkpoint.done)},
+            )
+            return {"job_id": job_id, "status": "handed_over", "done": len(work.checkpoint.done)}
         raw.flush()
         ctx.store.upload_file(results_key(job_id), raw.name, "application/x-ndjson")
+    follow_up = work.resubmit()
 
-    body = summary.to_dict(
+    body = work.summary.to_dict(
         status="completed",
+        attempt=work.attempt,
+        retried_in=follow_up,
+        previous_attempt=job.item.get("previous_job_id"),
         created_at=job.created_at,
         ended_at=job.item.get("ended_at"),
         completed_at=iso(ctx.now()),
         manifest_key=job.manifest_key,
         results_key=results_key(job_id),
         summary_key=summary_key(job_id),
-        results_prefixes=sorted({f"results/{e.profile}/" for e in manifest.values()}),
+        results_prefixes=sorted({f"results/{e.profile}/" for e in work.manifest.values()}),
     )
     ctx.store.put_json(summary_key(job_id), body)
-    ctx.notifier.publish(notification_subject(body), notification_message(body, ctx.store))
+    if not work.checkpoint.notified:
+        ctx.notifier.publish(notification_subject(body), notification_message(body, ctx.store))
+        work.checkpoint.notified = True
+        ctx.store.put_json(checkpoint_key(job_id), work.checkpoint.to_json())
     ctx.events.emit(
         JOB_COMPLETED,
         {
@@ -124,28 +259,52 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any] | None:
     return body
 
 
-def _write_results(
-    job_id: str,
-    lines: Iterable[dict[str, Any]],
+def resubmit(
+    job: JobRecord,
     manifest: dict[str, ManifestEntry],
-    summary: JobSummary,
-    writer: _ParallelWriter,
-    raw: Any,
-) -> set[str]:
-    seen: set[str] = set()
-    for line in lines:
-        raw.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-        entry = manifest.get(line.get("custom_id", ""))
-        if entry is None or entry.custom_id in seen:
-            logger.warning(
-                "result line for no document of this job", extra={"custom_id": line.get("custom_id")}
-            )
-            continue
-        seen.add(entry.custom_id)
-        obj = result_object(job_id, entry, line)
-        writer.write(obj)
-        summary.record_result(entry, line, obj.outcome)
-    return seen
+    custom_ids: list[str],
+    attempt: int,
+    ctx: CompletionContext,
+) -> str:
+    """A follow-up job for the requests that failed transiently, with the same params.
+
+    Its id is derived from the job's, so a Complete that dies and runs again finds it instead
+    of creating a second one.
+    """
+    root = job.job_id.split("-a", 1)[0] if "-a" in job.job_id else job.job_id
+    follow_up = f"{root}-a{attempt}"
+    if ctx.jobs.get(follow_up) is not None:
+        return follow_up  # created by an earlier run of this completion
+    wanted = set(custom_ids)
+    lines = [
+        line
+        for line in ctx.store.read_lines(requests_key(job.job_id))
+        if json.loads(line)["custom_id"] in wanted
+    ]
+    entries = [replace(manifest[c], attempt=attempt) for c in custom_ids]
+    ctx.store.put_bytes(manifest_key(follow_up), dump_manifest(entries), "application/x-ndjson")
+    ctx.store.put_bytes(
+        requests_key(follow_up), "".join(line + "\n" for line in lines).encode(), "application/x-ndjson"
+    )
+    ctx.jobs.record_intent(
+        follow_up,
+        manifest_key(follow_up),
+        ctx.now(),
+        documents=len(entries),
+        requests=len(entries),
+        rejected=0,
+        profiles=sorted({e.profile for e in entries}),
+        attempt=attempt,
+        previous_job_id=job.job_id,
+    )
+    batch = ctx.batches.create([json.loads(line) for line in lines])
+    ctx.jobs.claim_batch(batch.id, follow_up, ctx.now())
+    ctx.jobs.record_submitted(follow_up, batch.id, batch.expires_at, batch.created_at, ctx.now())
+    logger.info(
+        "transient failures resubmitted",
+        extra={"job_id": follow_up, "batch_id": batch.id, "requests": len(entries)},
+    )
+    return follow_up
 
 
 def notification_subject(summary: dict[str, Any]) -> str:

@@ -62,6 +62,17 @@ class Settings:
     batch_max_requests: int = 100_000
     batch_max_bytes: int = 256 * 1024 * 1024
     pdf_max_pages: int = 100
+    # Alarm on jobs whose batch ended this long ago and that were not collected.
+    uncollected_after_hours: int = 24
+    # A job still `submitting` after this long lost its Submit and is reconciled (tests shorten it).
+    submit_grace_seconds: int = 1200
+    # A job ended but not completed after this long is announced again (tests shorten it).
+    redrive_after_seconds: int = 1800
+    # How long a Complete invocation holds a job before another may take it over (it must
+    # exceed the function's 15-minute timeout; tests shorten it).
+    completing_lease_seconds: int = 1200
+    # Attempts a request gets in all before a transient failure becomes its .error.json.
+    max_attempts: int = 3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -84,4 +95,9 @@ class Settings:
             batch_max_requests=_int(env, "BATCH_MAX_REQUESTS", 100_000, 1, 100_000),
             batch_max_bytes=_int(env, "BATCH_MAX_BYTES", 256 * 1024 * 1024, 1024, 256 * 1024 * 1024),
             pdf_max_pages=_int(env, "PDF_MAX_PAGES", 100, 1, 600),
+            uncollected_after_hours=_int(env, "UNCOLLECTED_AFTER_HOURS", 24, 1, 648),
+            submit_grace_seconds=_int(env, "SUBMIT_GRACE_SECONDS", 1200, 0, 86_400),
+            redrive_after_seconds=_int(env, "REDRIVE_AFTER_SECONDS", 1800, 0, 86_400),
+            completing_lease_seconds=_int(env, "COMPLETING_LEASE_SECONDS", 1200, 0, 86_400),
+            max_attempts=_int(env, "MAX_ATTEMPTS", 3, 1, 10),
         )

@@ -51,6 +51,15 @@ def manifest_key(job_id: str) -> str:
     return f"jobs/{job_id}/manifest.jsonl"
 
 
+def requests_key(job_id: str) -> str:
+    """The requests exactly as sent, kept so that a transient failure can be sent again."""
+    return f"jobs/{job_id}/requests.jsonl"
+
+
+def checkpoint_key(job_id: str) -> str:
+    return f"jobs/{job_id}/checkpoint.json"
+
+
 def results_key(job_id: str) -> str:
     return f"jobs/{job_id}/results.jsonl"
 

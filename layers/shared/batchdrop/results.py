@@ -13,7 +13,20 @@ from batchdrop.pricing import Cost, PriceTable, TokenUsage
 RESULT_TYPES = ("succeeded", "errored", "expired", "canceled")
 # Outcomes of a document beyond the API's result types: an answer that should be JSON and is
 # not, a document never sent, a request the results do not mention.
-OUTCOMES = (*RESULT_TYPES, "invalid_json", "rejected", "missing")
+OUTCOMES = (*RESULT_TYPES, "invalid_json", "rejected", "missing", "retried")
+# Failures worth another attempt in a follow-up batch: the API's transient errors, and expiry.
+RETRYABLE_ERRORS = frozenset({"api_error", "overloaded_error", "rate_limit_error", "timeout_error"})
+
+
+def is_retryable(line: dict[str, Any]) -> bool:
+    result = line["result"]
+    if result["type"] == "expired":
+        return True
+    if result["type"] != "errored":
+        return False
+    return ((result.get("error") or {}).get("error") or {}).get("type") in RETRYABLE_ERRORS
+
+
 MAX_ERRORS_IN_SUMMARY = 100
 
 _REASONS = {
@@ -153,6 +166,36 @@ class JobSummary:
         else:
             self._add_error(entry, result_type, _REASONS.get(result_type, result_type))
 
+    def record_retry(self, entry: ManifestEntry, line: dict[str, Any]) -> None:
+        """A transient failure sent again in a follow-up job: not this document's last word."""
+        self.counts["retried"] += 1
+        self.documents_by_profile[entry.profile] += 1
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything counted so far, for a checkpoint."""
+        return {
+            "counts": dict(self.counts),
+            "usage_by_model": {model: vars(usage) for model, usage in self.usage_by_model.items()},
+            "stop_reasons": dict(self.stop_reasons),
+            "documents_by_profile": dict(self.documents_by_profile),
+            "errors": self.errors,
+        }
+
+    @classmethod
+    def from_state(
+        cls, job_id: str, batch_id: str | None, prices: PriceTable, state: dict[str, Any]
+    ) -> JobSummary:
+        return cls(
+            job_id=job_id,
+            batch_id=batch_id,
+            prices=prices,
+            counts=Counter(state["counts"]),
+            usage_by_model={m: TokenUsage(**u) for m, u in state["usage_by_model"].items()},
+            stop_reasons=Counter(state["stop_reasons"]),
+            documents_by_profile=Counter(state["documents_by_profile"]),
+            errors=list(state["errors"]),
+        )
+
     def record_failure(self, entry: ManifestEntry, kind: str, reason: str) -> None:
         """A document with no result line: ``rejected`` at submit, or ``missing`` from results."""
         self.counts[kind] += 1
@@ -173,6 +216,11 @@ class JobSummary:
     @property
     def documents(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def failures(self) -> int:
+        """Documents of this job left without an answer (retried ones are not: they go on)."""
+        return self.documents - self.counts.get("succeeded", 0) - self.counts.get("retried", 0)
 
     @property
     def total_usage(self) -> TokenUsage:
@@ -213,6 +261,6 @@ class JobSummary:
                 "savings": round(cost.savings, 9),
             },
             "errors": self.errors,
-            "errors_truncated": self.documents - self.counts.get("succeeded", 0) > len(self.errors),
+            "errors_truncated": self.failures > len(self.errors),
             **extra,
         }

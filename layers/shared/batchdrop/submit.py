@@ -7,24 +7,29 @@ and nothing is sent twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from batchdrop import documents
 from batchdrop.anthropic_batches import MessageBatches
-from batchdrop.aws.jobs_table import JobStore
+from batchdrop.aws.jobs_table import ABANDONED, JobStore
 from batchdrop.aws.storage import DocumentGone, DocumentStore
 from batchdrop.converters import DocumentLimits, convert
-from batchdrop.manifest import REJECTED, ManifestEntry, dump_manifest, manifest_key, new_job_id
+from batchdrop.crash_points import crash_point
+from batchdrop.manifest import REJECTED, ManifestEntry, dump_manifest, manifest_key, new_job_id, requests_key
 from batchdrop.observability import logger
 from batchdrop.profiles import InvalidProfile, ProfileCatalog, UnknownProfile
 from batchdrop.request_lists import LIST_EXTENSION, ListedError, parse_request_list
 from batchdrop.results import error_object
 from batchdrop.s3_events import S3ObjectRef
 
+# A claim whose job was never recorded is taken over after this long: longer than a Submit
+# invocation may run (15 minutes), so its holder is surely dead.
+CLAIM_GRACE = timedelta(minutes=20)
 # The create body is {"requests": [r1,r2,...]}: the wrapper plus a comma per request.
 _BODY_OVERHEAD = len('{"requests":[]}')
 
@@ -41,7 +46,11 @@ class BatchLimits:
 class PendingRequest:
     entry: ManifestEntry
     request: dict[str, Any]
-    size: int
+    line: str  # the request as JSON, once: its size counts against the batch, and it is kept
+
+    @property
+    def size(self) -> int:
+        return len(self.line.encode())
 
 
 @dataclass(frozen=True)
@@ -58,9 +67,11 @@ class SubmitOutcome:
     rejected: int
     ignored: int
     rejection_job_id: str | None = None
+    duplicates: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "duplicates": self.duplicates,
             "jobs": [{"job_id": j.job_id, "batch_id": j.batch_id, "requests": j.requests} for j in self.jobs],
             "submitted": self.submitted,
             "rejected": self.rejected,
@@ -184,7 +195,8 @@ class IngestWindow:
 
     def _append(self, entry: ManifestEntry, params: dict[str, Any]) -> None:
         request = {"custom_id": entry.custom_id, "params": params}
-        size = len(json.dumps(request, ensure_ascii=False).encode())
+        line = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
+        size = len(line.encode())
         if size + _BODY_OVERHEAD > self.batch_limits.max_bytes:
             self._reject(
                 entry,
@@ -192,7 +204,7 @@ class IngestWindow:
                 f"({self.batch_limits.max_bytes / 1e6:.1f} MB)",
             )
             return
-        self.pending.append(PendingRequest(entry, request, size))
+        self.pending.append(PendingRequest(entry, request, line))
 
     def _reject(self, entry: ManifestEntry, reason: str) -> None:
         logger.warning(
@@ -201,7 +213,8 @@ class IngestWindow:
         self.rejected.append(replace(entry, status=REJECTED, reason=reason))
 
     def submit(self, jobs: JobStore, batches: MessageBatches, now: Callable[[], datetime]) -> SubmitOutcome:
-        """Write the rejections and manifests, record each job, create its batch."""
+        """Claim each document version, write the rejections and manifests, record each job
+        (before its batch exists, so a crash leaves a trace), create its batch."""
         chunks = list(split_into_batches(self.pending, self.batch_limits))
         if not chunks and not self.rejected:
             return SubmitOutcome([], 0, 0, self.ignored)
@@ -212,12 +225,16 @@ class IngestWindow:
                 error_object(job_ids[0], entry, result_type="rejected", reason=entry.reason or "rejected")
             )
         submitted: list[JobSubmitted] = []
+        duplicates = 0
         for index, job_id in enumerate(job_ids):
-            chunk = chunks[index] if chunks else []
-            entries = [p.entry for p in chunk] + (self.rejected if index == 0 else [])
+            claimed = self._claim(jobs, job_id, chunks[index] if chunks else [], now)
+            duplicates += len(chunks[index]) - len(claimed) if chunks else 0
+            entries = [p.entry for p in claimed] + (self.rejected if index == 0 else [])
+            if not entries:
+                continue
             key = manifest_key(job_id)
             self.store.put_bytes(key, dump_manifest(entries), "application/x-ndjson")
-            if not chunk:
+            if not claimed:
                 logger.warning("no document of the window could be submitted", extra={"job_id": job_id})
                 continue
             jobs.record_intent(
@@ -225,22 +242,74 @@ class IngestWindow:
                 key,
                 now(),
                 documents=len(entries),
-                requests=len(chunk),
-                rejected=len(entries) - len(chunk),
+                requests=len(claimed),
+                rejected=len(entries) - len(claimed),
                 profiles=sorted({e.profile for e in entries}),
                 part=f"{index + 1}/{len(job_ids)}",
             )
-            batch = batches.create([p.request for p in chunk])
+            self.store.put_bytes(
+                requests_key(job_id), "".join(p.line + "\n" for p in claimed).encode(), "application/x-ndjson"
+            )
+            crash_point("submit:before-create")
+            batch = batches.create([p.request for p in claimed])
+            crash_point("submit:after-create")
+            jobs.claim_batch(batch.id, job_id, now())
             jobs.record_submitted(job_id, batch.id, batch.expires_at, batch.created_at, now())
             logger.info(
                 "batch created",
-                extra={"job_id": job_id, "batch_id": batch.id, "requests": len(chunk), "part": index + 1},
+                extra={"job_id": job_id, "batch_id": batch.id, "requests": len(claimed), "part": index + 1},
             )
-            submitted.append(JobSubmitted(job_id, batch.id, len(chunk)))
+            submitted.append(JobSubmitted(job_id, batch.id, len(claimed)))
         return SubmitOutcome(
             jobs=submitted,
             submitted=sum(j.requests for j in submitted),
             rejected=len(self.rejected),
-            ignored=self.ignored,
+            ignored=self.ignored + duplicates,
             rejection_job_id=job_ids[0] if self.rejected else None,
+            duplicates=duplicates,
         )
+
+    def _claim(
+        self, jobs: JobStore, job_id: str, chunk: list[PendingRequest], now: Callable[[], datetime]
+    ) -> list[PendingRequest]:
+        """The requests of the chunk that this job may submit: each document version once.
+
+        A version another job holds is a duplicate delivery, unless that job will never submit
+        it: abandoned (its batch was never created) or never recorded long after its claim.
+        """
+        claimed = []
+        for pending in chunk:
+            identity = document_identity(self.store.bucket, pending.entry)
+            holder = jobs.claim_document(identity, job_id, pending.entry.source_key, now())
+            if (
+                holder is not None
+                and self._holder_gave_up(jobs, identity, holder, now())
+                and jobs.take_over_claim(identity, holder, job_id, now())
+            ):
+                holder = None
+            if holder is None:
+                claimed.append(pending)
+            else:
+                logger.info(
+                    "duplicate delivery: document version already submitted",
+                    extra={"key": pending.entry.source_key, "item": pending.entry.item, "job_id": holder},
+                )
+        return claimed
+
+    @staticmethod
+    def _holder_gave_up(jobs: JobStore, identity: str, holder: str, now: datetime) -> bool:
+        job = jobs.get(holder) if holder else None
+        if job is not None:
+            return job.status == ABANDONED
+        age = jobs.claim_age(identity, now)
+        return age is not None and age > CLAIM_GRACE
+
+
+def document_identity(bucket: str, entry: ManifestEntry) -> str:
+    """One document version (or one line of one version of a request list), as a short digest.
+
+    S3 gives every version of a key its own id; without versioning, the etag stands in for it.
+    """
+    version = entry.version_id or f"etag:{entry.etag}"
+    text = f"{bucket}\0{entry.source_key}\0{version}\0{entry.item or ''}"
+    return hashlib.sha256(text.encode()).hexdigest()

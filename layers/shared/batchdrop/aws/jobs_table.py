@@ -22,14 +22,18 @@ if TYPE_CHECKING:
 
 OPEN_INDEX = "open-jobs"
 OPEN = "OPEN"
-SUBMITTING, SUBMITTED, ENDING, ENDED, COMPLETING, COMPLETED = (
+SUBMITTING, SUBMITTED, ENDING, ENDED, COMPLETING, COMPLETED, ABANDONED = (
     "submitting",
     "submitted",
     "ending",
     "ended",
     "completing",
     "completed",
+    "abandoned",
 )
+# Items that record which job holds a document version share the table; their key starts so.
+CLAIM_PREFIX = "doc#"
+BATCH_PREFIX = "batch#"
 # Job records are kept this long after creation (DynamoDB TTL); results stay in S3.
 RETENTION = timedelta(days=400)
 
@@ -89,7 +93,10 @@ class JobStore:
         return _record(_plain(item)) if item else None
 
     def record_intent(self, job_id: str, manifest_key: str, now: datetime, **attributes: Any) -> None:
-        """Write the job before the batch is created, so a crash leaves a trace to reconcile."""
+        """Write the job before the batch is created, so a crash leaves a trace to reconcile.
+
+        The job is open from here on: Poll sees a job stuck in ``submitting`` and reconciles it.
+        """
         self._table.put_item(
             Item={
                 "job_id": job_id,
@@ -97,10 +104,83 @@ class JobStore:
                 "manifest_key": manifest_key,
                 "created_at": iso(now),
                 "updated_at": iso(now),
+                "open_flag": OPEN,
                 "expires_ttl": int((now + RETENTION).timestamp()),
                 **attributes,
             },
             ConditionExpression="attribute_not_exists(job_id)",
+        )
+
+    # --- which job holds a document version (exactly-once submission) -------------------------
+
+    def claim_document(self, identity: str, job_id: str, source_key: str, now: datetime) -> str | None:
+        """Claim a document version for a job. None when claimed now, else the holder's job id."""
+        try:
+            self._table.put_item(
+                Item={
+                    "job_id": CLAIM_PREFIX + identity,
+                    "claimed_by": job_id,
+                    "source_key": source_key[:1024],
+                    "claimed_at": iso(now),
+                    "expires_ttl": int((now + RETENTION).timestamp()),
+                },
+                ConditionExpression="attribute_not_exists(job_id)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            item = self._table.get_item(Key={"job_id": CLAIM_PREFIX + identity}, ConsistentRead=True).get(
+                "Item"
+            )
+            return str(item["claimed_by"]) if item else ""
+        return None
+
+    def claim_age(self, identity: str, now: datetime) -> timedelta | None:
+        item = self._table.get_item(Key={"job_id": CLAIM_PREFIX + identity}, ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        return now - datetime.fromisoformat(str(item["claimed_at"]).replace("Z", "+00:00"))
+
+    def claim_batch(self, batch_id: str, job_id: str, now: datetime) -> bool:
+        """Record which job a batch belongs to; False when another job already has it."""
+        try:
+            self._table.put_item(
+                Item={
+                    "job_id": BATCH_PREFIX + batch_id,
+                    "claimed_by": job_id,
+                    "claimed_at": iso(now),
+                    "expires_ttl": int((now + RETENTION).timestamp()),
+                },
+                ConditionExpression="attribute_not_exists(job_id)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def take_over_claim(self, identity: str, from_job: str, to_job: str, now: datetime) -> bool:
+        """Move a claim from a job that will never submit it; only one taker wins."""
+        return self._conditional_update(
+            CLAIM_PREFIX + identity,
+            UpdateExpression="SET claimed_by = :to, claimed_at = :now",
+            ConditionExpression="claimed_by = :from",
+            ExpressionAttributeValues={":to": to_job, ":from": from_job, ":now": iso(now)},
+        )
+
+    def abandon(self, job_id: str, now: datetime, reason: str) -> bool:
+        """A job whose batch was never created: it leaves the open index, its claims can be taken."""
+        return self._conditional_update(
+            job_id,
+            UpdateExpression="SET #s = :abandoned, abandoned_reason = :r, updated_at = :now REMOVE open_flag",
+            ConditionExpression="#s = :submitting",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":abandoned": ABANDONED,
+                ":submitting": SUBMITTING,
+                ":r": reason,
+                ":now": iso(now),
+            },
         )
 
     def record_submitted(
@@ -173,11 +253,30 @@ class JobStore:
             },
         )
 
-    def mark_ended(self, job_id: str, now: datetime) -> bool:
-        """The event is out: the job leaves the open index (unless Complete already took it)."""
+    def claim_redrive(self, job_id: str, now: datetime, every: timedelta) -> bool:
+        """Take the right to announce "Batch Ended" again for a job nobody completed."""
         return self._conditional_update(
             job_id,
-            UpdateExpression="SET #s = :ended, ended_at = :now, updated_at = :now REMOVE open_flag",
+            UpdateExpression="SET redriven_at = :now",
+            ConditionExpression=(
+                "#s IN (:ended, :completing) AND updated_at < :stale "
+                "AND (attribute_not_exists(redriven_at) OR redriven_at < :stale)"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":ended": ENDED,
+                ":completing": COMPLETING,
+                ":now": iso(now),
+                ":stale": iso(now - every),
+            },
+        )
+
+    def mark_ended(self, job_id: str, now: datetime) -> bool:
+        """The event is out. The job stays in the open index until it is completed, so that a
+        job nobody collects is still seen (and alarmed on)."""
+        return self._conditional_update(
+            job_id,
+            UpdateExpression="SET #s = :ended, ended_at = :now, updated_at = :now",
             ConditionExpression="#s = :ending",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":ended": ENDED, ":ending": ENDING, ":now": iso(now)},
@@ -187,9 +286,7 @@ class JobStore:
         """Take the job for completion; a second delivery of "Batch Ended" gets False."""
         return self._conditional_update(
             job_id,
-            UpdateExpression=(
-                "SET #s = :completing, completing_claimed_at = :now, updated_at = :now REMOVE open_flag"
-            ),
+            UpdateExpression="SET #s = :completing, completing_claimed_at = :now, updated_at = :now",
             ConditionExpression=(
                 "#s IN (:ending, :ended) OR (#s = :completing AND completing_claimed_at < :stale)"
             ),
@@ -203,13 +300,23 @@ class JobStore:
             },
         )
 
+    def release_completion(self, job_id: str, now: datetime) -> bool:
+        """Give the job back (its checkpoint saved) for the next Complete to take."""
+        return self._conditional_update(
+            job_id,
+            UpdateExpression="SET #s = :ended, updated_at = :now REMOVE completing_claimed_at",
+            ConditionExpression="#s = :completing",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":ended": ENDED, ":completing": COMPLETING, ":now": iso(now)},
+        )
+
     def mark_completed(self, job_id: str, now: datetime, summary: dict[str, Any]) -> bool:
         cost = summary["cost"]
         return self._conditional_update(
             job_id,
             UpdateExpression=(
                 "SET #s = :completed, completed_at = :now, updated_at = :now, result_counts = :counts, "
-                "cost_batch = :cb, cost_standard = :cs, summary_key = :sk"
+                "cost_batch = :cb, cost_standard = :cs, summary_key = :sk REMOVE open_flag"
             ),
             ConditionExpression="#s = :completing",
             ExpressionAttributeNames={"#s": "status"},

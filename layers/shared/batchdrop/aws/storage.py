@@ -73,6 +73,16 @@ class DocumentStore:
         body = json.dumps(data, ensure_ascii=False, indent=2).encode()
         self.put_bytes(key, body, "application/json; charset=utf-8")
 
+    def get_json(self, key: str) -> Any:
+        """The JSON object at a key, or None when there is none."""
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                return None
+            raise
+        return json.loads(body)
+
     def upload_file(self, key: str, path: str, content_type: str) -> None:
         """Upload a local file (multipart when large) without reading it into memory."""
         self._s3.upload_file(path, self.bucket, key, ExtraArgs={"ContentType": content_type})

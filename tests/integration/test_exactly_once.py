@@ -1,0 +1,190 @@
+"""Nothing lost, nothing billed twice: duplicate and overlapping deliveries, new versions, and
+Submit dying just before or just after creating the batch (crash points), reconciled by Poll."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from batchdrop.crash_points import SimulatedCrash
+from tests.integration.harness import Stack, load_event
+
+# A crashed invocation publishes no metrics; Powertools warns about that, as it should.
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+def _upload_event_documents(stack: Stack, sample_documents: dict[str, bytes]) -> None:
+    for key in ("inbox/default/release notes, v2.md", "inbox/default/meetings/2026-11-24 standup.txt"):
+        stack.put_document(
+            key,
+            sample_documents["samples/" + key]
+            if "samples/" + key in sample_documents
+            else sample_documents[key],
+        )
+
+
+def _jobs(stack: Stack) -> list[dict[str, Any]]:
+    return [item for item in stack.table.scan()["Items"] if "status" in item]
+
+
+def _billed(stack: Stack) -> Counter[str]:
+    """How many times each request was sent to the API, across all batches."""
+    return Counter(stack.emulator.stats()["requests_by_custom_id"])
+
+
+def _finish(stack: Stack) -> list[dict[str, Any]]:
+    """Poll until every job ended, then complete each; the summaries."""
+    stack.handler("PollFunction")(load_event("scheduled.json"))
+    complete = stack.handler("CompleteFunction")
+    summaries = []
+    for job in _jobs(stack):
+        if job["status"] in ("ended", "ending"):
+            event = load_event("batch-ended.json")
+            event["detail"].update(job_id=job["job_id"], batch_id=job["batch_id"])
+            complete(event)
+            summaries.append(json.loads(stack.get_text(f"jobs/{job['job_id']}/summary.json")))
+    return summaries
+
+
+def test_the_same_notification_delivered_twice_is_submitted_once(
+    stack: Stack, sample_documents: dict[str, bytes]
+) -> None:
+    _upload_event_documents(stack, sample_documents)
+    submit = stack.handler("SubmitFunction")
+    first = submit(load_event("sqs-s3-put.json"))
+    again = submit(load_event("sqs-s3-put.json"))  # SQS redelivery, or S3's at-least-once event
+
+    assert (first["submitted"], again["submitted"], again["duplicates"]) == (2, 0, 2)
+    assert again["jobs"] == [] and again["batchItemFailures"] == []
+    assert stack.emulator.stats()["batches_created"] == 1
+    assert set(_billed(stack).values()) == {1}
+
+
+def test_overlapping_windows_submit_each_document_once(
+    stack: Stack, sample_documents: dict[str, bytes]
+) -> None:
+    _upload_event_documents(stack, sample_documents)
+    submit = stack.handler("SubmitFunction")
+    results: list[dict[str, Any]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(submit(load_event("sqs-s3-put.json"))))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r["submitted"] for r in results) == 2
+    assert sum(r["duplicates"] for r in results) == 4
+    assert set(_billed(stack).values()) == {1}
+
+
+def test_a_new_version_of_the_same_key_is_a_new_document(stack: Stack) -> None:
+    submit = stack.handler("SubmitFunction")
+    event = load_event("s3-put.json")
+    stack.put_document("inbox/default/release notes, v2.md", b"First version.")
+    assert submit(event)["submitted"] == 1
+    assert submit(event)["submitted"] == 0  # the same version again
+    stack.put_document("inbox/default/release notes, v2.md", b"Second version, edited.")
+    assert submit(event)["submitted"] == 1
+    assert stack.emulator.stats()["batches_created"] == 2
+
+
+def test_a_crash_after_creating_the_batch_is_adopted_not_resubmitted(
+    stack: Stack, sample_documents: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given Submit dies right after the API created the batch, before recording it
+    _upload_event_documents(stack, sample_documents)
+    monkeypatch.setenv("BATCHDROP_CRASH_POINTS", "submit:after-create")
+    with pytest.raises(SimulatedCrash):
+        stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+    monkeypatch.delenv("BATCHDROP_CRASH_POINTS")
+    (job,) = _jobs(stack)
+    assert job["status"] == "submitting" and "batch_id" not in job
+
+    # When Poll finds the job stuck (grace shortened for the test) and SQS redelivers the window
+    report = stack.handler("PollFunction", SUBMIT_GRACE_SECONDS="0")(load_event("scheduled.json"))
+    redelivered = stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+
+    # Then the batch was adopted, the redelivery was a duplicate, and nothing was billed twice
+    assert report["adopted"] == [job["job_id"]]
+    assert (redelivered["submitted"], redelivered["duplicates"]) == (0, 2)
+    assert stack.emulator.stats()["batches_created"] == 1
+    (summary,) = _finish(stack)
+    assert summary["counts"]["succeeded"] == 2
+    assert len(stack.keys("results/")) == 2
+    assert set(_billed(stack).values()) == {1}
+
+
+def test_a_crash_before_creating_the_batch_is_abandoned_and_resubmitted_once(
+    stack: Stack, sample_documents: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given Submit dies after recording its intent, before the API call
+    _upload_event_documents(stack, sample_documents)
+    monkeypatch.setenv("BATCHDROP_CRASH_POINTS", "submit:before-create")
+    with pytest.raises(SimulatedCrash):
+        stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+    monkeypatch.delenv("BATCHDROP_CRASH_POINTS")
+
+    # When Poll reconciles (no batch exists) and SQS redelivers the window
+    report = stack.handler("PollFunction", SUBMIT_GRACE_SECONDS="0")(load_event("scheduled.json"))
+    redelivered = stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+
+    # Then the dead job was abandoned and its documents went out once, in a new job
+    assert len(report["abandoned"]) == 1
+    assert redelivered["submitted"] == 2
+    statuses = sorted(job["status"] for job in _jobs(stack))
+    assert statuses == ["abandoned", "submitted"]
+    (summary,) = _finish(stack)
+    assert summary["counts"]["succeeded"] == 2
+    assert stack.emulator.stats()["batches_created"] == 1
+    assert set(_billed(stack).values()) == {1}
+
+
+def test_a_young_submitting_job_is_left_alone(
+    stack: Stack, sample_documents: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Submit that is still running (its intent is recent) must not be reconciled under it.
+    _upload_event_documents(stack, sample_documents)
+    monkeypatch.setenv("BATCHDROP_CRASH_POINTS", "submit:before-create")
+    with pytest.raises(SimulatedCrash):
+        stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+    monkeypatch.delenv("BATCHDROP_CRASH_POINTS")
+    report = stack.handler("PollFunction")(load_event("scheduled.json"))  # default grace: 20 minutes
+    assert (report["adopted"], report["abandoned"], report["open_jobs"]) == ([], [], 1)
+
+
+def test_a_lost_batch_ended_event_is_announced_again(
+    stack: Stack, sample_documents: dict[str, bytes]
+) -> None:
+    # Given a batch whose "Batch Ended" went nowhere (dead-lettered, or its Complete died)
+    _upload_event_documents(stack, sample_documents)
+    stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+    stack.handler("PollFunction")(load_event("scheduled.json"))
+    (job,) = _jobs(stack)
+    assert job["status"] == "ended"
+    captured = stack.capture_queue("redriven")
+    events = stack.client("events")
+    bus = stack.resources.names["JobEventBus"]
+    events.put_rule(
+        Name="capture", EventBusName=bus, EventPattern=json.dumps({"detail-type": ["Batch Ended"]})
+    )
+    events.put_targets(
+        Rule="capture", EventBusName=bus, Targets=[{"Id": "q", "Arn": stack.queue_arn(captured)}]
+    )
+    time.sleep(1.1)  # job times have one-second resolution
+
+    # When Poll runs past the redrive delay (shortened for the test)
+    report = stack.handler("PollFunction", REDRIVE_AFTER_SECONDS="0")(load_event("scheduled.json"))
+
+    # Then the job is announced again, and completing it finishes the job
+    assert report["redriven"] == [job["job_id"]]
+    (event,) = stack.drain(captured)
+    assert event["detail"]["job_id"] == job["job_id"] and event["detail"]["redrive"] is True
+    (summary,) = _finish(stack)
+    assert summary["counts"]["succeeded"] == 2
