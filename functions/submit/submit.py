@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchdrop.anthropic_batches import MessageBatches, secret_api_key
 from batchdrop.aws.jobs_table import JobStore
 from batchdrop.aws.storage import DocumentStore
+from batchdrop.cancel import cancel_job
 from batchdrop.config import Settings
 from batchdrop.converters import DocumentLimits
 from batchdrop.observability import logger, metrics, tracer
@@ -63,7 +64,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             window.add(ref)
 
     outcome = window.submit(jobs, batches, now)
+    canceled = {job_id: cancel_job(job_id, jobs, batches, now()) for job_id in window.cancel_requests}
     metrics.add_metric("DocumentsSubmitted", MetricUnit.Count, outcome.submitted)
     metrics.add_metric("DocumentsRejected", MetricUnit.Count, outcome.rejected)
     metrics.add_metric("BatchesCreated", MetricUnit.Count, len(outcome.jobs))
-    return {**response, **outcome.as_dict()}
+    return {**response, **outcome.as_dict(), **({"canceled": canceled} if canceled else {})}

@@ -1,9 +1,10 @@
-"""``batchdrop``: the local stack, the emulator, the demo and local invocation.
+"""``batchdrop``: the local stack, the emulator, the demo, local invocation and cancelling.
 
 batchdrop local up          moto + the Anthropic emulator + the template's functions
 batchdrop local emulator    only the Anthropic Message Batches emulator
 batchdrop demo              the whole pipeline on samples/, then stop
 batchdrop invoke F EVENT    sam local invoke, or in process against the local stack
+batchdrop cancel JOB_ID     cancel a job (writes its jobs/<job-id>/cancel marker)
 """
 
 from __future__ import annotations
@@ -191,6 +192,14 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return invoke(args.function, args.event, state_dir=args.state_dir, force_local=args.in_process)
 
 
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from batchdrop_local.cancel import cancel_command
+
+    return cancel_command(
+        args.job_id, stack_name=args.stack_name, bucket=args.bucket, state_dir=args.state_dir
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="batchdrop", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="the running local stack's")
     invoke.set_defaults(run=cmd_invoke)
+
+    cancel = commands.add_parser(
+        "cancel", help="cancel a job: its batch stops, finished answers are kept, the rest reported canceled"
+    )
+    cancel.add_argument("job_id", help="the job id (jobs/<job-id>/ in the bucket, or in the notification)")
+    where = cancel.add_mutually_exclusive_group()
+    where.add_argument("--stack-name", help="a deployed stack (AWS credentials from the environment)")
+    where.add_argument("--bucket", help="the documents bucket of a deployed stack")
+    cancel.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="the running local stack's")
+    cancel.set_defaults(run=cmd_cancel)
     return parser
 
 

@@ -7,11 +7,13 @@ import json
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from batchdrop.crash_points import SimulatedCrash
+from batchdrop_local.cancel import cancel_command
 from tests.integration.harness import Stack, load_event
 
 # A crashed invocation publishes no metrics; Powertools warns about that, as it should.
@@ -188,3 +190,58 @@ def test_a_lost_batch_ended_event_is_announced_again(
     assert event["detail"]["job_id"] == job["job_id"] and event["detail"]["redrive"] is True
     (summary,) = _finish(stack)
     assert summary["counts"]["succeeded"] == 2
+
+
+def test_a_cancel_marker_cancels_the_batch_and_the_rest_is_reported_canceled(
+    stack: Stack, sample_documents: dict[str, bytes], tmp_path: Path
+) -> None:
+    # Given a job whose batch would take an hour
+    stack.emulator.update_config(processing_delay=3600.0)
+    _upload_event_documents(stack, sample_documents)
+    submitted = stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+    job_id = submitted["jobs"][0]["job_id"]
+    notifications = stack.capture_queue("canceled-notifications")
+    stack.client("sns").subscribe(
+        TopicArn=stack.resources.names["NotificationTopic"],
+        Protocol="sqs",
+        Endpoint=stack.queue_arn(notifications),
+    )
+
+    # When the user runs `batchdrop cancel` (it writes jobs/<id>/cancel) and S3 tells Submit
+    state = {"endpoint": stack.endpoint, "region": "us-east-1", "bucket": stack.bucket}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    assert cancel_command(job_id, stack_name=None, bucket=None, state_dir=tmp_path) == 0
+    marker = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": stack.bucket},
+                    "object": {"key": f"jobs/{job_id}/cancel", "size": 0},
+                },
+            }
+        ]
+    }
+    handled = stack.handler("SubmitFunction")(marker)
+
+    # Then the batch is canceled, and completing the job reports every document as canceled
+    assert handled["canceled"] == {job_id: "canceling"}
+    assert handled["jobs"] == []
+    batch = stack.emulator.engine.retrieve(submitted["jobs"][0]["batch_id"], stack.emulator.url)
+    assert batch["processing_status"] in ("canceling", "ended")
+    deadline = time.monotonic() + 10
+    while (
+        time.monotonic() < deadline
+        and not stack.handler("PollFunction")(load_event("scheduled.json"))["ended"]
+    ):
+        time.sleep(0.3)
+    (summary,) = _finish(stack)
+    assert summary["counts"]["canceled"] == 2 and summary["cancel_requested_at"]
+    errors = [json.loads(stack.get_text(key)) for key in stack.keys("results/")]
+    assert [e["result_type"] for e in errors] == ["canceled", "canceled"]
+    (notification,) = stack.drain(notifications)
+    assert "(canceled)" in notification["Subject"]
+    # a second marker for the finished job changes nothing
+    again = stack.handler("SubmitFunction")(marker)
+    assert again["canceled"] == {job_id: "already completed"}

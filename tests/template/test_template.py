@@ -40,6 +40,7 @@ EXPECTED_ENVIRONMENT = {
     "DEFAULT_SYSTEM_PROMPT": {"Ref": "DefaultSystemPrompt"},
     "PDF_MAX_PAGES": {"Ref": "PdfMaxPages"},
     "UNCOLLECTED_AFTER_HOURS": {"Ref": "UncollectedAlarmHours"},
+    "MAX_ATTEMPTS": {"Ref": "MaxAttempts"},
 }
 
 # Services whose actions touch data: none of them may be granted on Resource "*".
@@ -490,14 +491,20 @@ def test_eventbridge_may_send_to_the_complete_dead_letter_queue(resources: dict[
 # ---------------------------------------------------------------- bucket
 
 
-def test_only_inbox_uploads_trigger_ingestion(resources: dict[str, Any]) -> None:
+def test_only_inbox_uploads_and_cancel_markers_trigger_submit(resources: dict[str, Any]) -> None:
     notifications = resources["DocumentsBucket"]["Properties"]["NotificationConfiguration"]
-    # No Lambda, topic or EventBridge notification may bypass the filter below.
+    # No Lambda, topic or EventBridge notification may bypass the filters below.
     assert set(notifications) == {"QueueConfigurations"}
-    (config,) = notifications["QueueConfigurations"]
-    assert config["Event"] == "s3:ObjectCreated:*"
-    assert config["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
-    assert config["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "inbox/"}]
+    inbox, cancel = notifications["QueueConfigurations"]
+    for config in (inbox, cancel):
+        assert config["Event"] == "s3:ObjectCreated:*"
+        assert config["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+    assert inbox["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "inbox/"}]
+    # results/ never triggers; under jobs/ only the cancel marker does
+    assert cancel["Filter"]["S3Key"]["Rules"] == [
+        {"Name": "prefix", "Value": "jobs/"},
+        {"Name": "suffix", "Value": "/cancel"},
+    ]
 
 
 def test_bucket_name_breaks_the_notification_cycle(resources: dict[str, Any]) -> None:

@@ -79,6 +79,9 @@ def test_notification_message() -> None:
         "job_id": JOB,
         "batch_id": "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF",
         "status": "completed",
+        "attempt": 1,
+        "retried_in": None,
+        "cancel_requested_at": None,
         "documents": 5,
         "counts": summary["counts"],
         "tokens": summary["tokens"],
@@ -87,6 +90,15 @@ def test_notification_message() -> None:
         "summary": f"s3://b/jobs/{JOB}/summary.json",
         "errors": summary["errors"],
     }
+
+
+def test_subject_says_canceled_and_retried() -> None:
+    summary = {**_summary(3, 6, errors=1), "cancel_requested_at": "2026-11-25T10:00:00Z"}
+    summary["counts"] = {**summary["counts"], "retried": 2}
+    assert (
+        notification_subject(summary)
+        == f"batchdrop job {JOB} (canceled): 3 of 6 documents answered, 1 failed, 2 retried"
+    )
 
 
 def test_notification_message_keeps_first_ten_errors() -> None:

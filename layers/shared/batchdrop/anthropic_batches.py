@@ -115,8 +115,14 @@ class MessageBatches:
     def retrieve(self, batch_id: str) -> BatchInfo:
         return self._info(self._client.messages.batches.retrieve(batch_id))
 
-    def cancel(self, batch_id: str) -> BatchInfo:
-        return self._info(self._client.messages.batches.cancel(batch_id))
+    def cancel(self, batch_id: str) -> BatchInfo | None:
+        """Ask the API to cancel; None when the batch had already ended (nothing to cancel)."""
+        import anthropic
+
+        try:
+            return self._info(self._client.messages.batches.cancel(batch_id))
+        except anthropic.BadRequestError:
+            return None
 
     def created_since(self, since: datetime) -> Iterator[BatchInfo]:
         """Batches created at or after ``since``, newest first (the SDK pages through the list)."""

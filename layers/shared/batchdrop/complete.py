@@ -230,6 +230,7 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
     body = work.summary.to_dict(
         status="completed",
         attempt=work.attempt,
+        cancel_requested_at=job.item.get("cancel_requested_at"),
         retried_in=follow_up,
         previous_attempt=job.item.get("previous_job_id"),
         created_at=job.created_at,
@@ -309,10 +310,12 @@ def resubmit(
 
 def notification_subject(summary: dict[str, Any]) -> str:
     counts = summary["counts"]
-    failed = summary["documents"] - counts["succeeded"]
+    retried = counts.get("retried", 0)
+    failed = summary["documents"] - counts["succeeded"] - retried
     answered = f"{counts['succeeded']} of {summary['documents']} documents answered"
-    text = f"batchdrop job {summary['job_id']}: {answered}"
-    return text + (f", {failed} failed" if failed else "")
+    canceled = " (canceled)" if summary.get("cancel_requested_at") else ""
+    text = f"batchdrop job {summary['job_id']}{canceled}: {answered}"
+    return text + (f", {failed} failed" if failed else "") + (f", {retried} retried" if retried else "")
 
 
 def notification_message(summary: dict[str, Any], store: DocumentStore) -> dict[str, Any]:
@@ -321,6 +324,9 @@ def notification_message(summary: dict[str, Any], store: DocumentStore) -> dict[
         "job_id": summary["job_id"],
         "batch_id": summary["batch_id"],
         "status": summary["status"],
+        "attempt": summary.get("attempt", 1),
+        "retried_in": summary.get("retried_in"),
+        "cancel_requested_at": summary.get("cancel_requested_at"),
         "documents": summary["documents"],
         "counts": summary["counts"],
         "tokens": summary["tokens"],

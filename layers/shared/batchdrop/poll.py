@@ -93,6 +93,8 @@ def poll_open_jobs(
         if expires_at and parse_time(str(expires_at)) < now():
             report.overdue += 1
         batch = batches().retrieve(job.batch_id)
+        if job.item.get("cancel_requested_at") and batch.processing_status == "in_progress":
+            batches().cancel(job.batch_id)  # requested before the batch existed (or was adopted)
         if not batch.ended:
             jobs.update_progress(job.job_id, batch.processing_status, batch.request_counts, now())
             report.in_progress += 1

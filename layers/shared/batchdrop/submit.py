@@ -18,6 +18,7 @@ from batchdrop import documents
 from batchdrop.anthropic_batches import MessageBatches
 from batchdrop.aws.jobs_table import ABANDONED, JobStore
 from batchdrop.aws.storage import DocumentGone, DocumentStore
+from batchdrop.cancel import cancel_marker_job
 from batchdrop.converters import DocumentLimits, convert
 from batchdrop.crash_points import crash_point
 from batchdrop.manifest import REJECTED, ManifestEntry, dump_manifest, manifest_key, new_job_id, requests_key
@@ -110,6 +111,7 @@ class IngestWindow:
     rejected: list[ManifestEntry] = field(default_factory=list)
     pending: list[PendingRequest] = field(default_factory=list)
     ignored: int = 0
+    cancel_requests: list[str] = field(default_factory=list)
     _seen: set[tuple[str, str | None]] = field(default_factory=set)
     _catalog: ProfileCatalog | None = None
     _sequence: int = 0
@@ -126,6 +128,10 @@ class IngestWindow:
         return documents.custom_id(self._sequence, key, version_id, item)
 
     def add(self, ref: S3ObjectRef) -> None:
+        cancel = cancel_marker_job(ref.key) if ref.bucket == self.store.bucket else None
+        if cancel is not None:
+            self.cancel_requests.append(cancel)
+            return
         doc = documents.parse_inbox_key(ref.key)
         if ref.bucket != self.store.bucket or doc is None:
             # Only inbox/ of our own bucket starts work; results and jobs must never loop back.

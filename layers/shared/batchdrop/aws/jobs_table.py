@@ -300,6 +300,16 @@ class JobStore:
             },
         )
 
+    def mark_cancel_requested(self, job_id: str, now: datetime) -> bool:
+        return self._conditional_update(
+            job_id,
+            UpdateExpression=(
+                "SET cancel_requested_at = if_not_exists(cancel_requested_at, :now), updated_at = :now"
+            ),
+            ConditionExpression="attribute_exists(job_id)",
+            ExpressionAttributeValues={":now": iso(now)},
+        )
+
     def release_completion(self, job_id: str, now: datetime) -> bool:
         """Give the job back (its checkpoint saved) for the next Complete to take."""
         return self._conditional_update(

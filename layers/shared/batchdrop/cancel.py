@@ -1,0 +1,42 @@
+"""Cancel: a user's marker object ``jobs/<job-id>/cancel`` stops that job's batch.
+
+The API then ends the batch; whatever finished is collected as usual and the rest is reported
+as canceled, each document with its ``.error.json``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from batchdrop.anthropic_batches import MessageBatches
+from batchdrop.aws.jobs_table import SUBMITTED, SUBMITTING, JobStore
+from batchdrop.observability import logger
+
+_MARKER_RE = re.compile(r"^jobs/(?P<job_id>[^/]+)/cancel$")
+
+
+def cancel_marker_job(key: str) -> str | None:
+    """The job a ``jobs/<job-id>/cancel`` key names, else None."""
+    match = _MARKER_RE.match(key)
+    return match["job_id"] if match else None
+
+
+def cancel_job(job_id: str, jobs: JobStore, batches: MessageBatches, now: datetime) -> str:
+    """Ask the API to cancel the job's batch; what happened, in a word."""
+    job = jobs.get(job_id)
+    if job is None:
+        logger.warning("cancel marker for an unknown job", extra={"job_id": job_id})
+        return "unknown job"
+    if job.status not in (SUBMITTING, SUBMITTED):
+        logger.info(
+            "cancel marker for a job whose batch has ended", extra={"job_id": job_id, "status": job.status}
+        )
+        return f"already {job.status}"
+    jobs.mark_cancel_requested(job_id, now)
+    if job.batch_id is None:
+        return "cancel recorded; the batch is not created yet"
+    if batches.cancel(job.batch_id) is None:
+        return "the batch had already ended"
+    logger.info("batch canceled on request", extra={"job_id": job_id, "batch_id": job.batch_id})
+    return "canceling"
