@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import pytest
 
 from batchdrop.crash_points import SimulatedCrash
@@ -245,3 +246,24 @@ def test_a_cancel_marker_cancels_the_batch_and_the_rest_is_reported_canceled(
     # a second marker for the finished job changes nothing
     again = stack.handler("SubmitFunction")(marker)
     assert again["canceled"] == {job_id: "already completed"}
+
+
+def test_a_complete_that_fails_gives_the_job_back_and_the_retry_finishes_it(
+    stack: Stack, sample_documents: dict[str, bytes]
+) -> None:
+    _upload_event_documents(stack, sample_documents)
+    stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+    stack.handler("PollFunction")(load_event("scheduled.json"))
+    (job,) = _jobs(stack)
+    event = load_event("batch-ended.json")
+    event["detail"].update(job_id=job["job_id"], batch_id=job["batch_id"])
+    complete = stack.handler("CompleteFunction")
+
+    # Given the results endpoint keeps failing past the SDK's own retries
+    stack.emulator.inject_fault("results", 500, count=6)
+    with pytest.raises(anthropic.InternalServerError):
+        complete(event)
+    # Then the job is given back at once (no lease to wait out) and the retry completes it
+    assert [j["status"] for j in _jobs(stack)] == ["ended"]
+    assert complete(event)["status"] == "completed"
+    assert len(stack.keys("results/")) == 2

@@ -181,6 +181,10 @@ class _Completion:
                     self.summary.record_failure(entry, "missing", "no result line for this request")
                 done.add(entry.custom_id)
             self.save(writer)
+        except Exception:
+            # A cut results stream, a throttled write: keep what was done for the retry.
+            self.save(writer)
+            raise
         finally:
             writer.close()
         return True
@@ -215,7 +219,13 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
 
     work = _Completion(job, ctx)
     with tempfile.NamedTemporaryFile("w+", encoding="utf-8", suffix=".jsonl") as raw:
-        if not work.collect(raw):
+        try:
+            collected = work.collect(raw)
+        except Exception:
+            # Give the job back at once, so the retry (EventBridge, Lambda) need not wait out the lease.
+            ctx.jobs.release_completion(job_id, ctx.now())
+            raise
+        if not collected:
             ctx.jobs.release_completion(job_id, ctx.now())
             ctx.events.emit(BATCH_ENDED, {"job_id": job_id, "batch_id": job.batch_id, "continuation": True})
             logger.info(
