@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -33,6 +33,30 @@ context_for_jobs = CompletionContext(
 )
 
 
+def record_usage_metrics(row: dict[str, Any]) -> None:
+    """Tokens by kind and cost of one (profile, model), as EMF metrics with those dimensions.
+
+    EphemeralMetrics keeps these dimensions off the handler's own metrics.
+    """
+    usage = EphemeralMetrics(namespace=metrics.namespace, service=metrics.service)
+    usage.add_dimension(name="profile", value=row["profile"])
+    usage.add_dimension(name="model", value=row["model"])
+    tokens = row["tokens"]
+    usage.add_metric(name="InputTokens", unit=MetricUnit.Count, value=tokens["input"])
+    usage.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=tokens["output"])
+    usage.add_metric(
+        name="CacheWriteTokens",
+        unit=MetricUnit.Count,
+        value=tokens["cache_write_5m"] + tokens["cache_write_1h"],
+    )
+    usage.add_metric(name="CacheReadTokens", unit=MetricUnit.Count, value=tokens["cache_read"])
+    if row["cost"] is not None:  # an unknown price is no metric at all, never a zero
+        usage.add_metric(name="CostBatchUSD", unit=MetricUnit.NoUnit, value=row["cost"]["batch"])
+        usage.add_metric(name="CostStandardUSD", unit=MetricUnit.NoUnit, value=row["cost"]["standard"])
+        usage.add_metric(name="SavingsUSD", unit=MetricUnit.NoUnit, value=row["cost"]["savings"])
+    usage.flush_metrics()
+
+
 @logger.inject_lambda_context(correlation_id_path="detail.job_id")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -52,5 +76,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.add_metric(
         "DocumentsFailed", MetricUnit.Count, summary["documents"] - counts["succeeded"] - counts["retried"]
     )
+    for row in summary["by_profile_and_model"]:
+        record_usage_metrics(row)
     keep = ("job_id", "status", "counts", "attempt", "retried_in", "previous_attempt", "summary_key")
     return {key: summary[key] for key in keep}

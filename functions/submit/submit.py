@@ -15,11 +15,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchdrop.anthropic_batches import MessageBatches, secret_api_key
 from batchdrop.aws.jobs_table import JobStore
+from batchdrop.aws.messaging import Notifier
 from batchdrop.aws.storage import DocumentStore
 from batchdrop.cancel import cancel_job
 from batchdrop.config import Settings
 from batchdrop.converters import DocumentLimits
 from batchdrop.observability import logger, metrics, tracer
+from batchdrop.pricing import PriceTable
 from batchdrop.profiles import PROFILE_SUFFIXES, PROFILES_PREFIX, ProfileCatalog
 from batchdrop.s3_events import is_sqs_event, objects_in_notification, objects_in_sqs_body
 from batchdrop.submit import BatchLimits, IngestWindow
@@ -30,6 +32,8 @@ jobs = JobStore(boto3.resource("dynamodb").Table(settings.jobs_table_name))
 batches = MessageBatches(secret_api_key(settings.anthropic_secret_name), settings.anthropic_base_url)
 document_limits = DocumentLimits(max_pdf_pages=settings.pdf_max_pages)
 batch_limits = BatchLimits(max_requests=settings.batch_max_requests, max_bytes=settings.batch_max_bytes)
+notifier = Notifier(boto3.client("sns"), settings.topic_arn)
+prices = PriceTable.bundled()
 
 
 def load_profiles() -> ProfileCatalog:
@@ -46,7 +50,9 @@ def now() -> datetime:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    window = IngestWindow(store, load_profiles, document_limits, batch_limits)
+    window = IngestWindow(
+        store, load_profiles, document_limits, batch_limits, prices, settings.max_job_cost_usd
+    )
     response: dict[str, Any] = {}
     if is_sqs_event(event):
         processor = BatchProcessor(event_type=EventType.SQS)
@@ -63,7 +69,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         for ref in objects_in_notification(event):
             window.add(ref)
 
-    outcome = window.submit(jobs, batches, now)
+    outcome = window.submit(jobs, batches, now, notifier)
     canceled = {job_id: cancel_job(job_id, jobs, batches, now()) for job_id in window.cancel_requests}
     metrics.add_metric("DocumentsSubmitted", MetricUnit.Count, outcome.submitted)
     metrics.add_metric("DocumentsRejected", MetricUnit.Count, outcome.rejected)

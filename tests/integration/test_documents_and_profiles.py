@@ -9,6 +9,8 @@ import json
 from typing import Any
 from urllib.parse import quote_plus
 
+import pytest
+
 from tests.fixtures import files
 from tests.integration.harness import Stack, load_event
 
@@ -316,3 +318,46 @@ def test_a_window_over_the_batch_limits_is_split_and_nothing_is_sent_twice(stack
     summaries = _complete(stack, result)
     assert sum(s["counts"]["succeeded"] for s in summaries) == 7
     assert len(stack.keys("results/default/doc-")) == 7
+
+
+def test_a_job_over_its_budget_is_not_submitted_and_says_why(stack: Stack) -> None:
+    # Given a profile with a tiny budget, and one without
+    stack.put_document("profiles/frugal.json", json.dumps({"max_job_cost_usd": 0.000001}))
+    notifications = stack.capture_queue("budget-notifications")
+    stack.client("sns").subscribe(
+        TopicArn=stack.resources.names["NotificationTopic"],
+        Protocol="sqs",
+        Endpoint=stack.queue_arn(notifications),
+    )
+    documents = {
+        "inbox/frugal/a.txt": b"Some text to summarise. " * 50,
+        "inbox/frugal/b.txt": b"More text. " * 50,
+        "inbox/default/c.txt": b"This one has no budget.",
+    }
+
+    result = _submit(stack, documents)
+
+    # Then the over-budget profile's documents are refused, with the estimate and the limit named
+    assert (result["submitted"], result["rejected"]) == (1, 2)
+    reason = json.loads(stack.get_text("results/frugal/a.txt.error.json"))["reason"]
+    assert reason.startswith("not submitted: the job's estimated cost of ")
+    assert "exceeds max_job_cost_usd of profile 'frugal' of 1e-06 USD" in reason
+    (notice,) = stack.drain(notifications)
+    assert notice["Subject"].endswith("2 documents not submitted (over budget)")
+    # and the manifest carries each request's estimate
+    manifest = _manifest(stack, result["jobs"][0]["job_id"])
+    estimated = manifest["inbox/default/c.txt"]
+    assert estimated["estimated_input_tokens"] > 0 and estimated["estimated_cost"] > 0
+
+    # When the job completes, the summary compares the estimate with the actual cost
+    (summary,) = _complete(stack, result)
+    assert summary["estimate"]["complete"] is True
+    assert summary["estimate"]["batch"] == pytest.approx(estimated["estimated_cost"])
+    assert 0 < summary["estimate"]["actual_to_estimate"] <= 1  # output is estimated at max_tokens
+
+
+def test_the_stack_budget_applies_to_every_job(stack: Stack) -> None:
+    result = _submit(stack, {"inbox/default/c.txt": b"Anything at all."}, MAX_JOB_COST_USD="0.0000001")
+    assert (result["submitted"], result["rejected"]) == (0, 1)
+    reason = json.loads(stack.get_text("results/default/c.txt.error.json"))["reason"]
+    assert "exceeds the stack's MaxJobCostUsd of 1e-07 USD" in reason

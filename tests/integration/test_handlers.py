@@ -402,3 +402,28 @@ def test_a_completion_short_of_time_hands_over_and_the_next_resumes(
     assert done["counts"]["succeeded"] == 2
     assert len(stack.keys("results/")) == 2
     assert len(stack.drain(notifications)) == 1
+
+
+def test_complete_publishes_tokens_and_cost_per_profile_and_model_as_metrics(
+    stack: Stack, sample_documents: dict[str, bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = _run_to_ended(stack, sample_documents)
+    capsys.readouterr()
+    stack.handler("CompleteFunction")(event)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    (usage,) = [m for m in emf if "profile" in m]
+    directive = usage["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "batchdrop"
+    assert directive["Dimensions"] == [["profile", "model", "service"]]
+    assert (usage["profile"], usage["model"]) == ("default", "claude-haiku-4-5")
+    names = {m["Name"] for m in directive["Metrics"]}
+    assert names == {
+        "InputTokens",
+        "OutputTokens",
+        "CacheWriteTokens",
+        "CacheReadTokens",
+        "CostBatchUSD",
+        "CostStandardUSD",
+        "SavingsUSD",
+    }
+    assert usage["CostBatchUSD"] == [pytest.approx(usage["CostStandardUSD"][0] / 2)]

@@ -41,6 +41,7 @@ EXPECTED_ENVIRONMENT = {
     "PDF_MAX_PAGES": {"Ref": "PdfMaxPages"},
     "UNCOLLECTED_AFTER_HOURS": {"Ref": "UncollectedAlarmHours"},
     "MAX_ATTEMPTS": {"Ref": "MaxAttempts"},
+    "MAX_JOB_COST_USD": {"Ref": "MaxJobCostUsd"},
 }
 
 # Services whose actions touch data: none of them may be granted on Resource "*".
@@ -67,6 +68,7 @@ EXPECTED_NON_S3_ACTIONS: dict[str, set[str]] = {
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:GetItem",
+        "sns:Publish",
         "secretsmanager:GetSecretValue",
     },
     "PollFunction": {
@@ -93,9 +95,13 @@ BUCKET_KEY = "${BucketKmsKeyArn}"
 # Per function, each KMS action and the keys it may use, without and with BucketKmsKeyArn. With a
 # bucket key, exactly the functions that read or write objects may use it (through S3 only).
 EXPECTED_KMS_GRANTS: dict[str, dict[bool, dict[str, set[str]]]] = {
-    "SubmitFunction": {
-        False: {},
-        True: {"kms:Decrypt": {BUCKET_KEY}, "kms:GenerateDataKey": {BUCKET_KEY}},
+    "SubmitFunction": {  # it publishes the notification of a job refused for its budget
+        False: {"kms:GenerateDataKey*": {TOPIC_KEY}, "kms:Decrypt": {TOPIC_KEY}},
+        True: {
+            "kms:GenerateDataKey*": {TOPIC_KEY},
+            "kms:Decrypt": {TOPIC_KEY, BUCKET_KEY},
+            "kms:GenerateDataKey": {BUCKET_KEY},
+        },
     },
     "PollFunction": {False: {}, True: {}},
     "CompleteFunction": {

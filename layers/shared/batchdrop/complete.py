@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -239,6 +239,7 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
 
     body = work.summary.to_dict(
         status="completed",
+        estimate=compare_with_estimate(work.summary, work.manifest.values()),
         attempt=work.attempt,
         cancel_requested_at=job.item.get("cancel_requested_at"),
         retried_in=follow_up,
@@ -268,6 +269,21 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
     ctx.jobs.mark_completed(job_id, ctx.now(), body)
     logger.info("job completed", extra={"job_id": job_id, "counts": body["counts"], "cost": body["cost"]})
     return body
+
+
+def compare_with_estimate(summary: JobSummary, entries: Iterable[ManifestEntry]) -> dict[str, Any]:
+    """The cost estimated before submitting against the cost the job had."""
+    estimates = [e.estimated_cost for e in entries if e.status != REJECTED]
+    actual, unknown = summary.cost()
+    estimated = sum(c or 0.0 for c in estimates)
+    complete = None not in estimates and not unknown
+    return {
+        "batch": round(estimated, 9),
+        "complete": complete,
+        "actual_batch": round(actual.batch, 9),
+        # Output is estimated at max_tokens, so actual/estimate is usually well below 1.
+        "actual_to_estimate": round(actual.batch / estimated, 4) if complete and estimated else None,
+    }
 
 
 def resubmit(

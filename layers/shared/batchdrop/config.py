@@ -35,6 +35,20 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum:
     return value
 
 
+def _money(env: Mapping[str, str], name: str) -> float | None:
+    """A budget in USD; empty or 0 means none."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"environment variable {name} must be a number of USD, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigurationError(f"environment variable {name} must not be negative, got {value}")
+    return value or None
+
+
 @dataclass(frozen=True)
 class DefaultProfileSettings:
     """The profile used for files directly in ``inbox/`` and in ``inbox/default/``."""
@@ -73,6 +87,8 @@ class Settings:
     completing_lease_seconds: int = 1200
     # Attempts a request gets in all before a transient failure becomes its .error.json.
     max_attempts: int = 3
+    # The stack's budget for one job, USD at batch price (None: no budget).
+    max_job_cost_usd: float | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -100,4 +116,5 @@ class Settings:
             redrive_after_seconds=_int(env, "REDRIVE_AFTER_SECONDS", 1800, 0, 86_400),
             completing_lease_seconds=_int(env, "COMPLETING_LEASE_SECONDS", 1200, 0, 86_400),
             max_attempts=_int(env, "MAX_ATTEMPTS", 3, 1, 10),
+            max_job_cost_usd=_money(env, "MAX_JOB_COST_USD"),
         )

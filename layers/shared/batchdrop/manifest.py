@@ -33,6 +33,9 @@ class ManifestEntry:
     reason: str | None = None
     item: str | None = None  # the line id, for a request of a .jsonl list
     kind: str | None = None  # text, html, pdf, image, docx, request-list
+    # The estimate made before submitting (input from the content; output at most max_tokens).
+    estimated_input_tokens: int | None = None
+    estimated_cost: float | None = None  # at batch price, USD; None when the model has no price
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))

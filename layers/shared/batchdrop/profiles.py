@@ -57,6 +57,7 @@ class ProfileSpec(BaseModel):
     output_format: Literal["markdown", "text", "json"] = "markdown"
     citations: bool = False
     cache_system_prompt: bool = False
+    max_job_cost_usd: float | None = Field(default=None, gt=0)
 
     @field_validator("instruction")
     @classmethod
@@ -84,6 +85,7 @@ class Profile:
     output_format: str = "markdown"
     citations: bool = False
     cache_system_prompt: bool = False
+    max_job_cost_usd: float | None = None
 
     @property
     def result_suffix(self) -> str:

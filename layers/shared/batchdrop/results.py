@@ -141,7 +141,8 @@ class JobSummary:
     batch_id: str | None
     prices: PriceTable
     counts: Counter[str] = field(default_factory=Counter)
-    usage_by_model: dict[str, TokenUsage] = field(default_factory=dict)
+    # Tokens by (profile, model): enough for cost per profile and per model.
+    usage: dict[tuple[str, str], TokenUsage] = field(default_factory=dict)
     stop_reasons: Counter[str] = field(default_factory=Counter)
     documents_by_profile: Counter[str] = field(default_factory=Counter)
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -156,7 +157,8 @@ class JobSummary:
             message = result["message"]
             model = str(message.get("model") or entry.model or "unknown")
             usage = TokenUsage.from_api(message.get("usage") or {})
-            self.usage_by_model[model] = self.usage_by_model.get(model, TokenUsage()) + usage
+            key = (entry.profile, model)
+            self.usage[key] = self.usage.get(key, TokenUsage()) + usage
             self.stop_reasons[str(message.get("stop_reason"))] += 1
             if outcome == "invalid_json":
                 self._add_error(entry, "invalid_json", "the answer is not valid JSON")
@@ -175,7 +177,7 @@ class JobSummary:
         """Everything counted so far, for a checkpoint."""
         return {
             "counts": dict(self.counts),
-            "usage_by_model": {model: vars(usage) for model, usage in self.usage_by_model.items()},
+            "usage": [[profile, model, vars(usage)] for (profile, model), usage in self.usage.items()],
             "stop_reasons": dict(self.stop_reasons),
             "documents_by_profile": dict(self.documents_by_profile),
             "errors": self.errors,
@@ -190,7 +192,7 @@ class JobSummary:
             batch_id=batch_id,
             prices=prices,
             counts=Counter(state["counts"]),
-            usage_by_model={m: TokenUsage(**u) for m, u in state["usage_by_model"].items()},
+            usage={(profile, model): TokenUsage(**u) for profile, model, u in state["usage"]},
             stop_reasons=Counter(state["stop_reasons"]),
             documents_by_profile=Counter(state["documents_by_profile"]),
             errors=list(state["errors"]),
@@ -226,18 +228,61 @@ class JobSummary:
     def total_usage(self) -> TokenUsage:
         return sum(self.usage_by_model.values(), TokenUsage())
 
-    def cost(self) -> tuple[Cost, list[str]]:
-        """Total cost of the priced models, and the models that have no known price."""
+    @property
+    def usage_by_model(self) -> dict[str, TokenUsage]:
+        totals: dict[str, TokenUsage] = {}
+        for (_, model), usage in self.usage.items():
+            totals[model] = totals.get(model, TokenUsage()) + usage
+        return totals
+
+    def cost(self, profile: str | None = None) -> tuple[Cost, list[str]]:
+        """Cost of the priced models (of one profile, or all), and the models with no known price."""
         standard = batch = 0.0
-        unknown = []
-        for model, usage in sorted(self.usage_by_model.items()):
+        unknown: set[str] = set()
+        for (of_profile, model), usage in sorted(self.usage.items()):
+            if profile is not None and of_profile != profile:
+                continue
             cost = self.prices.cost(model, usage)
             if cost is None:
-                unknown.append(model)
+                unknown.add(model)
                 continue
             standard += cost.standard
             batch += cost.batch
-        return Cost(standard=standard, batch=batch), unknown
+        return Cost(standard=standard, batch=batch), sorted(unknown)
+
+    def by_profile_and_model(self) -> list[dict[str, Any]]:
+        """Tokens by kind and cost for each (profile, model): the job's metrics."""
+        rows = []
+        for (profile, model), usage in sorted(self.usage.items()):
+            cost = self.prices.cost(model, usage)
+            rows.append(
+                {
+                    "profile": profile,
+                    "model": model,
+                    "tokens": usage.as_dict(),
+                    # None: no known price for the model (never reported as zero)
+                    "cost": None
+                    if cost is None
+                    else {
+                        "batch": round(cost.batch, 9),
+                        "standard": round(cost.standard, 9),
+                        "savings": round(cost.savings, 9),
+                    },
+                }
+            )
+        return rows
+
+    def cost_by_profile(self) -> dict[str, dict[str, Any]]:
+        by_profile = {}
+        for profile in sorted({p for p, _ in self.usage}):
+            cost, unknown = self.cost(profile)
+            by_profile[profile] = {
+                "batch": round(cost.batch, 9),
+                "standard": round(cost.standard, 9),
+                "savings": round(cost.savings, 9),
+                "complete": not unknown,
+            }
+        return by_profile
 
     def to_dict(self, **extra: Any) -> dict[str, Any]:
         cost, unknown = self.cost()
@@ -250,6 +295,8 @@ class JobSummary:
             "documents_by_profile": dict(sorted(self.documents_by_profile.items())),
             "tokens": self.total_usage.as_dict(),
             "tokens_by_model": {m: u.as_dict() for m, u in sorted(self.usage_by_model.items())},
+            "cost_by_profile": self.cost_by_profile(),
+            "by_profile_and_model": self.by_profile_and_model(),
             "stop_reasons": dict(sorted(self.stop_reasons.items())),
             "cost": {
                 "currency": self.prices.currency,

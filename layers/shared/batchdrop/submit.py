@@ -12,17 +12,20 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from batchdrop import documents
+from batchdrop import documents, estimate
 from batchdrop.anthropic_batches import MessageBatches
 from batchdrop.aws.jobs_table import ABANDONED, JobStore
+from batchdrop.aws.messaging import Notifier
 from batchdrop.aws.storage import DocumentGone, DocumentStore
 from batchdrop.cancel import cancel_marker_job
 from batchdrop.converters import DocumentLimits, convert
 from batchdrop.crash_points import crash_point
 from batchdrop.manifest import REJECTED, ManifestEntry, dump_manifest, manifest_key, new_job_id, requests_key
 from batchdrop.observability import logger
+from batchdrop.pricing import PriceTable
 from batchdrop.profiles import InvalidProfile, ProfileCatalog, UnknownProfile
 from batchdrop.request_lists import LIST_EXTENSION, ListedError, parse_request_list
 from batchdrop.results import error_object
@@ -48,6 +51,7 @@ class PendingRequest:
     entry: ManifestEntry
     request: dict[str, Any]
     line: str  # the request as JSON, once: its size counts against the batch, and it is kept
+    budget: float | None = None  # its profile's max_job_cost_usd
 
     @property
     def size(self) -> int:
@@ -108,6 +112,8 @@ class IngestWindow:
     load_profiles: Callable[[], ProfileCatalog]
     document_limits: DocumentLimits = field(default_factory=DocumentLimits)
     batch_limits: BatchLimits = field(default_factory=BatchLimits)
+    prices: PriceTable = field(default_factory=PriceTable.bundled)
+    max_job_cost_usd: float | None = None  # the stack's budget for one job
     rejected: list[ManifestEntry] = field(default_factory=list)
     pending: list[PendingRequest] = field(default_factory=list)
     ignored: int = 0
@@ -177,7 +183,8 @@ class IngestWindow:
             result_key=documents.result_key(doc, profile),
             kind=converted.kind,
         )
-        self._append(entry, documents.message_params(profile, doc, converted.blocks))
+        params = documents.message_params(profile, doc, converted.blocks)
+        self._append(entry, params, converted.detail, profile.max_job_cost_usd)
 
     def _add_list(self, doc: documents.InboxKey, base: ManifestEntry) -> None:
         stored = self.store.get_document(doc.key, base.version_id)
@@ -197,9 +204,22 @@ class IngestWindow:
                 result_key=line.result_key,
                 error_key=line.error_key,
             )
-            self._append(entry, line.params)
+            self._append(entry, line.params, None, line.profile.max_job_cost_usd)
 
-    def _append(self, entry: ManifestEntry, params: dict[str, Any]) -> None:
+    def _append(
+        self,
+        entry: ManifestEntry,
+        params: dict[str, Any],
+        detail: dict[str, Any] | None,
+        budget: float | None,
+    ) -> None:
+        estimated_input = estimate.input_tokens(params, detail)
+        cost = estimate.request_cost(self.prices, params, estimated_input)
+        entry = replace(
+            entry,
+            estimated_input_tokens=estimated_input,
+            estimated_cost=round(cost.batch, 9) if cost else None,
+        )
         request = {"custom_id": entry.custom_id, "params": params}
         line = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
         size = len(line.encode())
@@ -210,7 +230,7 @@ class IngestWindow:
                 f"({self.batch_limits.max_bytes / 1e6:.1f} MB)",
             )
             return
-        self.pending.append(PendingRequest(entry, request, line))
+        self.pending.append(PendingRequest(entry, request, line, budget))
 
     def _reject(self, entry: ManifestEntry, reason: str) -> None:
         logger.warning(
@@ -218,40 +238,57 @@ class IngestWindow:
         )
         self.rejected.append(replace(entry, status=REJECTED, reason=reason))
 
-    def submit(self, jobs: JobStore, batches: MessageBatches, now: Callable[[], datetime]) -> SubmitOutcome:
-        """Claim each document version, write the rejections and manifests, record each job
-        (before its batch exists, so a crash leaves a trace), create its batch."""
+    def submit(
+        self,
+        jobs: JobStore,
+        batches: MessageBatches,
+        now: Callable[[], datetime],
+        notifier: Notifier | None = None,
+    ) -> SubmitOutcome:
+        """Check each job against its budgets, claim each document version, write the
+        rejections and manifests, record each job (before its batch exists, so a crash leaves a
+        trace), create its batch."""
         chunks = list(split_into_batches(self.pending, self.batch_limits))
         if not chunks and not self.rejected:
             return SubmitOutcome([], 0, 0, self.ignored)
         job_ids = [new_job_id(now()) for _ in range(max(len(chunks), 1))]
-        # Rejections belong to the first job, so its summary accounts for them.
-        for entry in self.rejected:
-            self.store.put_result(
-                error_object(job_ids[0], entry, result_type="rejected", reason=entry.reason or "rejected")
-            )
         submitted: list[JobSubmitted] = []
-        duplicates = 0
+        duplicates = refused_count = 0
         for index, job_id in enumerate(job_ids):
-            claimed = self._claim(jobs, job_id, chunks[index] if chunks else [], now)
-            duplicates += len(chunks[index]) - len(claimed) if chunks else 0
-            entries = [p.entry for p in claimed] + (self.rejected if index == 0 else [])
+            # Rejections of the window belong to the first job, so its summary accounts for them.
+            rejected = list(self.rejected) if index == 0 else []
+            within, refused, budget_notes = self._within_budgets(chunks[index] if chunks else [])
+            if refused:
+                refused_count += len(refused)
+                rejected += refused
+                if notifier is not None:
+                    notify_refused(notifier, self.store, job_id, refused, budget_notes)
+            for entry in rejected:
+                self.store.put_result(
+                    error_object(job_id, entry, result_type="rejected", reason=entry.reason or "rejected")
+                )
+            claimed = self._claim(jobs, job_id, within, now)
+            duplicates += len(within) - len(claimed)
+            entries = [p.entry for p in claimed] + rejected
             if not entries:
                 continue
             key = manifest_key(job_id)
             self.store.put_bytes(key, dump_manifest(entries), "application/x-ndjson")
             if not claimed:
-                logger.warning("no document of the window could be submitted", extra={"job_id": job_id})
+                logger.warning("no document of the job could be submitted", extra={"job_id": job_id})
                 continue
+            costs = [p.entry.estimated_cost for p in claimed]
             jobs.record_intent(
                 job_id,
                 key,
                 now(),
                 documents=len(entries),
                 requests=len(claimed),
-                rejected=len(entries) - len(claimed),
+                rejected=len(rejected),
                 profiles=sorted({e.profile for e in entries}),
                 part=f"{index + 1}/{len(job_ids)}",
+                estimate_batch=Decimal(str(round(sum(c or 0.0 for c in costs), 9))),
+                estimate_complete=None not in costs,
             )
             self.store.put_bytes(
                 requests_key(job_id), "".join(p.line + "\n" for p in claimed).encode(), "application/x-ndjson"
@@ -269,11 +306,37 @@ class IngestWindow:
         return SubmitOutcome(
             jobs=submitted,
             submitted=sum(j.requests for j in submitted),
-            rejected=len(self.rejected),
+            rejected=len(self.rejected) + refused_count,
             ignored=self.ignored + duplicates,
-            rejection_job_id=job_ids[0] if self.rejected else None,
+            rejection_job_id=job_ids[0] if self.rejected or refused_count else None,
             duplicates=duplicates,
         )
+
+    def _within_budgets(
+        self, chunk: list[PendingRequest]
+    ) -> tuple[list[PendingRequest], list[ManifestEntry], list[str]]:
+        """The requests of a job within their profiles' and the stack's max_job_cost_usd, the
+        entries refused (with the reason), and one note per budget exceeded."""
+        refused: list[ManifestEntry] = []
+        notes: list[str] = []
+        by_profile: dict[str, list[PendingRequest]] = {}
+        for pending in chunk:
+            by_profile.setdefault(pending.entry.profile, []).append(pending)
+        kept: list[PendingRequest] = []
+        for profile, items in by_profile.items():
+            note = _budget_exceeded(items, items[0].budget, f"max_job_cost_usd of profile {profile!r}")
+            if note:
+                notes.append(note)
+                refused += [replace(p.entry, status=REJECTED, reason=f"not submitted: {note}") for p in items]
+            else:
+                kept += items
+        note = _budget_exceeded(kept, self.max_job_cost_usd, "the stack's MaxJobCostUsd")
+        if note:
+            notes.append(note)
+            refused += [replace(p.entry, status=REJECTED, reason=f"not submitted: {note}") for p in kept]
+            kept = []
+        kept_ids = {p.entry.custom_id for p in kept}
+        return [p for p in chunk if p.entry.custom_id in kept_ids], refused, notes
 
     def _claim(
         self, jobs: JobStore, job_id: str, chunk: list[PendingRequest], now: Callable[[], datetime]
@@ -309,6 +372,41 @@ class IngestWindow:
             return job.status == ABANDONED
         age = jobs.claim_age(identity, now)
         return age is not None and age > CLAIM_GRACE
+
+
+def _budget_exceeded(items: list[PendingRequest], limit: float | None, name: str) -> str | None:
+    """Why these requests together break a budget, or None when they do not (or there is none)."""
+    if limit is None or not items:
+        return None
+    costs = [p.entry.estimated_cost for p in items]
+    if None in costs:
+        unpriced = sorted({p.entry.model or "?" for p in items if p.entry.estimated_cost is None})
+        return (
+            f"{name} is {limit:g} USD, and the cost cannot be estimated: "
+            f"no known price for {', '.join(unpriced)}"
+        )
+    total = sum(c or 0.0 for c in costs)
+    if total > limit:
+        return (
+            f"the job's estimated cost of {total:.4f} USD at batch price ({len(items)} requests, output "
+            f"counted at max_tokens) exceeds {name} of {limit:g} USD"
+        )
+    return None
+
+
+def notify_refused(
+    notifier: Notifier, store: DocumentStore, job_id: str, refused: list[ManifestEntry], notes: list[str]
+) -> None:
+    notifier.publish(
+        f"batchdrop job {job_id}: {len(refused)} documents not submitted (over budget)",
+        {
+            "job_id": job_id,
+            "status": "over_budget",
+            "documents": len(refused),
+            "reasons": notes,
+            "errors": [store.uri(e.error_key) for e in refused[:10]],
+        },
+    )
 
 
 def document_identity(bucket: str, entry: ManifestEntry) -> str:

@@ -326,7 +326,8 @@ class JobStore:
             job_id,
             UpdateExpression=(
                 "SET #s = :completed, completed_at = :now, updated_at = :now, result_counts = :counts, "
-                "cost_batch = :cb, cost_standard = :cs, summary_key = :sk REMOVE open_flag"
+                "cost_batch = :cb, cost_standard = :cs, cost_complete = :cc, cost_by_profile = :cp, "
+                "tokens = :tk, summary_key = :sk REMOVE open_flag"
             ),
             ConditionExpression="#s = :completing",
             ExpressionAttributeNames={"#s": "status"},
@@ -337,6 +338,12 @@ class JobStore:
                 ":counts": summary["counts"],
                 ":cb": Decimal(str(cost["batch"])),
                 ":cs": Decimal(str(cost["standard"])),
+                ":cc": bool(cost["complete"]),
+                ":cp": {
+                    profile: {k: Decimal(str(v)) if isinstance(v, float) else v for k, v in costs.items()}
+                    for profile, costs in summary.get("cost_by_profile", {}).items()
+                },
+                ":tk": summary["tokens"],
                 ":sk": summary["summary_key"],
             },
         )
