@@ -55,9 +55,9 @@ EXPECTED_S3_OBJECT_ACCESS: dict[str, dict[str, set[str]]] = {
         "s3:PutObject": {"jobs/", "results/"},
     },
     "PollFunction": {},
-    "CompleteFunction": {
-        "s3:GetObject": {"jobs/"},
-        "s3:PutObject": {"jobs/", "results/"},
+    "CompleteFunction": {  # inbox/: a workflow's next-stage documents
+        "s3:GetObject": {"jobs/", "inbox/"},
+        "s3:PutObject": {"jobs/", "results/", "inbox/"},
         "s3:AbortMultipartUpload": {"jobs/"},
     },
 }
@@ -693,17 +693,18 @@ def test_s3_object_access_is_scoped_to_the_agreed_prefixes(
     assert access == EXPECTED_S3_OBJECT_ACCESS[logical_id]
 
 
-def test_only_submit_lists_the_bucket(resources: dict[str, Any]) -> None:
-    # Submit needs ListBucket so that S3 reports a deleted document as 404, not 403.
-    listing = [
-        resource
-        for action, resource, _ in grants(function_statements(resources, "SubmitFunction"))
-        if action == "s3:ListBucket"
-    ]
-    assert listing == ["arn:${AWS::Partition}:s3:::${DocumentsBucket}"]
-    for other in ("PollFunction", "CompleteFunction"):
-        actions = {a for a, _, _ in grants(function_statements(resources, other))}
-        assert "s3:ListBucket" not in actions
+def test_only_submit_and_complete_list_the_bucket(resources: dict[str, Any]) -> None:
+    # ListBucket makes S3 report a missing object as 404, not 403: Submit for a deleted
+    # document, Complete for a workflow's next-stage document it has not written yet.
+    for function in ("SubmitFunction", "CompleteFunction"):
+        listing = [
+            resource
+            for action, resource, _ in grants(function_statements(resources, function))
+            if action == "s3:ListBucket"
+        ]
+        assert listing == ["arn:${AWS::Partition}:s3:::${DocumentsBucket}"]
+    actions = {a for a, _, _ in grants(function_statements(resources, "PollFunction"))}
+    assert "s3:ListBucket" not in actions
 
 
 @BUCKET_KEY_CASES

@@ -88,6 +88,7 @@ def test_notification_message() -> None:
         "cost": {"currency": "USD", "batch": 0.0125, "standard": 0.025, "savings": 0.0125, "complete": True},
         "results": ["s3://b/results/default/", "s3://b/results/extract/"],
         "summary": f"s3://b/jobs/{JOB}/summary.json",
+        "workflow": None,
         "errors": summary["errors"],
     }
 

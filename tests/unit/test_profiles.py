@@ -151,3 +151,47 @@ def test_an_unknown_profile_lists_the_valid_and_invalid_names() -> None:
     catalog = _catalog({"profiles/a.json": "{}"})
     with pytest.raises(UnknownProfile, match="no profile named 'b'; profiles are: a, default"):
         catalog.get("b")
+
+
+# --- workflows ----------------------------------------------------------------------------------
+
+
+def test_a_workflow_chain_is_accepted() -> None:
+    catalog = _catalog(
+        {
+            "profiles/draft.json": '{"model": "claude-opus-4-5", "next": "check"}',
+            "profiles/check.json": '{"model": "claude-haiku-4-5", "next": "rewrite"}',
+            "profiles/rewrite.json": '{"model": "claude-sonnet-4-5"}',
+        }
+    )
+    assert [catalog.get(n).next for n in ("draft", "check", "rewrite")] == ["check", "rewrite", None]
+
+
+@pytest.mark.parametrize(
+    ("files", "name", "message"),
+    [
+        ({"profiles/a.json": '{"next": "a"}'}, "a", "its workflow has a cycle (a -> a)"),
+        (
+            {
+                "profiles/a.json": '{"next": "b"}',
+                "profiles/b.json": '{"next": "c"}',
+                "profiles/c.json": '{"next": "b"}',
+            },
+            "a",
+            "its workflow has a cycle (b -> c -> b)",
+        ),
+        ({"profiles/a.json": '{"next": "nowhere"}'}, "a", "its next profile 'nowhere' does not exist"),
+        (
+            {"profiles/a.json": '{"next": "b"}', "profiles/b.json": '{"bad": 1}'},
+            "a",
+            "its next profile 'b' is invalid",
+        ),
+    ],
+)
+def test_a_broken_workflow_is_refused_before_anything_is_submitted(
+    files: dict[str, str], name: str, message: str
+) -> None:
+    catalog = _catalog(files)
+    with pytest.raises(InvalidProfile) as caught:
+        catalog.get(name)
+    assert message in str(caught.value)

@@ -9,12 +9,20 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from batchdrop.anthropic_batches import MessageBatches
 from batchdrop.aws.jobs_table import COMPLETED, JobRecord, JobStore, iso
 from batchdrop.aws.messaging import BATCH_ENDED, JOB_COMPLETED, JobEvents, Notifier
 from batchdrop.aws.storage import DocumentStore
 from batchdrop.crash_points import crash_point
+from batchdrop.documents import (
+    METADATA_ORIGIN,
+    METADATA_PREVIOUS_JOB,
+    METADATA_STAGE,
+    METADATA_WORKFLOW,
+    next_stage_key,
+)
 from batchdrop.manifest import (
     REJECTED,
     ManifestEntry,
@@ -68,11 +76,14 @@ class _ParallelWriter:
         self._pending: set[Future[None]] = set()
 
     def write(self, obj: ResultObject) -> None:
+        self.run(self._store.put_result, obj)
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> None:
         if len(self._pending) >= self._limit:
             done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
             for future in done:
                 future.result()
-        self._pending.add(self._pool.submit(self._store.put_result, obj))
+        self._pending.add(self._pool.submit(fn, *args))
 
     def drain(self) -> None:
         """Wait until everything written so far is stored."""
@@ -162,6 +173,8 @@ class _Completion:
                     obj = result_object(job_id, entry, line)
                     writer.write(obj)
                     self.summary.record_result(entry, line, obj.outcome)
+                    if entry.next_profile and obj.outcome == "succeeded":
+                        writer.run(self._hand_to_next_stage, entry, obj)
                 done.add(entry.custom_id)
                 since_save += 1
                 if len(done) * 2 >= len(self.manifest) > 1:
@@ -188,6 +201,52 @@ class _Completion:
         finally:
             writer.close()
         return True
+
+    def _hand_to_next_stage(self, entry: ManifestEntry, answer: ResultObject) -> None:
+        """The answer becomes a document of the workflow's next stage (written to its inbox
+        folder, so the next stage is batched like any upload), linked to where it started."""
+        assert entry.next_profile is not None
+        key = next_stage_key(answer.key, entry.profile, entry.next_profile)
+        metadata = {
+            METADATA_WORKFLOW: entry.workflow_id or self.job.job_id,
+            METADATA_STAGE: str(entry.stage + 1),
+            METADATA_ORIGIN: quote(entry.origin_key or entry.source_key, safe="/"),
+            METADATA_PREVIOUS_JOB: self.job.job_id,
+        }
+        self.ctx.store.put_once(key, answer.body, answer.content_type, metadata, owner=self.job.job_id)
+
+    def workflow(self) -> dict[str, Any] | None:
+        """Where this job stands in its workflow, with the cost of the stages so far."""
+        entries = [e for e in self.manifest.values() if e.status != REJECTED]
+        if not any(e.next_profile or e.workflow_id for e in entries):
+            return None
+        previous = sorted({e.previous_job_id for e in entries if e.previous_job_id})
+        batch, standard = self.summary.cost()[0].batch, self.summary.cost()[0].standard
+        complete = not self.summary.cost()[1]
+        stages = []
+        for job_id in previous:
+            record = self.ctx.jobs.get(job_id)
+            if record is None or "workflow_cost_batch" not in record.item:
+                complete = False
+                continue
+            batch += float(record.item["workflow_cost_batch"])
+            standard += float(record.item["workflow_cost_standard"])
+            complete = complete and bool(record.item.get("workflow_cost_complete", True))
+            stages.append({"job_id": job_id, "summary_key": record.item.get("summary_key")})
+        return {
+            "id": next((e.workflow_id for e in entries if e.workflow_id), self.job.job_id),
+            "stage": max(e.stage for e in entries),
+            "previous_jobs": stages,
+            "next_profiles": sorted({e.next_profile for e in entries if e.next_profile}),
+            "final": any(e.next_profile is None for e in entries),
+            "origins": sorted({e.origin_key for e in entries if e.origin_key})[:20],
+            "total_cost": {
+                "batch": round(batch, 9),
+                "standard": round(standard, 9),
+                "savings": round(standard - batch, 9),
+                "complete": complete,
+            },
+        }
 
     def _time_short(self) -> bool:
         return self.ctx.remaining is not None and self.ctx.remaining() < HANDOVER_MARGIN_SECONDS
@@ -237,8 +296,10 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
         ctx.store.upload_file(results_key(job_id), raw.name, "application/x-ndjson")
     follow_up = work.resubmit()
 
+    workflow = work.workflow()
     body = work.summary.to_dict(
         status="completed",
+        workflow=workflow,
         estimate=compare_with_estimate(work.summary, work.manifest.values()),
         attempt=work.attempt,
         cancel_requested_at=job.item.get("cancel_requested_at"),
@@ -253,7 +314,9 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
         results_prefixes=sorted({f"results/{e.profile}/" for e in work.manifest.values()}),
     )
     ctx.store.put_json(summary_key(job_id), body)
-    if not work.checkpoint.notified:
+    # In a workflow, one notification at its end (and per stage when the profile asks for it).
+    notify = workflow is None or workflow["final"] or any(e.notify_stage for e in work.manifest.values())
+    if notify and not work.checkpoint.notified:
         ctx.notifier.publish(notification_subject(body), notification_message(body, ctx.store))
         work.checkpoint.notified = True
         ctx.store.put_json(checkpoint_key(job_id), work.checkpoint.to_json())
@@ -365,5 +428,8 @@ def notification_message(summary: dict[str, Any], store: DocumentStore) -> dict[
         },
         "results": [store.uri(prefix) for prefix in summary["results_prefixes"]],
         "summary": store.uri(summary["summary_key"]),
+        "workflow": None
+        if not summary.get("workflow")
+        else {k: summary["workflow"][k] for k in ("id", "stage", "final", "total_cost")},
         "errors": summary["errors"][:10],
     }

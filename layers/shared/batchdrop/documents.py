@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import unquote
 
 from batchdrop.profiles import DEFAULT_PROFILE, Profile
 
@@ -94,6 +95,32 @@ def custom_id(sequence: int, key: str, version_id: str | None, item: str = "") -
 # the x-amz-meta- prefix, lower-cased).
 METADATA_MODEL = "batchdrop-model"
 METADATA_MAX_TOKENS = "batchdrop-max-tokens"
+
+
+# Written by Complete on the documents it hands to a workflow's next stage.
+METADATA_WORKFLOW = "batchdrop-workflow"
+METADATA_STAGE = "batchdrop-stage"
+METADATA_ORIGIN = "batchdrop-origin"  # URL-quoted: S3 metadata is ASCII
+METADATA_PREVIOUS_JOB = "batchdrop-previous-job"
+
+
+def workflow_links(metadata: dict[str, str]) -> dict[str, Any]:
+    """Manifest fields linking a next-stage document to its workflow, from its S3 metadata."""
+    if not metadata.get(METADATA_WORKFLOW):
+        return {}
+    stage = metadata.get(METADATA_STAGE, "")
+    return {
+        "workflow_id": metadata[METADATA_WORKFLOW],
+        "stage": int(stage) if stage.isdigit() else 2,
+        "origin_key": unquote(metadata.get(METADATA_ORIGIN, "")) or None,
+        "previous_job_id": metadata.get(METADATA_PREVIOUS_JOB) or None,
+    }
+
+
+def next_stage_key(result_key: str, profile: str, next_profile: str) -> str:
+    """Where an answer becomes the next stage's document: ``results/draft/q3/r.pdf.md`` ->
+    ``inbox/check/q3/r.pdf.md``."""
+    return f"{INBOX_PREFIX}{next_profile}/{result_key.removeprefix(f'{RESULTS_PREFIX}{profile}/')}"
 
 
 def metadata_overrides(metadata: dict[str, str]) -> dict[str, Any]:

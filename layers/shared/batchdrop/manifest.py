@@ -36,6 +36,13 @@ class ManifestEntry:
     # The estimate made before submitting (input from the content; output at most max_tokens).
     estimated_input_tokens: int | None = None
     estimated_cost: float | None = None  # at batch price, USD; None when the model has no price
+    # Workflows: the profile the answer goes on to, and where this document came from.
+    next_profile: str | None = None
+    notify_stage: bool = False
+    workflow_id: str | None = None  # the first stage's job id
+    stage: int = 1
+    origin_key: str | None = None  # the document the workflow started from
+    previous_job_id: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))

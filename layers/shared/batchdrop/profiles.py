@@ -58,6 +58,9 @@ class ProfileSpec(BaseModel):
     citations: bool = False
     cache_system_prompt: bool = False
     max_job_cost_usd: float | None = Field(default=None, gt=0)
+    # Workflows: each answer of this profile becomes a document of the `next` profile.
+    next: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    notify_each_stage: bool = False
 
     @field_validator("instruction")
     @classmethod
@@ -86,6 +89,8 @@ class Profile:
     citations: bool = False
     cache_system_prompt: bool = False
     max_job_cost_usd: float | None = None
+    next: str | None = None
+    notify_each_stage: bool = False
 
     @property
     def result_suffix(self) -> str:
@@ -153,6 +158,27 @@ def profile_name(key: str) -> str | None:
     return stem if _NAME_RE.match(stem) else None
 
 
+def _broken_chains(profiles: Mapping[str, Profile], invalid: Mapping[str, str]) -> dict[str, str]:
+    """Profiles whose ``next`` chain cannot run: a cycle, or a next profile that is missing or
+    invalid. Refused here, before anything is submitted."""
+    broken: dict[str, str] = {}
+    for name, profile in profiles.items():
+        chain = [name]
+        step = profile
+        while step.next is not None:
+            if step.next in chain:
+                cycle = " -> ".join([*chain[chain.index(step.next) :], step.next])
+                broken[name] = f"profile {name!r} is invalid: its workflow has a cycle ({cycle})"
+                break
+            if step.next in invalid or step.next not in profiles:
+                why = "is invalid" if step.next in invalid else "does not exist"
+                broken[name] = f"profile {name!r} is invalid: its next profile {step.next!r} {why}"
+                break
+            chain.append(step.next)
+            step = profiles[step.next]
+    return broken
+
+
 class ProfileCatalog:
     """The profiles one invocation can use, read once and looked up by name."""
 
@@ -190,6 +216,7 @@ class ProfileCatalog:
                 profiles[name] = parse_profile_file(keys[0], text, profiles[DEFAULT_PROFILE])
             except InvalidProfile as exc:
                 invalid[name] = f"profile {name!r} is invalid: {exc}"
+        invalid.update(_broken_chains(profiles, invalid))
         return cls(profiles.values(), invalid)
 
     def get(self, name: str) -> Profile:

@@ -182,6 +182,9 @@ class IngestWindow:
             model=profile.model,
             result_key=documents.result_key(doc, profile),
             kind=converted.kind,
+            next_profile=profile.next,
+            notify_stage=profile.notify_each_stage,
+            **documents.workflow_links(stored.metadata),
         )
         params = documents.message_params(profile, doc, converted.blocks)
         self._append(entry, params, converted.detail, profile.max_job_cost_usd)
@@ -199,6 +202,8 @@ class IngestWindow:
                 base,
                 custom_id=custom_id,
                 item=line.item,
+                next_profile=line.profile.next,
+                notify_stage=line.profile.notify_each_stage,
                 profile=line.profile.name,
                 model=str(line.params.get("model")),
                 result_key=line.result_key,

@@ -327,7 +327,8 @@ class JobStore:
             UpdateExpression=(
                 "SET #s = :completed, completed_at = :now, updated_at = :now, result_counts = :counts, "
                 "cost_batch = :cb, cost_standard = :cs, cost_complete = :cc, cost_by_profile = :cp, "
-                "tokens = :tk, summary_key = :sk REMOVE open_flag"
+                "tokens = :tk, summary_key = :sk, workflow_cost_batch = :wb, workflow_cost_standard = :ws, "
+                "workflow_cost_complete = :wc REMOVE open_flag"
             ),
             ConditionExpression="#s = :completing",
             ExpressionAttributeNames={"#s": "status"},
@@ -344,6 +345,10 @@ class JobStore:
                     for profile, costs in summary.get("cost_by_profile", {}).items()
                 },
                 ":tk": summary["tokens"],
+                # The cost of this job and every stage of its workflow before it.
+                ":wb": Decimal(str((summary.get("workflow") or {}).get("total_cost", cost)["batch"])),
+                ":ws": Decimal(str((summary.get("workflow") or {}).get("total_cost", cost)["standard"])),
+                ":wc": bool((summary.get("workflow") or {}).get("total_cost", cost)["complete"]),
                 ":sk": summary["summary_key"],
             },
         )

@@ -66,6 +66,26 @@ class DocumentStore:
             Metadata=obj.metadata,
         )
 
+    def put_once(
+        self, key: str, body: bytes, content_type: str, metadata: dict[str, str], owner: str
+    ) -> bool:
+        """Write an object unless this owner (metadata ``batchdrop-previous-job``) already did.
+
+        For objects whose every new version starts work (a workflow's next-stage documents): a
+        completion resumed after a crash must not write them again.
+        """
+        try:
+            head = self._s3.head_object(Bucket=self.bucket, Key=key)
+            if head.get("Metadata", {}).get("batchdrop-previous-job") == owner:
+                return False
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in {"404", "NoSuchKey", "NotFound"}:
+                raise
+        self._s3.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata
+        )
+        return True
+
     def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
 
