@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from batchdrop_local.stack import LocalStack, LocalStackOptions
 
 
@@ -27,11 +29,39 @@ def result_prefix_for(key: str) -> str:
     return f"results/{rest if '/' in rest else 'default/' + rest}"
 
 
-def is_done(key: str, present: set[str]) -> bool:
+def workflow_chains(samples: Path) -> dict[str, list[tuple[str, str]]]:
+    """For each sample profile, its stages: ``[(profile, result suffix), ...]`` along ``next``."""
+    specs: dict[str, dict[str, Any]] = {"default": {}}
+    for path in sorted((samples / "profiles").glob("*")):
+        text = path.read_text(encoding="utf-8")
+        specs[path.stem] = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text) or {}
+    chains = {}
+    for name in specs:
+        chain: list[tuple[str, str]] = []
+        step: str | None = name
+        while step is not None and step in specs and step not in [s for s, _ in chain]:
+            chain.append((step, ".json" if specs[step].get("output_format") == "json" else ".md"))
+            step = specs[step].get("next")
+        chains[name] = chain
+    return chains
+
+
+def is_done(key: str, present: set[str], chains: dict[str, list[tuple[str, str]]] | None = None) -> bool:
+    """Whether a document has its last answer (at the end of its workflow) or an error."""
     prefix = result_prefix_for(key)
     if key.endswith(".jsonl"):
         return any(k.startswith(prefix + "/") for k in present) or f"{prefix}.error.json" in present
-    return any(f"{prefix}{suffix}" in present for suffix in (".md", ".json", ".error.json"))
+    profile, _, path = prefix.removeprefix("results/").partition("/")
+    stages = (chains or {}).get(profile) or [(profile, "")]
+    suffix = ""
+    for index, (stage, stage_suffix) in enumerate(stages):
+        base = f"results/{stage}/{path}{suffix}"
+        if f"{base}.error.json" in present:
+            return True
+        if index == len(stages) - 1:
+            return any(f"{base}{s}" in present for s in (".md", ".json"))
+        suffix += stage_suffix
+    return False
 
 
 def upload_samples(stack: LocalStack, samples: Path, bucket: str) -> list[str]:
@@ -56,7 +86,9 @@ def upload_samples(stack: LocalStack, samples: Path, bucket: str) -> list[str]:
     return keys
 
 
-def wait_for_results(stack: LocalStack, bucket: str, keys: list[str], timeout: float) -> None:
+def wait_for_results(
+    stack: LocalStack, bucket: str, keys: list[str], timeout: float, chains: dict[str, list[tuple[str, str]]]
+) -> None:
     """Show progress until every uploaded document has its answers or its error."""
     s3 = stack.client("s3")
     table = stack.client("dynamodb")
@@ -67,7 +99,7 @@ def wait_for_results(stack: LocalStack, bucket: str, keys: list[str], timeout: f
         present: set[str] = set()
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="results/"):
             present.update(obj["Key"] for obj in page.get("Contents", []))
-        done = sum(1 for key in keys if is_done(key, present))
+        done = sum(1 for key in keys if is_done(key, present, chains))
         items = table.scan(TableName=info["jobs_table"]).get("Items", [])
         jobs = [item for item in items if "status" in item]  # not the claims of documents
         states = ", ".join(
@@ -95,7 +127,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     counts = summary["counts"]
     cost = summary["cost"]
     tokens = summary["tokens"]
-    print(f"\nJob {summary['job_id']}  (batch {summary['batch_id']})")
+    workflow = summary.get("workflow")
+    stage = f", workflow stage {workflow['stage']}" if workflow else ""
+    print(f"\nJob {summary['job_id']}  (batch {summary['batch_id']}{stage})")
     by_profile = ", ".join(f"{name} {n}" for name, n in summary["documents_by_profile"].items())
     print(f"  documents        {summary['documents']}  ({by_profile})")
     print("  outcome          " + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k == "succeeded"))
@@ -110,6 +144,29 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"  (no price known for {', '.join(cost['unknown_price_models'])}: not in the totals)")
     for error in summary["errors"][:5]:
         print(f"  error            {error['document']}: {error['type']} {error['message']}")
+
+
+def print_totals(summaries: list[dict[str, Any]]) -> None:
+    """Per stage of each workflow, and for everything: cost at batch price against standard."""
+    currency = summaries[0]["cost"]["currency"] if summaries else "USD"
+    for summary in summaries:
+        workflow = summary.get("workflow")
+        if workflow and workflow["final"] and workflow["stage"] > 1:
+            total = workflow["total_cost"]
+            print(
+                f"\nWorkflow {workflow['id']} ({workflow['stage']} stages, "
+                f"ended with job {summary['job_id']}):\n"
+                f"  total cost, batch {_fmt_money(total['batch'], currency)}, "
+                f"standard {_fmt_money(total['standard'], currency)}, "
+                f"saved {_fmt_money(total['savings'], currency)}"
+            )
+    batch = sum(s["cost"]["batch"] for s in summaries)
+    standard = sum(s["cost"]["standard"] for s in summaries)
+    print(
+        f"\nAll {len(summaries)} jobs: cost at batch price {_fmt_money(batch, currency)}, "
+        f"at standard price {_fmt_money(standard, currency)}, saved {_fmt_money(standard - batch, currency)}"
+        + (f" ({(standard - batch) / standard:.0%})" if standard else "")
+    )
 
 
 def copy_results(stack: LocalStack, bucket: str, output: Path) -> int:
@@ -143,9 +200,17 @@ def run_demo(options: LocalStackOptions, samples: Path, output: Path, timeout: f
         print(f"  AWS endpoint {info['endpoint']}, bucket {bucket}, emulator {info['anthropic_base_url']}")
 
         keys = upload_samples(stack, samples, bucket)
-        print("Waiting for the batch (ingest window, emulated batch processing, poll, completion) ...")
+        chains = workflow_chains(samples)
+        workflows = {
+            name: " -> ".join(s for s, _ in chain) for name, chain in chains.items() if len(chain) > 1
+        }
+        for name, chain in workflows.items():
+            print(f"  workflow: inbox/{name}/ runs {chain}, each stage its own batch")
+        print(
+            "Waiting for the batches (ingest window, emulated processing, poll, completion, next stages) ..."
+        )
         try:
-            wait_for_results(stack, bucket, keys, timeout)
+            wait_for_results(stack, bucket, keys, timeout, chains)
         except TimeoutError as exc:
             print(f"demo failed: {exc}; function logs are in {info['logs']}")
             return 1
@@ -156,8 +221,10 @@ def run_demo(options: LocalStackOptions, samples: Path, output: Path, timeout: f
             for obj in page.get("Contents", []):
                 if obj["Key"].endswith("/summary.json"):
                     summaries.append(json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()))
+        summaries.sort(key=lambda s: s.get("created_at") or "")
         for summary in summaries:
             print_summary(summary)
+        print_totals(summaries)
 
         notifications = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=5)
         for message in notifications.get("Messages", []):

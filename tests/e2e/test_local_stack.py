@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from batchdrop_local.demo import is_done
+from batchdrop_local.demo import is_done, workflow_chains
 from batchdrop_local.template import PROJECT_ROOT
 from tests.e2e.harness import client, processes_with_marker, running_local_stack
 
@@ -188,7 +188,12 @@ def test_demo_runs_the_pipeline_on_the_samples_and_leaves_nothing_running(tmp_pa
         assert label in result.stdout
     copied = {p.relative_to(output_dir).as_posix() for p in output_dir.rglob("*") if p.is_file()}
     # every sample has its answer (or, for a request list, one per line), none has an error
-    assert [key for key in samples if not is_done(key, copied)] == []
+    assert [
+        key for key in samples if not is_done(key, copied, workflow_chains(PROJECT_ROOT / "samples"))
+    ] == []
+    # the summarize folder is a two-stage workflow: its headlines are the final answers
+    assert "results/headline/reports/q3 revenue summary.txt.md.md" in copied
+    assert "Workflow " in result.stdout and " jobs: cost at batch price " in result.stdout
     assert not [key for key in copied if key.endswith(".error.json")]
     assert "results/extract/contracts/service agreement 2026.pdf.json" in copied
     assert len(list((output_dir / "jobs").glob("*/summary.json"))) == 1
