@@ -361,3 +361,31 @@ def test_the_stack_budget_applies_to_every_job(stack: Stack) -> None:
     assert (result["submitted"], result["rejected"]) == (0, 1)
     reason = json.loads(stack.get_text("results/default/c.txt.error.json"))["reason"]
     assert "exceeds the stack's MaxJobCostUsd of 1e-07 USD" in reason
+
+
+def test_prompt_caching_shows_in_the_summary_and_lowers_the_cost(stack: Stack) -> None:
+    # Given a profile whose long shared system prompt is marked for caching (>= 1,024 tokens)
+    guide = "Follow the house style guide. " * 180  # about 1,350 tokens
+    stack.put_document(
+        "profiles/styled.json",
+        json.dumps({"model": "claude-sonnet-4-5", "system_prompt": guide, "cache_system_prompt": True}),
+    )
+    documents = {f"inbox/styled/doc-{n}.txt": f"Document {n} text.".encode() for n in range(3)}
+    result = _submit(stack, documents)
+
+    (summary,) = _complete(stack, result)
+
+    # Then the first request wrote the prefix to the cache and the other two read it
+    tokens = summary["tokens"]
+    prefix = tokens["cache_write_5m"]
+    assert prefix >= 1024 and tokens["cache_read"] == 2 * prefix
+    # and the summary's cost uses the cache prices (reads at a tenth of input), still at batch price
+    input_price, write_price, read_price, output_price = 3, 3.75, 0.30, 15
+    standard = (
+        tokens["input"] * input_price
+        + prefix * write_price
+        + tokens["cache_read"] * read_price
+        + tokens["output"] * output_price
+    ) / 1e6
+    assert summary["cost"]["standard"] == pytest.approx(standard)
+    assert summary["cost"]["batch"] == pytest.approx(standard / 2)

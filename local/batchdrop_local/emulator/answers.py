@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 import re
@@ -25,6 +26,10 @@ SUMMARY_WORDS = 30
 SUMMARY_SCAN_CHARS = 4000  # enough for 30 words; spares splitting whole documents
 _ROLES = ("user", "assistant")
 _FIRST_SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)")
+
+
+# The API caches a marked prefix of at least this many tokens (1,024 on Sonnet and Opus).
+MIN_CACHEABLE_TOKENS = 1024
 
 
 class ParamsError(ValueError):
@@ -54,13 +59,39 @@ class _Digest:
         )
 
 
-def answer(params: Any, message_id: str) -> dict[str, Any]:
+def cached_prefix(params: dict[str, Any]) -> str:
+    """The system text up to the last block marked ``cache_control`` (what prompt caching keeps)."""
+    system = params.get("system")
+    if not isinstance(system, list):
+        return ""
+    marked = [i for i, block in enumerate(system) if isinstance(block, dict) and block.get("cache_control")]
+    if not marked:
+        return ""
+    return "\n".join(
+        str(block.get("text", "")) for block in system[: marked[-1] + 1] if isinstance(block, dict)
+    )
+
+
+def answer(params: Any, message_id: str, cache: set[str] | None = None) -> dict[str, Any]:
     """Return the Message object the emulated model produces for `params`.
 
-    Raises ParamsError with an API-style message ("field: problem") for invalid params.
+    ``cache`` is the batch's prompt cache: a marked prefix of at least MIN_CACHEABLE_TOKENS is
+    written (``cache_creation_input_tokens``) the first time and read (``cache_read_input_tokens``)
+    after, as the API does within a batch. Raises ParamsError with an API-style message
+    ("field: problem") for invalid params.
     """
     model, max_tokens = _check_top_level(params)
     digest = _digest(params)
+    cache_write = cache_read = 0
+    prefix = cached_prefix(params)
+    prefix_tokens = math.ceil(len(prefix) / CHARS_PER_TOKEN)
+    if cache is not None and prefix_tokens >= MIN_CACHEABLE_TOKENS:
+        key = hashlib.sha256(f"{model}\0{prefix}".encode()).hexdigest()
+        if key in cache:
+            cache_read = prefix_tokens
+        else:
+            cache.add(key)
+            cache_write = prefix_tokens
     text = _reply_text(model, digest)
     stop_reason, stop_sequence = "end_turn", None
     found = [(text.find(sequence), sequence) for sequence in _stop_sequences(params) if sequence in text]
@@ -84,9 +115,9 @@ def answer(params: Any, message_id: str) -> dict[str, Any]:
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
         "usage": {
-            "input_tokens": digest.input_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "input_tokens": digest.input_tokens - cache_write - cache_read,
+            "cache_creation_input_tokens": cache_write,
+            "cache_read_input_tokens": cache_read,
             "output_tokens": output_tokens,
             "service_tier": "batch",
         },

@@ -403,8 +403,9 @@ class BatchEngine:
         ended_at = batch.end_time()
         counts = dict.fromkeys(COUNTERS, 0)
         keyed_lines = []
+        cache: set[str] = set()  # the batch's prompt cache
         for custom_id, params, attempt in batch.requests or ():
-            result = cls._result(batch, ended_at, custom_id, params, attempt)
+            result = cls._result(batch, ended_at, custom_id, params, attempt, cache)
             counts[result["type"]] += 1
             line = json.dumps({"custom_id": custom_id, "result": result}, separators=(",", ":"))
             keyed_lines.append((hashlib.sha256(custom_id.encode()).digest(), line.encode() + b"\n"))
@@ -415,13 +416,15 @@ class BatchEngine:
         batch.requests = None
 
     @staticmethod
-    def _result(batch: _Batch, ended_at: float, custom_id: str, params: Any, attempt: int) -> dict[str, Any]:
+    def _result(
+        batch: _Batch, ended_at: float, custom_id: str, params: Any, attempt: int, cache: set[str]
+    ) -> dict[str, Any]:
         done_at = batch.created_at + completion_fraction(custom_id) * batch.delay
         cutoff = ended_at if batch.cancel_initiated_at is None else min(ended_at, batch.cancel_initiated_at)
         if done_at > cutoff:
             return {"type": "canceled" if batch.cancel_initiated_at is not None else "expired"}
         try:
-            message = answer(params, new_id("msg_"))
+            message = answer(params, new_id("msg_"), cache)
         except ParamsError as exc:
             return _errored("invalid_request_error", str(exc))
         outcome = planned_outcome(custom_id, attempt, batch.error_rate, batch.expire_rate)
