@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -16,6 +17,20 @@ from batchdrop_local.runtime import LambdaContext, lambda_environment, load_hand
 from batchdrop_local.template import PROJECT_ROOT
 
 EVENTS_DIR = PROJECT_ROOT / "events"
+
+
+def s3_event(bucket: str, keys: list[str]) -> dict[str, Any]:
+    """A plain S3 ObjectCreated notification for these keys, URL-encoded as S3 sends them."""
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/"), "size": 1}},
+            }
+            for key in keys
+        ]
+    }
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -7,32 +7,17 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
-from urllib.parse import quote_plus
 
 import pytest
 
 from tests.fixtures import files
-from tests.integration.harness import Stack, load_event
-
-
-def _s3_event(bucket: str, keys: list[str]) -> dict[str, Any]:
-    """A plain S3 notification for these keys, URL-encoded as S3 sends them."""
-    return {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/"), "size": 1}},
-            }
-            for key in keys
-        ]
-    }
+from tests.integration.harness import Stack, load_event, s3_event
 
 
 def _submit(stack: Stack, documents: dict[str, bytes], **env: str) -> dict[str, Any]:
     for key, body in documents.items():
         stack.put_document(key, body)
-    result: dict[str, Any] = stack.handler("SubmitFunction", **env)(_s3_event(stack.bucket, list(documents)))
+    result: dict[str, Any] = stack.handler("SubmitFunction", **env)(s3_event(stack.bucket, list(documents)))
     return result
 
 
@@ -253,7 +238,7 @@ def test_object_metadata_overrides_model_and_max_tokens_for_one_document(stack: 
     )
     stack.put_document("inbox/default/plain.txt", b"Default model is fine.")
     keys = ["inbox/default/special.txt", "inbox/default/bad.txt", "inbox/default/plain.txt"]
-    result = stack.handler("SubmitFunction")(_s3_event(stack.bucket, keys))
+    result = stack.handler("SubmitFunction")(s3_event(stack.bucket, keys))
     requests = _requests(stack, result)
     assert (
         requests["inbox/default/special.txt"]["model"],

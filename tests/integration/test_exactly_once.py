@@ -31,6 +31,14 @@ def _upload_event_documents(stack: Stack, sample_documents: dict[str, bytes]) ->
         )
 
 
+def _submit_dies_at(stack: Stack, monkeypatch: pytest.MonkeyPatch, point: str) -> None:
+    """Submit handles events/sqs-s3-put.json and dies at the crash point."""
+    monkeypatch.setenv("BATCHDROP_CRASH_POINTS", point)
+    with pytest.raises(SimulatedCrash):
+        stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+    monkeypatch.delenv("BATCHDROP_CRASH_POINTS")
+
+
 def _jobs(stack: Stack) -> list[dict[str, Any]]:
     return [item for item in stack.table.scan()["Items"] if "status" in item]
 
@@ -103,10 +111,7 @@ def test_a_crash_after_creating_the_batch_is_adopted_not_resubmitted(
 ) -> None:
     # Given Submit dies right after the API created the batch, before recording it
     _upload_event_documents(stack, sample_documents)
-    monkeypatch.setenv("BATCHDROP_CRASH_POINTS", "submit:after-create")
-    with pytest.raises(SimulatedCrash):
-        stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
-    monkeypatch.delenv("BATCHDROP_CRASH_POINTS")
+    _submit_dies_at(stack, monkeypatch, "submit:after-create")
     (job,) = _jobs(stack)
     assert job["status"] == "submitting" and "batch_id" not in job
 
@@ -129,10 +134,7 @@ def test_a_crash_before_creating_the_batch_is_abandoned_and_resubmitted_once(
 ) -> None:
     # Given Submit dies after recording its intent, before the API call
     _upload_event_documents(stack, sample_documents)
-    monkeypatch.setenv("BATCHDROP_CRASH_POINTS", "submit:before-create")
-    with pytest.raises(SimulatedCrash):
-        stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
-    monkeypatch.delenv("BATCHDROP_CRASH_POINTS")
+    _submit_dies_at(stack, monkeypatch, "submit:before-create")
 
     # When Poll reconciles (no batch exists) and SQS redelivers the window
     report = stack.handler("PollFunction", SUBMIT_GRACE_SECONDS="0")(load_event("scheduled.json"))
@@ -154,10 +156,7 @@ def test_a_young_submitting_job_is_left_alone(
 ) -> None:
     # A Submit that is still running (its intent is recent) must not be reconciled under it.
     _upload_event_documents(stack, sample_documents)
-    monkeypatch.setenv("BATCHDROP_CRASH_POINTS", "submit:before-create")
-    with pytest.raises(SimulatedCrash):
-        stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
-    monkeypatch.delenv("BATCHDROP_CRASH_POINTS")
+    _submit_dies_at(stack, monkeypatch, "submit:before-create")
     report = stack.handler("PollFunction")(load_event("scheduled.json"))  # default grace: 20 minutes
     assert (report["adopted"], report["abandoned"], report["open_jobs"]) == ([], [], 1)
 

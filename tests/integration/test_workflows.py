@@ -6,26 +6,13 @@ from __future__ import annotations
 import json
 import sys
 from typing import Any
-from urllib.parse import quote_plus
 
-from tests.integration.harness import Stack, load_event
+from tests.integration.harness import Stack, load_event, s3_event
 
 
 def _run_stage(stack: Stack, key: str) -> dict[str, Any]:
     """One stage: the document's notification -> Submit -> Poll -> Complete; its summary."""
-    event = {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "bucket": {"name": stack.bucket},
-                    "object": {"key": quote_plus(key, safe="/"), "size": 1},
-                },
-            }
-        ]
-    }
-    submitted = stack.handler("SubmitFunction")(event)
+    submitted = stack.handler("SubmitFunction")(s3_event(stack.bucket, [key]))
     (job,) = submitted["jobs"]
     stack.handler("PollFunction")(load_event("scheduled.json"))
     ended = load_event("batch-ended.json")
