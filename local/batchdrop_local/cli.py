@@ -5,6 +5,9 @@ batchdrop local emulator    only the Anthropic Message Batches emulator
 batchdrop demo              the whole pipeline on samples/, then stop
 batchdrop invoke F EVENT    sam local invoke, or in process against the local stack
 batchdrop cancel JOB_ID     cancel a job (writes its jobs/<job-id>/cancel marker)
+batchdrop status            jobs open and recent, with progress and cost (--watch)
+batchdrop job JOB_ID        one job in detail, with its documents (--watch)
+batchdrop cost              spending and savings per profile since a date
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from batchdrop_local.emulator import add_cli_arguments as add_emulator_arguments
 from batchdrop_local.emulator import run_from_cli as run_emulator
-from batchdrop_local.stack import DEFAULT_STATE_DIR, LocalStack, LocalStackOptions
+from batchdrop_local.template import DEFAULT_STATE_DIR
+
+if TYPE_CHECKING:  # the stack loads moto and boto3: only the commands that run it import it
+    from batchdrop_local.stack import LocalStack, LocalStackOptions
 
 
 def _wait_for_stop_signal() -> None:
@@ -97,6 +104,8 @@ def add_stack_arguments(parser: argparse.ArgumentParser, default_port: int = 456
 
 
 def stack_options(args: argparse.Namespace) -> LocalStackOptions:
+    from batchdrop_local.stack import LocalStackOptions
+
     return LocalStackOptions(
         host=args.host,
         port=args.port,
@@ -156,6 +165,8 @@ def print_stack_info(stack: LocalStack) -> None:
 
 
 def cmd_local_up(args: argparse.Namespace) -> int:
+    from batchdrop_local.stack import LocalStack
+
     stack = LocalStack(stack_options(args), report=lambda line: print(f"  > {line}", flush=True))
     try:
         stack.start()
@@ -200,6 +211,78 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from batchdrop_local.reports import status_command
+
+    return status_command(
+        stack_name=args.stack_name,
+        state_dir=args.state_dir,
+        since=args.since,
+        watch=args.watch,
+        interval=args.interval,
+    )
+
+
+def cmd_job(args: argparse.Namespace) -> int:
+    from batchdrop_local.reports import job_command
+
+    return job_command(
+        args.job_id,
+        stack_name=args.stack_name,
+        state_dir=args.state_dir,
+        watch=args.watch,
+        interval=args.interval,
+    )
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    from batchdrop_local.reports import cost_command
+
+    return cost_command(stack_name=args.stack_name, state_dir=args.state_dir, since=args.since)
+
+
+def _add_report_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--stack-name", help="a deployed stack (AWS credentials from the environment)")
+    where.add_argument(
+        "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="the running local stack's (default)"
+    )
+
+
+def add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """status, job and cost: read-only views of the jobs table (see batchdrop_local.reports)."""
+    status = commands.add_parser(
+        "status",
+        help="open jobs, then recent ones: progress, age, cost (scans the jobs table: for operators)",
+    )
+    status.add_argument(
+        "--since",
+        default="7d",
+        help="recent means created since: 7d, 12h, 2w or a date 2026-11-01 (%(default)s)",
+    )
+    status.add_argument("--watch", action="store_true", help="redraw until no job is open (Ctrl-C stops)")
+    status.add_argument("--interval", type=float, default=5.0, help="seconds between redraws (%(default)s)")
+    _add_report_stack_arguments(status)
+    status.set_defaults(run=cmd_status)
+
+    job = commands.add_parser("job", help="one job in detail: its record, documents, results and summary")
+    job.add_argument("job_id", help="the job id (jobs/<job-id>/ in the bucket, or in the notification)")
+    job.add_argument("--watch", action="store_true", help="redraw until the job is completed (Ctrl-C stops)")
+    job.add_argument("--interval", type=float, default=5.0, help="seconds between redraws (%(default)s)")
+    _add_report_stack_arguments(job)
+    job.set_defaults(run=cmd_job)
+
+    cost = commands.add_parser(
+        "cost",
+        help="spending and savings of completed jobs, per profile (scans the jobs table: for operators)",
+    )
+    cost.add_argument(
+        "--since", default="30d", help="completed since: 30d, 12h, 2w or a date 2026-11-01 (%(default)s)"
+    )
+    _add_report_stack_arguments(cost)
+    cost.set_defaults(run=cmd_cost)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="batchdrop", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -242,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--bucket", help="the documents bucket of a deployed stack")
     cancel.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="the running local stack's")
     cancel.set_defaults(run=cmd_cancel)
+    add_report_commands(commands)
     return parser
 
 

@@ -19,10 +19,8 @@ from batchdrop_local.emulator import EmulatorConfig, EmulatorServer
 from batchdrop_local.moto_atomic import make_dynamodb_writes_atomic
 from batchdrop_local.provision import ACCOUNT_ID, REGION, LocalStackResources, provision, rate_seconds
 from batchdrop_local.runtime import FunctionWorker, lambda_environment
-from batchdrop_local.template import PROJECT_ROOT
+from batchdrop_local.template import DEFAULT_STATE_DIR
 from batchdrop_local.triggers import EventBridgeRuleSource, EventSource, ScheduleSource, SqsSource
-
-DEFAULT_STATE_DIR = PROJECT_ROOT / ".local-stack"
 
 
 @dataclass
@@ -213,6 +211,42 @@ class LocalStack:
             dead_letter_queue_url=self._queue_url_for_arn(dlq_arn) if dlq_arn else None,
             report=self.report,
         )
+
+    def restart_functions(self, env: dict[str, str], *logical_ids: str) -> None:
+        """Give the named functions (all when none is named) the stack's `function_env` plus
+        `env`, and restart their containers: the next invocation cold-starts with it, as after
+        a configuration change in Lambda. An invocation in progress finishes first."""
+        assert self.resources is not None
+        for logical_id in logical_ids or tuple(self.workers):
+            worker = self.workers[logical_id]
+            fn = self.resources.functions[logical_id]
+            # Set before stopping: a container started in between already gets the new environment.
+            worker._env = lambda_environment(fn, self.endpoint, {**self.options.function_env, **env})
+            worker.stop()
+            worker.invocations = 0  # the next invocation waits for a cold start
+            worker.warm()
+
+    def undelivered_messages(self) -> dict[str, int]:
+        """Per SQS and EventBridge-rule event source (``<function>:<queue name>``): the messages
+        waiting in its queue or being handled, including those a failed invocation left to be
+        delivered again. All zero when every event so far has been handled."""
+        sqs = self.client("sqs")
+        counts: dict[str, int] = {}
+        for source in self.sources:
+            if isinstance(source, SqsSource):
+                url = source.queue_url
+            elif isinstance(source, EventBridgeRuleSource):
+                url = source.target_queue_url
+            else:
+                continue
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            counts[f"{source.worker.fn.logical_id}:{url.rsplit('/', 1)[1]}"] = int(
+                attributes["ApproximateNumberOfMessages"]
+            ) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        return counts
 
     def info(self) -> dict[str, Any]:
         assert self.resources is not None

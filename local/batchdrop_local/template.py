@@ -17,6 +17,8 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+# Where the local stack keeps its state file (for `invoke`, `cancel`, `status`...) and logs.
+DEFAULT_STATE_DIR = PROJECT_ROOT / ".local-stack"
 
 
 class TemplateError(ValueError):

@@ -84,7 +84,9 @@ def test_invoke_runs_a_handler_in_process_against_the_running_stack(local_stack:
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout[result.stdout.index("{\n") :])
-    assert set(report) == {"open_jobs", "ended", "in_progress"}
+    assert {"open_jobs", "ended", "in_progress", "adopted", "abandoned", "overdue", "uncollected"} <= set(
+        report
+    )
     assert "invoking poll.lambda_handler (PollFunction) in process" in result.stderr
 
 
@@ -196,5 +198,5 @@ def test_demo_runs_the_pipeline_on_the_samples_and_leaves_nothing_running(tmp_pa
     assert "Workflow " in result.stdout and " jobs: cost at batch price " in result.stdout
     assert not [key for key in copied if key.endswith(".error.json")]
     assert "results/extract/contracts/service agreement 2026.pdf.json" in copied
-    assert len(list((output_dir / "jobs").glob("*/summary.json"))) == 1
+    assert len(list((output_dir / "jobs").glob("*/summary.json"))) >= 2  # one job per stage at least
     assert processes_with_marker(marker) == []
