@@ -374,3 +374,17 @@ def test_prompt_caching_shows_in_the_summary_and_lowers_the_cost(stack: Stack) -
     ) / 1e6
     assert summary["cost"]["standard"] == pytest.approx(standard)
     assert summary["cost"]["batch"] == pytest.approx(standard / 2)
+
+
+def test_a_cached_instruction_is_read_from_the_cache_after_the_first_request(stack: Stack) -> None:
+    instruction = "Apply every rule of this checklist to the document. " * 90  # about 1,200 tokens
+    stack.put_document(
+        "profiles/checklist.json",
+        json.dumps(
+            {"model": "claude-sonnet-4-5", "instruction": instruction.strip(), "cache_instruction": True}
+        ),
+    )
+    result = _submit(stack, {f"inbox/checklist/doc-{n}.txt": f"Document {n}.".encode() for n in range(3)})
+    (summary,) = _complete(stack, result)
+    tokens = summary["tokens"]
+    assert tokens["cache_write_5m"] >= 1024 and tokens["cache_read"] == 2 * tokens["cache_write_5m"]

@@ -300,3 +300,11 @@ def test_metadata_overrides(metadata: dict[str, str], expected: dict[str, object
 def test_metadata_max_tokens_must_be_in_range(value: str) -> None:
     with pytest.raises(DocumentRejected, match="x-amz-meta-batchdrop-max-tokens must be a whole number"):
         documents.metadata_overrides({"batchdrop-max-tokens": value})
+
+
+def test_a_cached_instruction_comes_first_and_is_marked() -> None:
+    profile = Profile(name="p", model="m", max_tokens=10, instruction="Same for all.", cache_instruction=True)
+    params = message_params(profile, _doc("inbox/p/a.txt"), [_text_block("t", "a.txt")])
+    first, document = params["messages"][0]["content"]
+    assert first == {"type": "text", "text": "Same for all.", "cache_control": {"type": "ephemeral"}}
+    assert document["type"] == "document"

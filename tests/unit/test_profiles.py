@@ -195,3 +195,11 @@ def test_a_broken_workflow_is_refused_before_anything_is_submitted(
     with pytest.raises(InvalidProfile) as caught:
         catalog.get(name)
     assert message in str(caught.value)
+
+
+def test_a_cached_instruction_may_not_vary_per_document() -> None:
+    catalog = _catalog(
+        {"profiles/x.json": '{"instruction": "Summarise ${name}.", "cache_instruction": true}'}
+    )
+    with pytest.raises(InvalidProfile, match="cache_instruction needs an instruction without"):
+        catalog.get("x")

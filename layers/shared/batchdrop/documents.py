@@ -147,6 +147,10 @@ def message_params(profile: Profile, doc: InboxKey, blocks: list[dict[str, Any]]
     if profile.citations:
         blocks = [{**b, "citations": {"enabled": True}} if b.get("type") == "document" else b for b in blocks]
     instruction = profile.instruction_for(name=doc.name, path=doc.path, key=doc.key)
+    if profile.cache_instruction:
+        # system prompt, then the instruction: the same prefix for every document, cached once
+        marked = {"type": "text", "text": instruction, "cache_control": {"type": "ephemeral"}}
+        return request_params(profile, [marked, *blocks])
     return request_params(profile, [*blocks, {"type": "text", "text": instruction}])
 
 

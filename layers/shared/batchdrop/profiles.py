@@ -16,7 +16,7 @@ from string import Template
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from batchdrop.config import DefaultProfileSettings
 
@@ -57,10 +57,21 @@ class ProfileSpec(BaseModel):
     output_format: Literal["markdown", "text", "json"] = "markdown"
     citations: bool = False
     cache_system_prompt: bool = False
+    # Put the instruction before the document and mark it too, so the cached prefix covers it.
+    cache_instruction: bool = False
     max_job_cost_usd: float | None = Field(default=None, gt=0)
     # Workflows: each answer of this profile becomes a document of the `next` profile.
     next: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     notify_each_stage: bool = False
+
+    @model_validator(mode="after")
+    def _cacheable_instruction(self) -> ProfileSpec:
+        if self.cache_instruction and self.instruction and set(Template(self.instruction).get_identifiers()):
+            raise ValueError(
+                "cache_instruction needs an instruction without ${...} placeholders: "
+                "a prefix that differs per document is never read from the cache"
+            )
+        return self
 
     @field_validator("instruction")
     @classmethod
@@ -88,6 +99,7 @@ class Profile:
     output_format: str = "markdown"
     citations: bool = False
     cache_system_prompt: bool = False
+    cache_instruction: bool = False
     max_job_cost_usd: float | None = None
     next: str | None = None
     notify_each_stage: bool = False

@@ -60,15 +60,25 @@ class _Digest:
 
 
 def cached_prefix(params: dict[str, Any]) -> str:
-    """The system text up to the last block marked ``cache_control`` (what prompt caching keeps)."""
+    """The text up to the last block marked ``cache_control``, system prompt then messages in
+    order (what prompt caching keeps); empty when nothing is marked."""
+    blocks: list[Any] = []
     system = params.get("system")
-    if not isinstance(system, list):
-        return ""
-    marked = [i for i, block in enumerate(system) if isinstance(block, dict) and block.get("cache_control")]
+    if isinstance(system, str):
+        blocks.append({"type": "text", "text": system})
+    elif isinstance(system, list):
+        blocks.extend(system)
+    for message in params.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            blocks.append({"type": "text", "text": content})
+        elif isinstance(content, list):
+            blocks.extend(content)
+    marked = [i for i, block in enumerate(blocks) if isinstance(block, dict) and block.get("cache_control")]
     if not marked:
         return ""
     return "\n".join(
-        str(block.get("text", "")) for block in system[: marked[-1] + 1] if isinstance(block, dict)
+        str(block.get("text", "")) for block in blocks[: marked[-1] + 1] if isinstance(block, dict)
     )
 
 
