@@ -266,3 +266,62 @@ def test_a_complete_that_fails_gives_the_job_back_and_the_retry_finishes_it(
     assert [j["status"] for j in _jobs(stack)] == ["ended"]
     assert complete(event)["status"] == "completed"
     assert len(stack.keys("results/")) == 2
+
+
+def test_two_completes_at_once_write_one_set_of_results_and_one_notification(
+    stack: Stack, sample_documents: dict[str, bytes]
+) -> None:
+    _upload_event_documents(stack, sample_documents)
+    stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+    stack.handler("PollFunction")(load_event("scheduled.json"))
+    (job,) = _jobs(stack)
+    notifications = stack.capture_queue("concurrent-notifications")
+    stack.client("sns").subscribe(
+        TopicArn=stack.resources.names["NotificationTopic"],
+        Protocol="sqs",
+        Endpoint=stack.queue_arn(notifications),
+    )
+    event = load_event("batch-ended.json")
+    event["detail"].update(job_id=job["job_id"], batch_id=job["batch_id"])
+    complete = stack.handler("CompleteFunction")
+    outcomes: list[str] = []
+
+    def deliver() -> None:
+        try:
+            outcomes.append(complete(event)["status"])
+        except Exception as exc:  # the loser of the claim asks to be retried later
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) in (["JobBusy", "completed"], ["completed", "duplicate"])
+    assert len(stack.keys("results/")) == 2
+    assert len(stack.drain(notifications)) == 1
+
+
+def test_the_api_key_never_appears_in_logs_results_or_notifications(
+    stack: Stack, sample_documents: dict[str, bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "sk-ant-test-" + "k3y" * 8
+    stack.client("secretsmanager").put_secret_value(
+        SecretId=stack.resources.names["AnthropicSecretName"], SecretString=secret
+    )
+    notifications = stack.capture_queue("key-notifications")
+    stack.client("sns").subscribe(
+        TopicArn=stack.resources.names["NotificationTopic"],
+        Protocol="sqs",
+        Endpoint=stack.queue_arn(notifications),
+    )
+    _upload_event_documents(stack, sample_documents)
+    stack.handler("SubmitFunction", POWERTOOLS_LOG_LEVEL="DEBUG")(load_event("sqs-s3-put.json"))
+    (summary,) = _finish(stack)
+    assert summary["counts"]["succeeded"] == 2
+    written = "".join(stack.get_text(key) for key in stack.keys("results/") + stack.keys("jobs/"))
+    published = json.dumps(stack.drain(notifications))
+    logged = capsys.readouterr()
+    for text in (written, published, logged.out, logged.err):
+        assert secret not in text
