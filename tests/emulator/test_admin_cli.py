@@ -36,6 +36,10 @@ def test_faults_can_be_injected_over_http_without_a_key(raw: RawHttp, emulator: 
         {"endpoint": "create", "status": 200},
         {"endpoint": "create", "status": "500"},
         {"endpoint": "create", "status": 500, "count": 0},
+        {"endpoint": "results", "cut_after_lines": -1},
+        {"endpoint": "results", "cut_after_lines": True},
+        {"endpoint": "results", "cut_after_lines": 1, "status": 500},
+        {"endpoint": "upload", "cut_after_lines": 1},
     ],
 )
 def test_invalid_fault_specs_are_400(raw: RawHttp, spec: dict[str, object]) -> None:
@@ -43,6 +47,23 @@ def test_invalid_fault_specs_are_400(raw: RawHttp, spec: dict[str, object]) -> N
 
     assert response.status == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_cuts_can_be_injected_and_faults_cleared_over_http(raw: RawHttp, emulator: EmulatorServer) -> None:
+    raw.request("POST", "/_emulator/faults", {"endpoint": "results", "status": 500}, key=None)
+    injected = raw.request(
+        "POST", "/_emulator/faults", {"endpoint": "results", "cut_after_lines": 3, "count": 2}, key=None
+    )
+
+    assert injected.status == 200
+    assert injected.json()["pending_faults"]["results"] == [
+        {"status": 500, "remaining": 1},
+        {"cut_after_lines": 3, "remaining": 2},
+    ]
+    cleared = raw.request("DELETE", "/_emulator/faults", key=None)
+    assert cleared.status == 200
+    assert cleared.json()["pending_faults"]["results"] == []
+    assert emulator.stats()["pending_faults"]["results"] == []
 
 
 def test_stats_over_http(raw: RawHttp) -> None:

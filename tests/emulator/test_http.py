@@ -252,6 +252,48 @@ def test_injected_faults_have_matching_error_types(
     assert emulator.stats()["batches_created"] == 0
 
 
+def test_a_cut_results_stream_sends_some_lines_then_closes(raw: RawHttp, emulator: EmulatorServer) -> None:
+    batch_id = create(raw, "a", "b", "c").json()["id"]
+    wait_ended(raw, batch_id)
+    whole = raw.request("GET", f"{BATCHES}/{batch_id}/results").body.splitlines(keepends=True)
+    emulator.inject_cut("results", after_lines=1)
+    connection = http.client.HTTPConnection(raw.host, raw.port, timeout=10)
+
+    connection.request("GET", f"{BATCHES}/{batch_id}/results", headers={"x-api-key": "k"})
+    response = connection.getresponse()
+
+    assert response.status == 200
+    assert response.getheader("transfer-encoding") == "chunked"
+    with pytest.raises(http.client.IncompleteRead) as cut:
+        response.read()
+    # http.client keeps the complete chunks (the first line) and, in the cause, what it got
+    # of the chunk that never finished (half of the second line).
+    assert cut.value.partial == whole[0]
+    assert isinstance(cut.value.__cause__, http.client.IncompleteRead)
+    half = cut.value.__cause__.partial
+    assert half and whole[1].startswith(half) and len(half) == len(whole[1]) // 2
+    connection.close()
+    assert raw.request("GET", f"{BATCHES}/{batch_id}/results").body == b"".join(whole)
+
+
+def test_a_cut_json_answer_stops_halfway_and_the_call_took_effect(
+    raw: RawHttp, emulator: EmulatorServer
+) -> None:
+    emulator.inject_cut("create")
+    connection = http.client.HTTPConnection(raw.host, raw.port, timeout=10)
+    body = json.dumps({"requests": [make_request("a")]})
+
+    connection.request("POST", BATCHES, body=body, headers={"x-api-key": "k"})
+    response = connection.getresponse()
+
+    assert response.status == 200
+    with pytest.raises(http.client.IncompleteRead) as cut:
+        response.read()
+    assert 0 < len(cut.value.partial) == int(response.getheader("content-length", "0")) // 2
+    connection.close()
+    assert emulator.stats()["batches_created"] == 1
+
+
 def test_stop_closes_open_keep_alive_connections(emulator: EmulatorServer) -> None:
     raw = RawHttp(emulator.url)
     assert raw.request("GET", BATCHES).status == 200

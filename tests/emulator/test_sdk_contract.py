@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
+import httpx2
 import pytest
 
 from batchdrop_local.emulator import EmulatorServer
@@ -242,6 +243,56 @@ def test_each_faulted_call_uses_up_one_count(client: anthropic.Anthropic, emulat
         client.with_options(max_retries=0).messages.batches.list()
 
     assert emulator.stats()["pending_faults"]["list"] == [{"status": 500, "remaining": 4}]
+
+
+def test_a_cut_results_stream_raises_mid_iteration_outside_the_sdk_errors(
+    client: anthropic.Anthropic, emulator: EmulatorServer
+) -> None:
+    batch = client.messages.batches.create(requests=[make_request(f"r{i}") for i in range(4)])
+    wait_ended(client, batch.id)
+    emulator.inject_cut("results", after_lines=2)
+    lines = client.messages.batches.results(batch.id)
+    received = [next(lines).custom_id, next(lines).custom_id]
+
+    # What the SDK raises is httpx2's error, not an anthropic.APIError: the SDK does not
+    # retry a stream it has started to hand out, and callers that catch only
+    # anthropic.APIError let it through.
+    with pytest.raises(httpx2.RemoteProtocolError, match="incomplete chunked read"):
+        next(lines)
+
+    assert not issubclass(httpx2.RemoteProtocolError, anthropic.APIError)
+    assert emulator.stats()["pending_faults"]["results"] == []
+    again = [line.custom_id for line in client.messages.batches.results(batch.id)]
+    assert again[:2] == received and sorted(again) == ["r0", "r1", "r2", "r3"]
+
+
+def test_a_cut_answer_elsewhere_is_a_connection_error_that_the_sdk_retries(
+    client: anthropic.Anthropic, emulator: EmulatorServer
+) -> None:
+    batch = client.messages.batches.create(requests=[make_request("a")])
+    emulator.inject_cut("retrieve", count=3)
+
+    with pytest.raises(anthropic.APIConnectionError):
+        client.messages.batches.retrieve(batch.id)  # 1 call + max_retries=2, all cut
+
+    assert emulator.stats()["calls"]["retrieve"] == 3
+
+
+def test_a_cut_create_answer_makes_a_retrying_sdk_create_the_batch_twice(
+    client: anthropic.Anthropic, emulator: EmulatorServer
+) -> None:
+    # The hazard for exactly-once submission: create takes no idempotency key, the first
+    # batch exists (and is billed) although its answer was lost, and the SDK's retry of the
+    # dropped connection creates a second one. So batchdrop creates without the SDK's retries
+    # for dropped connections (anthropic_batches.MessageBatches.create).
+    emulator.inject_cut("create")
+
+    batch = client.messages.batches.create(requests=[make_request("a")])
+
+    stats = emulator.stats()
+    assert stats["batches_created"] == 2
+    assert stats["requests_by_custom_id"] == {"a": 2}
+    assert batch.id == client.messages.batches.list(limit=1).data[0].id
 
 
 def test_stats_count_batches_and_submissions(client: anthropic.Anthropic, emulator: EmulatorServer) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import anthropic
 import pytest
 
+from batchdrop.anthropic_batches import BatchMayExist
 from batchdrop.crash_points import SimulatedCrash
 from batchdrop_local.cancel import cancel_command
 from tests.integration.harness import Stack, load_event
@@ -325,3 +326,25 @@ def test_the_api_key_never_appears_in_logs_results_or_notifications(
     logged = capsys.readouterr()
     for text in (written, published, logged.out, logged.err):
         assert secret not in text
+
+
+def test_a_lost_answer_to_create_is_adopted_not_created_again(
+    stack: Stack, sample_documents: dict[str, bytes]
+) -> None:
+    # Given the API creates the batch but the connection drops before its answer arrives
+    _upload_event_documents(stack, sample_documents)
+    stack.emulator.inject_cut("create")
+    with pytest.raises(BatchMayExist):
+        stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+    # Then no second batch was created (the SDK would have retried the dropped connection)
+    assert stack.emulator.stats()["batches_created"] == 1
+
+    # and Poll adopts the batch, the redelivered window is a duplicate, each request billed once
+    report = stack.handler("PollFunction", SUBMIT_GRACE_SECONDS="0")(load_event("scheduled.json"))
+    (job,) = _jobs(stack)
+    assert report["adopted"] == [job["job_id"]]
+    redelivered = stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+    assert (redelivered["submitted"], redelivered["duplicates"]) == (0, 2)
+    (summary,) = _finish(stack)
+    assert summary["counts"]["succeeded"] == 2
+    assert set(_billed(stack).values()) == {1}

@@ -8,6 +8,7 @@ configuration, so the same code reaches the real API or the local emulator.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +20,26 @@ if TYPE_CHECKING:
 
 # The SDK retries 408/409/429/5xx and dropped connections with backoff (honouring
 # retry-after); past that, the Lambda/SQS/EventBridge retry takes over with the work intact.
+# Creating a batch is the exception: see MessageBatches.create.
 SDK_MAX_RETRIES = 4
 SDK_TIMEOUT_SECONDS = 120.0
+CREATE_ATTEMPTS = SDK_MAX_RETRIES + 1
+
+
+class BatchMayExist(RuntimeError):
+    """Creating a batch failed in a way that does not tell whether the batch exists."""
+
+
+def _retry_delay(headers: Any, attempt: int) -> float:
+    """The API's retry-after(-ms) when it gives one, else exponential backoff (0.5 s, 1 s, ...)."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name) if headers is not None else None
+        if value:
+            try:
+                return min(float(value) * scale, 60.0)
+            except ValueError:
+                continue
+    return min(0.5 * 2**attempt, 8.0)
 
 
 @dataclass(frozen=True)
@@ -109,8 +128,33 @@ class MessageBatches:
             ended_at=_iso(batch.ended_at) or None,
         )
 
-    def create(self, requests: list[dict[str, Any]]) -> BatchInfo:
-        return self._info(self._client.messages.batches.create(requests=requests))  # type: ignore[arg-type]
+    def create(
+        self, requests: list[dict[str, Any]], sleep: Callable[[float], None] = time.sleep
+    ) -> BatchInfo:
+        """Create a batch; retried only when the API answered that it did not create it.
+
+        The API takes no idempotency key. An error status (429, 5xx) means no batch was made, so
+        another try is safe; a dropped connection or a timeout may have lost the answer to a batch
+        that exists, and a retry would bill every request twice. That case raises
+        ``BatchMayExist`` instead: the job stays recorded as ``submitting`` and Poll adopts the
+        batch if there is one, or abandons the job so the documents go out again.
+        """
+        import anthropic
+
+        client = self._client.with_options(max_retries=0)
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                return self._info(client.messages.batches.create(requests=requests))  # type: ignore[arg-type]
+            except anthropic.APIStatusError as exc:
+                retryable = exc.status_code in (408, 409, 429) or exc.status_code >= 500
+                if not retryable or attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                sleep(_retry_delay(exc.response.headers, attempt))
+            except anthropic.APIConnectionError as exc:
+                raise BatchMayExist(
+                    f"the answer to creating the batch was lost ({exc}); Poll will reconcile"
+                ) from exc
+        raise AssertionError("unreachable")
 
     def retrieve(self, batch_id: str) -> BatchInfo:
         return self._info(self._client.messages.batches.retrieve(batch_id))

@@ -2,7 +2,8 @@
 
 Standard library only (`http.server`). HTTP/1.1 with keep-alive, as the SDK's connection pool
 expects; results are streamed with chunked transfer encoding. Admin paths under /_emulator/
-need no API key: GET stats, POST faults, GET or POST config.
+need no API key: GET stats, POST faults (an error status or a cut answer), DELETE faults,
+GET or POST config.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from batchdrop_local.emulator.engine import (
     EmulatorConfig,
     new_id,
 )
-from batchdrop_local.emulator.faults import ENDPOINTS, FaultPlan
+from batchdrop_local.emulator.faults import ENDPOINTS, Fault, FaultPlan
 
 _log = logging.getLogger(__name__)
 
@@ -96,6 +97,20 @@ class EmulatorServer:
     def inject_fault(self, endpoint: str, status: int, count: int = 1) -> None:
         """Make the next `count` calls to `endpoint` answer `status` with a matching error body."""
         self.faults.add(endpoint, status, count)
+
+    def inject_cut(self, endpoint: str, count: int = 1, after_lines: int = 0) -> None:
+        """Make the next `count` calls to `endpoint` take effect, then lose their answer halfway.
+
+        The status line and headers go out, then part of the body, then the connection closes:
+        on `results`, `after_lines` whole result lines and half of the next; elsewhere half of
+        the JSON body. The SDK raises mid-body (httpx2's RemoteProtocolError while streaming
+        results; APIConnectionError, after its retries, on the other endpoints).
+        """
+        self.faults.add_cut(endpoint, count, after_lines)
+
+    def clear_faults(self) -> None:
+        """Drop every injected fault not yet used."""
+        self.faults.clear()
 
     def update_config(self, **changes: Any) -> EmulatorConfig:
         """Change settings at run time (delay and rates apply to batches created afterwards)."""
@@ -203,11 +218,11 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(
                     413, f"Request body exceeds {self.emulator.engine.config.max_body_bytes} bytes"
                 )
-            status = self.emulator.faults.take(endpoint)
-            if status is not None:
-                raise self._fault(status, endpoint)
+            fault = self.emulator.faults.take(endpoint)
+            if fault is not None and fault.status is not None:
+                raise self._fault(fault.status, endpoint)
             self._authenticate()
-            self._serve(endpoint, batch_id, parse_qs(url.query), body)
+            self._serve(endpoint, batch_id, parse_qs(url.query), body, fault)
         except ApiError as error:
             self._send_error(error)
         except (BrokenPipeError, ConnectionResetError):
@@ -217,13 +232,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send_error(ApiError(500, "Internal error in the emulator"))
 
-    def _serve(self, endpoint: str, batch_id: str, query: dict[str, list[str]], body: bytes) -> None:
+    def _serve(
+        self, endpoint: str, batch_id: str, query: dict[str, list[str]], body: bytes, cut: Fault | None
+    ) -> None:
+        """Answer an API call; with a cut fault, its successful answer is cut short (an error is not)."""
         engine = self.emulator.engine
         base_url = self._base_url()
         if endpoint == "create":
-            self._send_json(200, engine.create(body, base_url))
+            self._send_json(200, engine.create(body, base_url), cut=cut)
         elif endpoint == "retrieve":
-            self._send_json(200, engine.retrieve(batch_id, base_url))
+            self._send_json(200, engine.retrieve(batch_id, base_url), cut=cut)
         elif endpoint == "list":
             page = engine.list_batches(
                 base_url,
@@ -231,13 +249,13 @@ class _Handler(BaseHTTPRequestHandler):
                 after_id=_last(query, "after_id"),
                 before_id=_last(query, "before_id"),
             )
-            self._send_json(200, page)
+            self._send_json(200, page, cut=cut)
         elif endpoint == "cancel":
-            self._send_json(200, engine.cancel(batch_id, base_url))
+            self._send_json(200, engine.cancel(batch_id, base_url), cut=cut)
         elif endpoint == "delete":
-            self._send_json(200, engine.delete(batch_id))
+            self._send_json(200, engine.delete(batch_id), cut=cut)
         else:
-            self._send_results(engine.results(batch_id))
+            self._send_results(engine.results(batch_id), cut=cut)
 
     def _admin(self, method: str, path: str, body: bytes | None) -> dict[str, Any]:
         if body is None:
@@ -245,11 +263,23 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_emulator/stats" and method == "GET":
             return self.emulator.stats()
         if path == "/_emulator/faults" and method == "POST":
+            # {"endpoint", "status", "count"} for an error status, or
+            # {"endpoint", "cut_after_lines", "count"} for an answer cut short.
             spec = _json_object(body)
             try:
-                self.emulator.faults.add(spec.get("endpoint"), spec.get("status"), spec.get("count", 1))
+                if "cut_after_lines" in spec:
+                    if "status" in spec:
+                        raise ValueError("give either status or cut_after_lines, not both")
+                    self.emulator.faults.add_cut(
+                        spec.get("endpoint"), spec.get("count", 1), spec["cut_after_lines"]
+                    )
+                else:
+                    self.emulator.faults.add(spec.get("endpoint"), spec.get("status"), spec.get("count", 1))
             except ValueError as exc:
                 raise ApiError(400, str(exc)) from exc
+            return {"pending_faults": self.emulator.faults.pending()}
+        if path == "/_emulator/faults" and method == "DELETE":
+            self.emulator.clear_faults()
             return {"pending_faults": self.emulator.faults.pending()}
         if path == "/_emulator/config" and method in ("GET", "POST"):
             if method == "POST":
@@ -341,13 +371,19 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 parts.append(chunk)
 
-    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+    def _send_json(
+        self, status: int, payload: Any, headers: dict[str, str] | None = None, cut: Fault | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self._common_headers(headers or {})
-        self.wfile.write(data)
+        if cut is None:
+            self.wfile.write(data)
+            return
+        self.wfile.write(data[: len(data) // 2])
+        self._hang_up()
 
     def _send_error(self, error: ApiError) -> None:
         body = {
@@ -357,16 +393,30 @@ class _Handler(BaseHTTPRequestHandler):
         }
         self._send_json(error.status, body, error.headers)
 
-    def _send_results(self, lines: tuple[bytes, ...]) -> None:
+    def _send_results(self, lines: tuple[bytes, ...], cut: Fault | None = None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/x-jsonl")
         self.send_header("Transfer-Encoding", "chunked")
         self._common_headers({})
+        whole = lines if cut is None else lines[: cut.cut_after_lines]
         step = self.emulator.engine.config.results_page_size
-        for start in range(0, len(lines), step):
-            chunk = b"".join(lines[start : start + step])
+        for start in range(0, len(whole), step):
+            chunk = b"".join(whole[start : start + step])
             self.wfile.write(b"%X\r\n%s\r\n" % (len(chunk), chunk))
-        self.wfile.write(b"0\r\n\r\n")
+        if cut is None:
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        rest = b"".join(lines[cut.cut_after_lines :])
+        if rest:
+            # The next chunk is announced in full, but only half of its first line arrives.
+            self.wfile.write(b"%X\r\n%s" % (len(rest), rest[: max(1, len(lines[cut.cut_after_lines]) // 2)]))
+        self._hang_up()
+
+    def _hang_up(self) -> None:
+        """Close the connection now, in the middle of an answer (a cut fault)."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def _common_headers(self, headers: dict[str, str]) -> None:
         self.send_header("request-id", self._request_id)
