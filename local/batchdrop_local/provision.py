@@ -21,6 +21,8 @@ from batchdrop_local.template import PROJECT_ROOT, Resolver, TemplateError, load
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 
+EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
+
 # Types the local stack does not reproduce, and why that is safe.
 NOT_EMULATED = {
     "AWS::S3::BucketPolicy": "access policies are not enforced locally",
@@ -66,6 +68,8 @@ class LocalStackResources:
     queue_urls: dict[str, str] = field(default_factory=dict)
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
+    # AWS::Lambda::EventSourceMapping resources, resolved: run by the local stack's pollers.
+    event_source_mappings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def output(self, logical_id: str) -> str:
         return self.names[logical_id]
@@ -173,7 +177,7 @@ def plan(
         for r in resources.values()
         if r["Type"] not in _CREATORS
         and r["Type"] not in NOT_EMULATED
-        and r["Type"] != "AWS::Serverless::Function"
+        and r["Type"] not in ("AWS::Serverless::Function", EVENT_SOURCE_MAPPING)
     }
     if unknown:
         raise TemplateError(f"the local stack does not know how to create {sorted(unknown)}")
@@ -186,6 +190,8 @@ def plan(
             name = resolver.refs[logical_id]
             stack.functions[logical_id] = _function(template, resolver, logical_id, name)
             stack.names[logical_id] = name
+        elif resource["Type"] == EVENT_SOURCE_MAPPING:
+            stack.event_source_mappings[logical_id] = resolver.resolve(resource.get("Properties", {}))
     if params.get("AnthropicSecretName"):
         stack.names["AnthropicSecretName"] = params["AnthropicSecretName"]
     return stack, resolver, template

@@ -161,22 +161,17 @@ class LocalStack:
         assert self.resources is not None
         sqs = self.client("sqs")
         events = self.client("events")
+        by_name = {fn.name: logical_id for logical_id, fn in self.resources.functions.items()}
+        for mapping in self.resources.event_source_mappings.values():
+            # The template's own SQS mappings: polled as Lambda's event source mapping would.
+            worker = self.workers[by_name[mapping["FunctionName"]]]
+            self.sources.append(self._sqs_source(sqs, worker, mapping["EventSourceArn"], mapping))
         for logical_id, fn in self.resources.functions.items():
             worker = self.workers[logical_id]
             for event_name, spec in fn.events.items():
                 props = spec.get("Properties", {})
                 if spec["Type"] == "SQS":
-                    self.sources.append(
-                        SqsSource(
-                            worker,
-                            sqs,
-                            self._queue_url_for_arn(props["Queue"]),
-                            props["Queue"],
-                            batch_size=int(props.get("BatchSize", 10)),
-                            window_seconds=self.options.batching_window,
-                            report=self.report,
-                        )
-                    )
+                    self.sources.append(self._sqs_source(sqs, worker, props["Queue"], props))
                 elif spec["Type"] == "Schedule":
                     rate_seconds(props["Schedule"])  # the template's schedule must be one we understand
                     rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{fn.name}-{event_name}"
@@ -187,6 +182,20 @@ class LocalStack:
                     self.sources.append(self._rule_source(sqs, events, worker, event_name, props))
                 else:
                     raise ValueError(f"{logical_id}: event type {spec['Type']} is not run by the local stack")
+
+    def _sqs_source(
+        self, sqs: Any, worker: FunctionWorker, queue_arn: str, props: dict[str, Any]
+    ) -> SqsSource:
+        """An SQS poller with the template's batch size and the local batching window."""
+        return SqsSource(
+            worker,
+            sqs,
+            self._queue_url_for_arn(queue_arn),
+            queue_arn,
+            batch_size=int(props.get("BatchSize", 10)),
+            window_seconds=self.options.batching_window,
+            report=self.report,
+        )
 
     def _rule_source(
         self, sqs: Any, events: Any, worker: FunctionWorker, event_name: str, props: dict[str, Any]

@@ -70,6 +70,10 @@ EXPECTED_NON_S3_ACTIONS: dict[str, set[str]] = {
         "dynamodb:GetItem",
         "sns:Publish",
         "secretsmanager:GetSecretValue",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
     },
     "PollFunction": {
         "dynamodb:Query",
@@ -444,12 +448,14 @@ def test_every_function_gets_the_agreed_environment(template: dict[str, Any]) ->
 
 
 def test_submit_reads_the_ingest_queue_in_windows_with_partial_failures(resources: dict[str, Any]) -> None:
-    events = resources["SubmitFunction"]["Properties"]["Events"]
-    assert len(events) == 1
-    (event,) = events.values()
-    assert event["Type"] == "SQS"
-    assert event["Properties"] == {
-        "Queue": {"Fn::GetAtt": ["IngestQueue", "Arn"]},
+    # A plain event source mapping, not a SAM SQS event (which would grant the queue actions on "*")
+    assert "Events" not in resources["SubmitFunction"]["Properties"]
+    mapping = resources["SubmitIngestQueueMapping"]
+    assert mapping["Type"] == "AWS::Lambda::EventSourceMapping"
+    assert mapping["DependsOn"] == "SubmitFunctionRole"
+    assert mapping["Properties"] == {
+        "EventSourceArn": {"Fn::GetAtt": ["IngestQueue", "Arn"]},
+        "FunctionName": {"Ref": "SubmitFunction"},
         "BatchSize": {"Ref": "IngestBatchSize"},
         "MaximumBatchingWindowInSeconds": {"Ref": "IngestBatchingWindowSeconds"},
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
@@ -729,6 +735,8 @@ def test_other_grants_are_exactly_what_the_code_needs(
             assert targets == {"${JobEventBus.Arn}"}
         elif action == "sns:Publish":
             assert targets == {"${NotificationTopic}"}
+        elif action.startswith("sqs:"):
+            assert targets == {"${IngestQueue.Arn}"}
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
@@ -893,13 +901,9 @@ def test_expanded_roles_grant_no_data_action_on_every_resource(
     roles = under_conditions(of_type(expanded["Resources"], "AWS::IAM::Role"), conditions_for(bucket_key))
     assert set(roles) == {f"{lid}Role" for lid in FUNCTIONS}
     for logical_id, role in roles.items():
-        # SAM adds these itself; the SQS one is its standard poller policy for the SQS event.
+        # SAM adds these itself (logs and traces); no queue policy on "*"
         managed = {arn.rsplit("/", 1)[1] for arn in role["Properties"]["ManagedPolicyArns"]}
-        assert managed <= {
-            "AWSLambdaBasicExecutionRole",
-            "AWSXrayWriteOnlyAccess",
-            "AWSLambdaSQSQueueExecutionRole",
-        }
+        assert managed <= {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
         for policy in role["Properties"]["Policies"]:
             statements = policy["PolicyDocument"]["Statement"]
             assert all("Effect" in s for s in statements), f"{logical_id}: a statement is not resolved"
