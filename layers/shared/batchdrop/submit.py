@@ -301,8 +301,18 @@ class IngestWindow:
             crash_point("submit:before-create")
             batch = batches.create([p.request for p in claimed])
             crash_point("submit:after-create")
-            jobs.claim_batch(batch.id, job_id, now())
-            jobs.record_submitted(job_id, batch.id, batch.expires_at, batch.created_at, now())
+            recorded = jobs.claim_batch(batch.id, job_id, now())
+            recorded = (
+                jobs.record_submitted(job_id, batch.id, batch.expires_at, batch.created_at, now())
+                and recorded
+            )
+            if not recorded:
+                # Only if this invocation outlived SUBMIT_GRACE (it cannot, deployed: 15 < 20 minutes)
+                # and Poll abandoned the job meanwhile. Say so loudly: that batch is not collected.
+                logger.error(
+                    "batch created for a job reconciled meanwhile; it will not be collected",
+                    extra={"job_id": job_id, "batch_id": batch.id},
+                )
             logger.info(
                 "batch created",
                 extra={"job_id": job_id, "batch_id": batch.id, "requests": len(claimed), "part": index + 1},
