@@ -7,7 +7,6 @@ Outputs), or one you name.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -15,16 +14,9 @@ from typing import Any
 
 import boto3
 
+from batchdrop_local.reports import ReportError, resolve_stack
+
 _JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-
-
-def stack_bucket(stack_name: str) -> str:
-    """The BucketName output of a deployed batchdrop stack."""
-    stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    for output in stacks[0].get("Outputs", []):
-        if output["OutputKey"] == "BucketName":
-            return str(output["OutputValue"])
-    raise SystemExit(f"stack {stack_name} has no BucketName output: is it a batchdrop stack?")
 
 
 def request_cancel(s3: Any, bucket: str, job_id: str) -> str:
@@ -36,27 +28,16 @@ def request_cancel(s3: Any, bucket: str, job_id: str) -> str:
 
 
 def cancel_command(job_id: str, *, stack_name: str | None, bucket: str | None, state_dir: Path) -> int:
-    if stack_name or bucket:
-        s3 = boto3.client("s3")
-        target = bucket or stack_bucket(str(stack_name))
+    if bucket:
+        s3, target = boto3.client("s3"), bucket
     else:
-        state_file = state_dir / "state.json"
-        if not state_file.exists():
-            print(
-                "batchdrop cancel: name the deployed stack (--stack-name) or bucket (--bucket), "
-                "or start the local stack (make local-up)",
-                file=sys.stderr,
-            )
+        # The local stack (state file) or a deployed one (its Outputs), found as `status` finds it.
+        try:
+            stack = resolve_stack(stack_name=stack_name, state_dir=state_dir)
+        except ReportError as exc:
+            print(f"batchdrop cancel: {exc}", file=sys.stderr)
             return 2
-        state = json.loads(state_file.read_text())
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=state["endpoint"],
-            region_name=state["region"],
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
-        )
-        target = state["bucket"]
+        s3, target = stack.client("s3"), stack.bucket
     marker = request_cancel(s3, target, job_id)
     print(
         f"Cancel requested for job {job_id}: wrote {marker}.\n"

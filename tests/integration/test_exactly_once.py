@@ -209,7 +209,12 @@ def test_a_cancel_marker_cancels_the_batch_and_the_rest_is_reported_canceled(
     )
 
     # When the user runs `batchdrop cancel` (it writes jobs/<id>/cancel) and S3 tells Submit
-    state = {"endpoint": stack.endpoint, "region": "us-east-1", "bucket": stack.bucket}
+    state = {
+        "endpoint": stack.endpoint,
+        "region": "us-east-1",
+        "bucket": stack.bucket,
+        "jobs_table": stack.resources.names["JobsTable"],
+    }
     (tmp_path / "state.json").write_text(json.dumps(state))
     assert cancel_command(job_id, stack_name=None, bucket=None, state_dir=tmp_path) == 0
     marker = {
