@@ -51,7 +51,8 @@ def running_local_stack(state_dir: Path) -> Iterator[dict[str, Any]]:
             "--port",
             str(free_port()),
             "--batching-window",
-            "3",
+            # long enough that a test's uploads land in one window even on a loaded machine
+            "10",
             "--poll-interval",
             "1",
             "--emulator-delay",
