@@ -14,6 +14,7 @@ from batchdrop.manifest import (
     SUBMITTED,
     ManifestEntry,
     dump_manifest,
+    follow_up_job_id,
     load_manifest,
     manifest_key,
     new_job_id,
@@ -117,3 +118,17 @@ def test_new_job_id_is_unique_and_sorts_by_time() -> None:
 )
 def test_job_keys(function: Callable[[str], str], expected: str) -> None:
     assert function("20261125T090000Z-0a1b2c3d") == expected
+
+
+@pytest.mark.parametrize(
+    ("job_id", "attempt", "expected"),
+    [
+        ("20261125T182614Z-3f9a1c2b", 2, "20261125T182614Z-3f9a1c2b-a2"),
+        # a random part that begins with "a" is not an attempt suffix
+        ("20261125T182614Z-a5c0bdc5", 2, "20261125T182614Z-a5c0bdc5-a2"),
+        ("20261125T182614Z-a5c0bdc5-a2", 3, "20261125T182614Z-a5c0bdc5-a3"),
+        ("20261125T182614Z-3f9a1c2b-a9", 10, "20261125T182614Z-3f9a1c2b-a10"),
+    ],
+)
+def test_follow_up_job_id_keeps_the_first_jobs_id(job_id: str, attempt: int, expected: str) -> None:
+    assert follow_up_job_id(job_id, attempt) == expected

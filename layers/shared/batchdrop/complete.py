@@ -28,6 +28,7 @@ from batchdrop.manifest import (
     ManifestEntry,
     checkpoint_key,
     dump_manifest,
+    follow_up_job_id,
     load_manifest,
     manifest_key,
     requests_key,
@@ -361,8 +362,7 @@ def resubmit(
     Its id is derived from the job's, so a Complete that dies and runs again finds it instead
     of creating a second one.
     """
-    root = job.job_id.split("-a", 1)[0] if "-a" in job.job_id else job.job_id
-    follow_up = f"{root}-a{attempt}"
+    follow_up = follow_up_job_id(job.job_id, attempt)
     if ctx.jobs.get(follow_up) is not None:
         return follow_up  # created by an earlier run of this completion
     wanted = set(custom_ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -55,6 +56,18 @@ class ManifestEntry:
 def new_job_id(now: datetime) -> str:
     """Sortable by creation time, unique without coordination: ``20261125T152301Z-3f9a1c2b``."""
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
+
+
+_ATTEMPT_SUFFIX = re.compile(r"-a\d+$")
+
+
+def follow_up_job_id(job_id: str, attempt: int) -> str:
+    """The id of a job's attempt ``attempt``: ``<first job's id>-a<attempt>``.
+
+    Only a trailing ``-a<digits>`` is an attempt suffix: the random part of an id is hex and may
+    itself begin with ``a`` (``20261125T182614Z-a5c0bdc5``).
+    """
+    return f"{_ATTEMPT_SUFFIX.sub('', job_id)}-a{attempt}"
 
 
 def manifest_key(job_id: str) -> str:
