@@ -4,6 +4,7 @@ Reached through SQS (the deployed path, with partial-failure reporting), a plain
 notification (``sam local invoke -e events/s3-put.json``) or an EventBridge S3 event.
 """
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
 from batchdrop.anthropic_batches import MessageBatches, secret_api_key
 from batchdrop.aws.jobs_table import JobStore
@@ -23,11 +25,19 @@ from batchdrop.converters import DocumentLimits
 from batchdrop.observability import logger, metrics, tracer
 from batchdrop.pricing import PriceTable
 from batchdrop.profiles import PROFILE_SUFFIXES, PROFILES_PREFIX, ProfileCatalog
-from batchdrop.s3_events import is_sqs_event, objects_in_notification, objects_in_sqs_body
+from batchdrop.s3_events import (
+    S3ObjectRef,
+    UnrecognisedEvent,
+    is_sqs_event,
+    objects_in_notification,
+    objects_in_sqs_body,
+)
 from batchdrop.submit import BatchLimits, IngestWindow
 
 settings = Settings.from_env()
-store = DocumentStore(boto3.client("s3"), settings.bucket_name)
+# One pooled connection per concurrent read (botocore keeps 10 by default).
+s3_config = Config(max_pool_connections=max(10, settings.document_read_concurrency))
+store = DocumentStore(boto3.client("s3", config=s3_config), settings.bucket_name)
 jobs = JobStore(boto3.resource("dynamodb").Table(settings.jobs_table_name))
 batches = MessageBatches(secret_api_key(settings.anthropic_secret_name), settings.anthropic_base_url)
 document_limits = DocumentLimits(max_pdf_pages=settings.pdf_max_pages)
@@ -42,6 +52,16 @@ def load_profiles() -> ProfileCatalog:
     )
 
 
+def planned_objects(records: list[dict[str, Any]]) -> Iterator[S3ObjectRef]:
+    """The objects the records name, to read ahead; a record that cannot be parsed is left to
+    its own handling, which reports it."""
+    for record in records:
+        try:
+            yield from objects_in_sqs_body(record["body"])
+        except (KeyError, TypeError, UnrecognisedEvent):
+            continue
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -51,23 +71,35 @@ def now() -> datetime:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     window = IngestWindow(
-        store, load_profiles, document_limits, batch_limits, prices, settings.max_job_cost_usd
+        store,
+        load_profiles,
+        document_limits,
+        batch_limits,
+        prices,
+        settings.max_job_cost_usd,
+        read_concurrency=settings.document_read_concurrency,
     )
     response: dict[str, Any] = {}
-    if is_sqs_event(event):
-        processor = BatchProcessor(event_type=EventType.SQS)
+    try:
+        if is_sqs_event(event):
+            processor = BatchProcessor(event_type=EventType.SQS)
+            window.plan(planned_objects(event["Records"]))
 
-        def add_record(record: SQSRecord) -> None:
-            for ref in objects_in_sqs_body(record.body):
+            def add_record(record: SQSRecord) -> None:
+                for ref in objects_in_sqs_body(record.body):
+                    window.add(ref)
+
+            # A record that fails to read is reported and retried alone; the rest go out now.
+            with processor(event["Records"], add_record, context):
+                processor.process()
+            response = dict(processor.response())
+        else:
+            refs = list(objects_in_notification(event))
+            window.plan(refs)
+            for ref in refs:
                 window.add(ref)
-
-        # A record that fails to read is reported and retried alone; the rest go out now.
-        with processor(event["Records"], add_record, context):
-            processor.process()
-        response = dict(processor.response())
-    else:
-        for ref in objects_in_notification(event):
-            window.add(ref)
+    finally:
+        window.close()
 
     outcome = window.submit(jobs, batches, now, notifier)
     canceled = {job_id: cancel_job(job_id, jobs, batches, now()) for job_id in window.cancel_requests}

@@ -111,17 +111,23 @@ def test_default_max_tokens_bounds(value: str, expected: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "message"),
+    ("value", "problem"),
     [
-        ("many", "environment variable RESULT_WRITE_CONCURRENCY must be an integer, got 'many'"),
-        ("0", "environment variable RESULT_WRITE_CONCURRENCY must be in 1..128, got 0"),
-        ("129", "environment variable RESULT_WRITE_CONCURRENCY must be in 1..128, got 129"),
+        ("many", "must be an integer, got 'many'"),
+        ("0", "must be in 1..128, got 0"),
+        ("129", "must be in 1..128, got 129"),
     ],
 )
-def test_bad_result_write_concurrency_is_named(value: str, message: str) -> None:
+@pytest.mark.parametrize("name", ["RESULT_WRITE_CONCURRENCY", "DOCUMENT_READ_CONCURRENCY"])
+def test_bad_concurrency_is_named(name: str, value: str, problem: str) -> None:
     with pytest.raises(ConfigurationError) as info:
-        Settings.from_env(_env(RESULT_WRITE_CONCURRENCY=value))
-    assert str(info.value) == message
+        Settings.from_env(_env(**{name: value}))
+    assert str(info.value) == f"environment variable {name} {problem}"
+
+
+def test_document_read_concurrency_is_read() -> None:
+    assert Settings.from_env(_env(DOCUMENT_READ_CONCURRENCY="48")).document_read_concurrency == 48
+    assert Settings.from_env(_env()).document_read_concurrency == 16
 
 
 @pytest.mark.parametrize("value", ["", "   "])

@@ -71,6 +71,7 @@ class Settings:
     anthropic_base_url: str | None
     default_profile: DefaultProfileSettings
     result_write_concurrency: int
+    document_read_concurrency: int = 16
     # A batch's limits (the API's by default; smaller values are for tests) and the page
     # limit for PDFs (100 for 200k-context models, up to 600 for larger ones).
     batch_max_requests: int = 100_000
@@ -108,6 +109,7 @@ class Settings:
                 system_prompt=env.get("DEFAULT_SYSTEM_PROMPT", "").strip(),
             ),
             result_write_concurrency=_int(env, "RESULT_WRITE_CONCURRENCY", 16, 1, 128),
+            document_read_concurrency=_int(env, "DOCUMENT_READ_CONCURRENCY", 16, 1, 128),
             batch_max_requests=_int(env, "BATCH_MAX_REQUESTS", 100_000, 1, 100_000),
             batch_max_bytes=_int(env, "BATCH_MAX_BYTES", 256 * 1024 * 1024, 1024, 256 * 1024 * 1024),
             pdf_max_pages=_int(env, "PDF_MAX_PAGES", 100, 1, 600),

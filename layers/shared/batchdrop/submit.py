@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -19,7 +19,7 @@ from batchdrop import documents, estimate
 from batchdrop.anthropic_batches import MessageBatches
 from batchdrop.aws.jobs_table import ABANDONED, JobStore
 from batchdrop.aws.messaging import Notifier
-from batchdrop.aws.storage import DocumentGone, DocumentStore
+from batchdrop.aws.storage import DocumentGone, DocumentStore, ReadAhead, StoredDocument
 from batchdrop.cancel import cancel_marker_job
 from batchdrop.converters import DocumentLimits, convert
 from batchdrop.crash_points import crash_point
@@ -114,6 +114,7 @@ class IngestWindow:
     batch_limits: BatchLimits = field(default_factory=BatchLimits)
     prices: PriceTable = field(default_factory=PriceTable.bundled)
     max_job_cost_usd: float | None = None  # the stack's budget for one job
+    read_concurrency: int = 1  # S3 reads in flight at once (see plan)
     rejected: list[ManifestEntry] = field(default_factory=list)
     pending: list[PendingRequest] = field(default_factory=list)
     ignored: int = 0
@@ -121,6 +122,7 @@ class IngestWindow:
     _seen: set[tuple[str, str | None]] = field(default_factory=set)
     _catalog: ProfileCatalog | None = None
     _sequence: int = 0
+    _reader: ReadAhead | None = None
 
     @property
     def profiles(self) -> ProfileCatalog:
@@ -132,6 +134,28 @@ class IngestWindow:
     def _next_custom_id(self, key: str, version_id: str | None, item: str = "") -> str:
         self._sequence += 1
         return documents.custom_id(self._sequence, key, version_id, item)
+
+    def plan(self, refs: Iterable[S3ObjectRef]) -> None:
+        """The notifications that ``add`` will be given, in order: their documents are read
+        ahead, ``read_concurrency`` at a time. Optional; ``close`` ends the reads."""
+        if self._reader is None:
+            self._reader = ReadAhead(self.store.get_document, self.read_concurrency)
+        self._reader.plan(
+            (ref.key, ref.version_id)
+            for ref in refs
+            if ref.bucket == self.store.bucket
+            and cancel_marker_job(ref.key) is None
+            and documents.parse_inbox_key(ref.key) is not None
+        )
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
+    def _read(self, key: str, version_id: str | None) -> StoredDocument:
+        if self._reader is not None:
+            return self._reader.get(key, version_id)
+        return self.store.get_document(key, version_id)
 
     def add(self, ref: S3ObjectRef) -> None:
         cancel = cancel_marker_job(ref.key) if ref.bucket == self.store.bucket else None
@@ -171,7 +195,7 @@ class IngestWindow:
 
     def _add_document(self, doc: documents.InboxKey, base: ManifestEntry) -> None:
         profile = self.profiles.get(doc.profile)
-        stored = self.store.get_document(doc.key, base.version_id)
+        stored = self._read(doc.key, base.version_id)
         profile = profile.with_overrides(documents.metadata_overrides(stored.metadata))
         converted = convert(doc, stored.body, self.document_limits)
         entry = replace(
@@ -190,7 +214,7 @@ class IngestWindow:
         self._append(entry, params, converted.detail, profile.max_job_cost_usd)
 
     def _add_list(self, doc: documents.InboxKey, base: ManifestEntry) -> None:
-        stored = self.store.get_document(doc.key, base.version_id)
+        stored = self._read(doc.key, base.version_id)
         base = replace(base, version_id=stored.version_id, etag=stored.etag or base.etag, kind="request-list")
         for line in parse_request_list(doc, stored.body, self.profiles):
             custom_id = self._next_custom_id(doc.key, stored.version_id, line.item)
@@ -362,9 +386,13 @@ class IngestWindow:
         it: abandoned (its batch was never created) or never recorded long after its claim.
         """
         claimed = []
-        for pending in chunk:
-            identity = document_identity(self.store.bucket, pending.entry)
-            holder = jobs.claim_document(identity, job_id, pending.entry.source_key, now())
+        identities = [document_identity(self.store.bucket, p.entry) for p in chunk]
+        holders = jobs.claim_documents(
+            [(identity, p.entry.source_key) for identity, p in zip(identities, chunk, strict=True)],
+            job_id,
+            now(),
+        )
+        for pending, identity, holder in zip(chunk, identities, holders, strict=True):
             if (
                 holder is not None
                 and self._holder_gave_up(jobs, identity, holder, now())
