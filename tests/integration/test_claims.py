@@ -54,3 +54,9 @@ def test_no_claims_make_no_call(stack: Stack) -> None:
     calls = _calls(table)
     assert JobStore(table).claim_documents([], "job-1", NOW) == []
     assert not calls
+
+
+def test_a_document_twice_in_one_call_is_claimed_once(stack: Stack) -> None:
+    # A transaction may not write one item twice: the repeat is the same job's duplicate.
+    holders = JobStore(stack.table).claim_documents(_claims(["a", "b", "a"]), "job-1", NOW)
+    assert holders == [None, None, "job-1"]

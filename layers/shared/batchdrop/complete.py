@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import tempfile
 from collections.abc import Callable, Iterable
@@ -29,12 +30,12 @@ from batchdrop.manifest import (
     checkpoint_key,
     dump_manifest,
     follow_up_job_id,
-    load_manifest,
     manifest_key,
     requests_key,
     results_key,
     summary_key,
 )
+from batchdrop.manifest_index import ManifestIndex, PositionSet
 from batchdrop.observability import logger
 from batchdrop.pricing import PriceTable
 from batchdrop.results import JobSummary, ResultObject, is_retryable, missing_object, result_object
@@ -44,6 +45,8 @@ COMPLETING_LEASE = timedelta(minutes=20)
 # Save progress this often (results); and hand the job over with this much time left.
 CHECKPOINT_EVERY = 1000
 HANDOVER_MARGIN_SECONDS = 60.0
+# Documents a workflow's summary names as where it started.
+MAX_ORIGINS = 20
 
 
 class JobBusy(RuntimeError):
@@ -105,45 +108,92 @@ class Checkpoint:
     """How far a completion got: the requests done, the summary so far, what is to be retried.
 
     Saved every CHECKPOINT_EVERY results and before handing over, so that a Complete that times
-    out or dies is resumed by the next one without losing or repeating a result.
+    out or dies is resumed by the next one without losing or repeating a result. Requests are
+    named by their position in the manifest, in bitmaps: a few KB however large the job.
     """
 
-    done: set[str] = field(default_factory=set)
+    done: PositionSet
+    retry: PositionSet
     summary: dict[str, Any] | None = None
-    retry: list[str] = field(default_factory=list)
     notified: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "done": sorted(self.done),
+            "done": self.done.to_text(),
+            "retry": self.retry.to_text(),
             "summary": self.summary,
-            "retry": self.retry,
             "notified": self.notified,
         }
 
     @classmethod
-    def load(cls, store: DocumentStore, job_id: str) -> Checkpoint:
+    def load(cls, store: DocumentStore, job_id: str, size: int) -> Checkpoint:
         data = store.get_json(checkpoint_key(job_id))
         if data is None:
-            return cls()
-        return cls(set(data["done"]), data["summary"], list(data["retry"]), bool(data["notified"]))
+            return cls(PositionSet(size), PositionSet(size))
+        return cls(
+            PositionSet.from_text(size, data["done"]),
+            PositionSet.from_text(size, data["retry"]),
+            data["summary"],
+            bool(data["notified"]),
+        )
+
+
+@dataclass
+class _ManifestFacts:
+    """What the summary needs of the manifest as a whole, gathered in one streamed pass."""
+
+    attempt: int = 1
+    notify_each_stage: bool = False
+    profiles: set[str] = field(default_factory=set)
+    # Of the submitted entries (not the rejected ones): where the job stands in a workflow.
+    in_workflow: bool = False
+    workflow_id: str | None = None
+    stage: int = 0
+    previous_jobs: set[str] = field(default_factory=set)
+    next_profiles: set[str] = field(default_factory=set)
+    final: bool = False
+    origins: list[str] = field(default_factory=list)  # the first MAX_ORIGINS, sorted
+
+    @classmethod
+    def of(cls, manifest: ManifestIndex) -> _ManifestFacts:
+        facts = cls(attempt=0)
+        for _, e in manifest.entries():
+            facts.attempt = max(facts.attempt, e.attempt)
+            facts.notify_each_stage = facts.notify_each_stage or e.notify_stage
+            facts.profiles.add(e.profile)
+            if e.status == REJECTED:
+                continue
+            facts.in_workflow = facts.in_workflow or bool(e.next_profile or e.workflow_id)
+            facts.workflow_id = facts.workflow_id or e.workflow_id
+            facts.stage = max(facts.stage, e.stage)
+            facts.final = facts.final or e.next_profile is None
+            if e.previous_job_id:
+                facts.previous_jobs.add(e.previous_job_id)
+            if e.next_profile:
+                facts.next_profiles.add(e.next_profile)
+            if e.origin_key and e.origin_key not in facts.origins:
+                bisect.insort(facts.origins, e.origin_key)
+                del facts.origins[MAX_ORIGINS:]
+        facts.attempt = facts.attempt or 1
+        return facts
 
 
 class _Completion:
     """One invocation's work on one job, resumable from its checkpoint."""
 
-    def __init__(self, job: JobRecord, ctx: CompletionContext) -> None:
+    def __init__(self, job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) -> None:
         self.job = job
         self.ctx = ctx
-        self.manifest = {e.custom_id: e for e in load_manifest(ctx.store.read_lines(job.manifest_key))}
-        self.checkpoint = Checkpoint.load(ctx.store, job.job_id)
+        self.manifest = manifest
+        self.checkpoint = Checkpoint.load(ctx.store, job.job_id, len(manifest))
         state = self.checkpoint.summary
         self.summary = (
             JobSummary.from_state(job.job_id, job.batch_id, ctx.prices, state)
             if state
             else JobSummary(job_id=job.job_id, batch_id=job.batch_id, prices=ctx.prices)
         )
-        self.attempt = max((e.attempt for e in self.manifest.values()), default=1)
+        self.facts = _ManifestFacts.of(manifest)
+        self.attempt = self.facts.attempt
 
     def save(self, writer: _ParallelWriter) -> None:
         writer.drain()  # what the checkpoint calls done must be written
@@ -159,16 +209,17 @@ class _Completion:
         try:
             for line in self.ctx.batches.results(str(self.job.batch_id)):
                 raw.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-                entry = self.manifest.get(line.get("custom_id", ""))
-                if entry is None:
+                found = self.manifest.get(line.get("custom_id", ""))
+                if found is None:
                     logger.warning(
                         "result line for no document of this job", extra={"custom_id": line.get("custom_id")}
                     )
                     continue
-                if entry.custom_id in done:
+                position, entry = found
+                if position in done:
                     continue  # written before a hand-over or a crash
                 if is_retryable(line) and entry.attempt < self.ctx.max_attempts:
-                    self.checkpoint.retry.append(entry.custom_id)
+                    self.checkpoint.retry.add(position)
                     self.summary.record_retry(entry, line)
                 else:
                     obj = result_object(job_id, entry, line)
@@ -176,7 +227,7 @@ class _Completion:
                     self.summary.record_result(entry, line, obj.outcome)
                     if entry.next_profile and obj.outcome == "succeeded":
                         writer.run(self._hand_to_next_stage, entry, obj)
-                done.add(entry.custom_id)
+                done.add(position)
                 since_save += 1
                 if len(done) * 2 >= len(self.manifest) > 1:
                     crash_point("complete:halfway")
@@ -185,15 +236,15 @@ class _Completion:
                     since_save = 0
                     if self._time_short():
                         return False
-            for entry in self.manifest.values():
-                if entry.custom_id in done:
+            for position, entry in self.manifest.entries():
+                if position in done:
                     continue
                 if entry.status == REJECTED:
                     self.summary.record_failure(entry, "rejected", entry.reason or "rejected")
                 else:
                     writer.write(missing_object(job_id, entry))
                     self.summary.record_failure(entry, "missing", "no result line for this request")
-                done.add(entry.custom_id)
+                done.add(position)
             self.save(writer)
         except Exception:
             # A cut results stream, a throttled write: keep what was done for the retry.
@@ -218,14 +269,13 @@ class _Completion:
 
     def workflow(self) -> dict[str, Any] | None:
         """Where this job stands in its workflow, with the cost of the stages so far."""
-        entries = [e for e in self.manifest.values() if e.status != REJECTED]
-        if not any(e.next_profile or e.workflow_id for e in entries):
+        facts = self.facts
+        if not facts.in_workflow:
             return None
-        previous = sorted({e.previous_job_id for e in entries if e.previous_job_id})
         batch, standard = self.summary.cost()[0].batch, self.summary.cost()[0].standard
         complete = not self.summary.cost()[1]
         stages = []
-        for job_id in previous:
+        for job_id in sorted(facts.previous_jobs):
             record = self.ctx.jobs.get(job_id)
             if record is None or "workflow_cost_batch" not in record.item:
                 complete = False
@@ -235,12 +285,12 @@ class _Completion:
             complete = complete and bool(record.item.get("workflow_cost_complete", True))
             stages.append({"job_id": job_id, "summary_key": record.item.get("summary_key")})
         return {
-            "id": next((e.workflow_id for e in entries if e.workflow_id), self.job.job_id),
-            "stage": max(e.stage for e in entries),
+            "id": facts.workflow_id or self.job.job_id,
+            "stage": facts.stage,
             "previous_jobs": stages,
-            "next_profiles": sorted({e.next_profile for e in entries if e.next_profile}),
-            "final": any(e.next_profile is None for e in entries),
-            "origins": sorted({e.origin_key for e in entries if e.origin_key})[:20],
+            "next_profiles": sorted(facts.next_profiles),
+            "final": facts.final,
+            "origins": facts.origins,
             "total_cost": {
                 "batch": round(batch, 9),
                 "standard": round(standard, 9),
@@ -256,7 +306,8 @@ class _Completion:
         """Send the transient failures again, as a follow-up job of the next attempt."""
         if not self.checkpoint.retry:
             return None
-        return resubmit(self.job, self.manifest, self.checkpoint.retry, self.attempt + 1, self.ctx)
+        entries = [self.manifest.at(position) for position in self.checkpoint.retry]
+        return resubmit(self.job, entries, self.attempt + 1, self.ctx)
 
 
 def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
@@ -277,7 +328,13 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
         # finishes the job if that invocation dies.
         raise JobBusy(f"job {job_id} is {current.status if current else 'gone'}; not completing it now")
 
-    work = _Completion(job, ctx)
+    with ManifestIndex(ctx.store.read_lines(job.manifest_key)) as manifest:
+        return _collect(job, ctx, manifest)
+
+
+def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) -> dict[str, Any]:
+    job_id = job.job_id
+    work = _Completion(job, ctx, manifest)
     with tempfile.NamedTemporaryFile("w+", encoding="utf-8", suffix=".jsonl") as raw:
         try:
             collected = work.collect(raw)
@@ -301,7 +358,7 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
     body = work.summary.to_dict(
         status="completed",
         workflow=workflow,
-        estimate=compare_with_estimate(work.summary, work.manifest.values()),
+        estimate=compare_with_estimate(work.summary, (e for _, e in manifest.entries())),
         attempt=work.attempt,
         cancel_requested_at=job.item.get("cancel_requested_at"),
         retried_in=follow_up,
@@ -312,11 +369,11 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
         manifest_key=job.manifest_key,
         results_key=results_key(job_id),
         summary_key=summary_key(job_id),
-        results_prefixes=sorted({f"results/{e.profile}/" for e in work.manifest.values()}),
+        results_prefixes=sorted(f"results/{profile}/" for profile in work.facts.profiles),
     )
     ctx.store.put_json(summary_key(job_id), body)
     # In a workflow, one notification at its end (and per stage when the profile asks for it).
-    notify = workflow is None or workflow["final"] or any(e.notify_stage for e in work.manifest.values())
+    notify = workflow is None or workflow["final"] or work.facts.notify_each_stage
     if notify and not work.checkpoint.notified:
         ctx.notifier.publish(notification_subject(body), notification_message(body, ctx.store))
         work.checkpoint.notified = True
@@ -352,8 +409,7 @@ def compare_with_estimate(summary: JobSummary, entries: Iterable[ManifestEntry])
 
 def resubmit(
     job: JobRecord,
-    manifest: dict[str, ManifestEntry],
-    custom_ids: list[str],
+    failed: list[ManifestEntry],
     attempt: int,
     ctx: CompletionContext,
 ) -> str:
@@ -365,13 +421,13 @@ def resubmit(
     follow_up = follow_up_job_id(job.job_id, attempt)
     if ctx.jobs.get(follow_up) is not None:
         return follow_up  # created by an earlier run of this completion
-    wanted = set(custom_ids)
+    wanted = {e.custom_id for e in failed}
     lines = [
         line
         for line in ctx.store.read_lines(requests_key(job.job_id))
         if json.loads(line)["custom_id"] in wanted
     ]
-    entries = [replace(manifest[c], attempt=attempt) for c in custom_ids]
+    entries = [replace(e, attempt=attempt) for e in failed]
     ctx.store.put_bytes(manifest_key(follow_up), dump_manifest(entries), "application/x-ndjson")
     ctx.store.put_bytes(
         requests_key(follow_up), "".join(line + "\n" for line in lines).encode(), "application/x-ndjson"

@@ -137,32 +137,41 @@ class JobStore:
         One call per hundred documents instead of one each: the claims cost a fraction of
         reading the documents. A transaction is all or nothing, so when one is cancelled
         (a claim already held, a conflict with another writer) its claims are made one by one.
+        An identity repeated in ``claims`` is claimed once; its repeats are held by ``job_id``.
         Returns, per claim in order, None when claimed now, else the holder's job id.
         """
-        holders: list[str | None] = []
+        first: dict[str, int] = {}
+        for index, (identity, _) in enumerate(claims):
+            first.setdefault(identity, index)
+        unique = [claims[index] for index in first.values()]
+        claimed: dict[str, str | None] = {}
         client = self._table.meta.client
-        for start in range(0, len(claims), TRANSACTION_ITEMS):
-            chunk = claims[start : start + TRANSACTION_ITEMS]
+        for start in range(0, len(unique), TRANSACTION_ITEMS):
+            chunk = unique[start : start + TRANSACTION_ITEMS]
             items = [
                 {
                     "Put": {
                         "TableName": self._table.name,
                         # The resource's client turns Python values into DynamoDB's typed ones.
-                        "Item": self._claim_item(i, job_id, key, now),
+                        "Item": self._claim_item(identity, job_id, key, now),
                         "ConditionExpression": "attribute_not_exists(job_id)",
                     }
                 }
-                for i, key in chunk
+                for identity, key in chunk
             ]
             try:
                 client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
-                holders += [self.claim_document(identity, job_id, key, now) for identity, key in chunk]
+                for identity, key in chunk:
+                    claimed[identity] = self.claim_document(identity, job_id, key, now)
             else:
-                holders += [None] * len(chunk)
-        return holders
+                claimed.update(dict.fromkeys((identity for identity, _ in chunk), None))
+        return [
+            claimed[identity] if first[identity] == index else job_id
+            for index, (identity, _) in enumerate(claims)
+        ]
 
     @staticmethod
     def _claim_item(identity: str, job_id: str, source_key: str, now: datetime) -> dict[str, Any]:
