@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -84,6 +85,7 @@ def test_config_can_be_changed_over_http(raw: RawHttp) -> None:
         "processing_delay": 0,
         "error_rate": 1,
         "expire_rate": 0.0,
+        "latency": 0.0,
         "api_key_required": False,
     }
     batch_id = raw.request("POST", BATCHES, {"requests": [make_request("a")]}).json()["id"]
@@ -95,7 +97,19 @@ def test_config_can_be_changed_over_http(raw: RawHttp) -> None:
     assert raw.request("GET", "/_emulator/config", key=None).json()["error_rate"] == 1
 
 
-@pytest.mark.parametrize("change", [{"error_rate": 2}, {"api_key": "x"}, {"processing_delay": "soon"}])
+def test_added_latency_delays_api_answers_not_admin_ones(raw: RawHttp) -> None:
+    raw.request("POST", "/_emulator/config", {"latency": 0.2}, key=None)
+    started = time.monotonic()
+    raw.request("GET", BATCHES)
+    assert time.monotonic() - started >= 0.2
+    started = time.monotonic()
+    raw.request("GET", "/_emulator/stats", key=None)
+    assert time.monotonic() - started < 0.2
+
+
+@pytest.mark.parametrize(
+    "change", [{"latency": -1}, {"error_rate": 2}, {"api_key": "x"}, {"processing_delay": "soon"}]
+)
 def test_invalid_config_changes_are_400(raw: RawHttp, change: dict[str, object]) -> None:
     assert raw.request("POST", "/_emulator/config", change, key=None).status == 400
 

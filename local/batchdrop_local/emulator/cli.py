@@ -34,6 +34,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
         "--expire-rate", type=float, default=0.0, help="share of requests that end expired (default: 0)"
     )
     parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds added before every API answer (default: 0)"
+    )
+    parser.add_argument(
         "--api-key", default=None, help="accept only this API key (default: any non-empty key)"
     )
 
@@ -46,6 +49,7 @@ def run_from_cli(args: argparse.Namespace) -> int:
             error_rate=args.error_rate,
             expire_rate=args.expire_rate,
             api_key=args.api_key,
+            latency=args.latency,
         )
         server = EmulatorServer(args.host, args.port, config)
     except (ValueError, OSError) as exc:

@@ -75,9 +75,11 @@ class EmulatorConfig:
     """Result lines written per chunk of the streamed JSONL body."""
     keep_requests: bool = False
     """Keep every batch's requests after it ends, for `batch_requests` (tests inspect them)."""
+    latency: float = 0.0
+    """Seconds added before every API answer, to stand in for the network (benchmarks)."""
 
     def __post_init__(self) -> None:
-        for name in ("processing_delay", "error_rate", "expire_rate", "cancel_grace"):
+        for name in ("processing_delay", "error_rate", "expire_rate", "cancel_grace", "latency"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a number, got {value!r}")

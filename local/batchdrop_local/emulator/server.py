@@ -16,6 +16,7 @@ import re
 import socket
 import socketserver
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,7 +35,7 @@ _log = logging.getLogger(__name__)
 
 BATCHES_PATH = "/v1/messages/batches"
 ADMIN_PREFIX = "/_emulator/"
-RUNTIME_SETTINGS = ("processing_delay", "error_rate", "expire_rate")
+RUNTIME_SETTINGS = ("processing_delay", "error_rate", "expire_rate", "latency")
 _BATCH_PATH = re.compile(r"/v1/messages/batches/([^/]+)(/cancel|/results)?")
 _HOST_HEADER = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 _RETRYABLE = frozenset({408, 409, 429})
@@ -214,6 +215,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             endpoint, batch_id = _route(method, path)
             self.emulator.count_call(endpoint)
+            latency = self.emulator.engine.config.latency
+            if latency:
+                time.sleep(latency)
             if body is None:
                 raise ApiError(
                     413, f"Request body exceeds {self.emulator.engine.config.max_body_bytes} bytes"
