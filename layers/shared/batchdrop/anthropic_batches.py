@@ -175,7 +175,15 @@ class MessageBatches:
                 return
             yield self._info(batch)
 
-    def results(self, batch_id: str) -> Iterator[dict[str, Any]]:
-        """Result lines as plain dicts, streamed: never all in memory at once."""
-        for line in self._client.messages.batches.results(batch_id):
-            yield line.model_dump(mode="json", exclude_unset=True)
+    def results(self, batch_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Result lines, streamed (never all in memory at once): each as the API sent it and
+        parsed. The SDK finds the results URL and authenticates; the lines are read from its
+        HTTP response, since building a typed model of each only for batchdrop to turn it back
+        into a dict was most of Complete's CPU per result."""
+        decoder = self._client.messages.batches.results(batch_id)
+        try:
+            for text in decoder.http_response.iter_lines():
+                if text.strip():
+                    yield text, json.loads(text)
+        finally:
+            decoder.close()

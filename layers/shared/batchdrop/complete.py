@@ -5,11 +5,11 @@ from __future__ import annotations
 import bisect
 import json
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from batchdrop.anthropic_batches import MessageBatches
@@ -35,10 +35,12 @@ from batchdrop.manifest import (
     results_key,
     summary_key,
 )
-from batchdrop.manifest_index import ManifestIndex, PositionSet
+from batchdrop.manifest_index import LOOKUP_CHUNK, ManifestIndex, PositionSet
 from batchdrop.observability import logger
 from batchdrop.pricing import PriceTable
 from batchdrop.results import JobSummary, ResultObject, is_retryable, missing_object, result_object
+
+T = TypeVar("T")
 
 # A Complete invocation that holds a job longer than this without finishing is presumed dead.
 COMPLETING_LEASE = timedelta(minutes=20)
@@ -68,6 +70,17 @@ class CompletionContext:
     max_attempts: int = 3
     # Seconds this invocation has left (Lambda's context); None: no limit.
     remaining: Callable[[], float] | None = None
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class _ParallelWriter:
@@ -207,35 +220,38 @@ class _Completion:
         since_save = 0
         writer = _ParallelWriter(self.ctx.store, self.ctx.write_concurrency)
         try:
-            for line in self.ctx.batches.results(str(self.job.batch_id)):
-                raw.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-                found = self.manifest.get(line.get("custom_id", ""))
-                if found is None:
-                    logger.warning(
-                        "result line for no document of this job", extra={"custom_id": line.get("custom_id")}
-                    )
-                    continue
-                position, entry = found
-                if position in done:
-                    continue  # written before a hand-over or a crash
-                if is_retryable(line) and entry.attempt < self.ctx.max_attempts:
-                    self.checkpoint.retry.add(position)
-                    self.summary.record_retry(entry, line)
-                else:
-                    obj = result_object(job_id, entry, line)
-                    writer.write(obj)
-                    self.summary.record_result(entry, line, obj.outcome)
-                    if entry.next_profile and obj.outcome == "succeeded":
-                        writer.run(self._hand_to_next_stage, entry, obj)
-                done.add(position)
-                since_save += 1
-                if len(done) * 2 >= len(self.manifest) > 1:
-                    crash_point("complete:halfway")
-                if since_save >= CHECKPOINT_EVERY or self._time_short():
-                    self.save(writer)
-                    since_save = 0
-                    if self._time_short():
-                        return False
+            for chunk in _chunks(self.ctx.batches.results(str(self.job.batch_id)), LOOKUP_CHUNK):
+                entries = self.manifest.get_many([str(line.get("custom_id", "")) for _, line in chunk])
+                for text, line in chunk:
+                    raw.write(text + "\n")
+                    found = entries.get(str(line.get("custom_id", "")))
+                    if found is None:
+                        logger.warning(
+                            "result line for no document of this job",
+                            extra={"custom_id": line.get("custom_id")},
+                        )
+                        continue
+                    position, entry = found
+                    if position in done:
+                        continue  # written before a hand-over or a crash
+                    if is_retryable(line) and entry.attempt < self.ctx.max_attempts:
+                        self.checkpoint.retry.add(position)
+                        self.summary.record_retry(entry, line)
+                    else:
+                        obj = result_object(job_id, entry, line)
+                        writer.write(obj)
+                        self.summary.record_result(entry, line, obj.outcome)
+                        if entry.next_profile and obj.outcome == "succeeded":
+                            writer.run(self._hand_to_next_stage, entry, obj)
+                    done.add(position)
+                    since_save += 1
+                    if len(done) * 2 >= len(self.manifest) > 1:
+                        crash_point("complete:halfway")
+                    if since_save >= CHECKPOINT_EVERY or self._time_short():
+                        self.save(writer)
+                        since_save = 0
+                        if self._time_short():
+                            return False
             for position, entry in self.manifest.entries():
                 if position in done:
                     continue

@@ -6,7 +6,7 @@ import json
 import re
 import secrets
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 SUBMITTED = "submitted"
@@ -46,11 +46,18 @@ class ManifestEntry:
     previous_job_id: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        # Every field is a plain value: no need for asdict's recursive deep copy (a third of
+        # Submit's own CPU per document when it was used).
+        return json.dumps(
+            {name: getattr(self, name) for name in _ENTRY_FIELDS}, ensure_ascii=False, separators=(",", ":")
+        )
 
     @classmethod
     def from_json(cls, line: str) -> ManifestEntry:
         return cls(**json.loads(line))
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(ManifestEntry))
 
 
 def new_job_id(now: datetime) -> str:

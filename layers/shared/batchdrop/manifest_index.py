@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from batchdrop.manifest import ManifestEntry
 
 _INSERT_CHUNK = 1000
+LOOKUP_CHUNK = 500  # under SQLite's limit on the parameters of one statement (999 before 3.32)
 _CACHE_KIB = 4096
 
 
@@ -73,6 +74,21 @@ class ManifestIndex:
             "SELECT position, line FROM entries WHERE custom_id = ?", (custom_id,)
         ).fetchone()
         return (row[0], ManifestEntry.from_json(row[1])) if row else None
+
+    def get_many(self, custom_ids: list[str]) -> dict[str, tuple[int, ManifestEntry]]:
+        """The entries of these custom_ids (those found), in one query per LOOKUP_CHUNK ids.
+
+        One query per result line would cost more than the lookup: each call into sqlite3
+        gives up the GIL and must win it back from the threads writing results.
+        """
+        found: dict[str, tuple[int, ManifestEntry]] = {}
+        for start in range(0, len(custom_ids), LOOKUP_CHUNK):
+            chunk = custom_ids[start : start + LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT position, custom_id, line FROM entries WHERE custom_id IN ({marks})"  # noqa: S608 - only marks
+            for position, custom_id, line in self._db.execute(query, chunk):
+                found[custom_id] = (position, ManifestEntry.from_json(line))
+        return found
 
     def at(self, position: int) -> ManifestEntry:
         row = self._db.execute("SELECT line FROM entries WHERE position = ?", (position,)).fetchone()
