@@ -19,7 +19,7 @@ SAM_PYENV := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2
 FUNCTION ?= SubmitFunction
 EVENT ?= events/s3-put.json
 
-.PHONY: help venv sam-venv checkov-venv lint format security test test-fast demo local-up emulator build validate invoke clean
+.PHONY: help venv sam-venv checkov-venv lint format security test test-fast bench demo local-up emulator build validate invoke clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,7 +74,12 @@ test: venv lint validate security ## set up and run every test (unit, integratio
 test-fast: venv ## unit and emulator tests only
 	$(BIN)/pytest tests/unit tests/emulator
 
-demo: venv ## run the whole pipeline locally on samples/ and print the job summary
+# BENCH_ARGS="--sizes 1000,10000" for a shorter run; the default takes about 15 minutes.
+BENCH_ARGS ?=
+bench: venv ## benchmarks: Submit, Complete, Poll, cold starts vs raw boto3 (tables; see README)
+	$(BIN)/python -m batchdrop_local.bench $(BENCH_ARGS)
+
+demo: venv ## run the whole pipeline locally on samples/ and print the job summary locally on samples/ and print the job summary
 	$(BIN)/batchdrop demo
 
 local-up: venv ## start the local stack (Ctrl-C stops it)

@@ -24,8 +24,8 @@ def _aws_env(monkeypatch, tmp_path):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 
-def standin(latency: Latency = Latency()) -> tuple[InMemoryAws, boto3.session.Session]:
-    aws = InMemoryAws(latency)
+def standin(latency: Latency | None = None) -> tuple[InMemoryAws, boto3.session.Session]:
+    aws = InMemoryAws(latency or Latency())
     session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     aws.install(session)
     aws.create_bucket("docs")

@@ -41,12 +41,13 @@ from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb.exceptions import MultipleTransactionsException, TransactionCanceledException
 from moto.dynamodb.models import dynamodb_backends
 
-_MOTO_LOCK = threading.Lock()  # moto is not thread-safe, its backends are module-level, and
-# DynamoDB's conditional writes are atomic.
+_MOTO_LOCK = threading.Lock()  # moto is not thread-safe, its backends are module-level (one for all
+# instances), and DynamoDB's conditional writes are atomic.
 _ACCOUNTS = itertools.count(900_000_000_001)
 _VHOST = re.compile(r"(?P<bucket>.+?)\.s3[.-]")  # bucket.s3.amazonaws.com, bucket.s3.us-east-1...
 _SCOPE = re.compile(r"Credential=[^/]+/\d+/([^/]+)/")  # the SigV4 credential scope's region
 _NOT_EXISTS = re.compile(r"\s*attribute_not_exists\s*\(\s*(#?\w+)\s*\)\s*")
+_SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")  # ListObjectsV2 -> _s3_list_objects_v2
 _READS = frozenset({"GetObject", "HeadObject", "ListObjectsV2", "HeadBucket"})
 _QUERY = frozenset({"versionId", "uploadId", "partNumber", "uploads", "x-id", "list-type", "prefix"})
 _QUERY |= {"max-keys", "continuation-token", "start-after", "encoding-type", "fetch-owner"}
@@ -81,14 +82,9 @@ class _Object:
     modified: float = field(default_factory=time.time)
 
     def headers(self) -> dict[str, str]:
-        return {
-            "ETag": self.etag,
-            "Content-Length": str(len(self.body)),
-            "Content-Type": self.content_type,
-            "Last-Modified": formatdate(self.modified, usegmt=True),
-            "Accept-Ranges": "bytes",
-            **{f"x-amz-meta-{name}": value for name, value in self.metadata.items()},
-        }
+        meta = {f"x-amz-meta-{name}": value for name, value in self.metadata.items()}
+        answer = {"ETag": self.etag, "Content-Type": self.content_type, "Content-Length": str(len(self.body))}
+        return answer | {"Last-Modified": formatdate(self.modified, usegmt=True), **meta}
 
 
 @dataclass
@@ -101,32 +97,25 @@ class _Bucket:
             insort(self.keys, key)
         self.objects[key] = obj
 
-    def delete(self, key: str) -> None:
-        if self.objects.pop(key, None) is not None:
-            del self.keys[bisect_left(self.keys, key)]
-
 
 @dataclass(frozen=True)
 class _Call:
+    method: str
     bucket: str
     key: str
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: bytes
 
-    def metadata(self) -> dict[str, str]:
-        return {name[11:]: value for name, value in self.headers.items() if name.startswith("x-amz-meta-")}
-
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "binary/octet-stream")
+    def new_object(self, body: bytes | None = None, etag: str = "") -> _Object:
+        meta = {name[11:]: value for name, value in self.headers.items() if name.startswith("x-amz-meta-")}
+        content_type = self.headers.get("content-type", "binary/octet-stream")
+        return _object(self.body if body is None else body, content_type, meta, etag)
 
 
 @dataclass
 class _Upload:
-    bucket: str
-    key: str
-    content_type: str
-    metadata: dict[str, str]
+    call: _Call  # CreateMultipartUpload's: bucket, key, content type, metadata
     parts: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)  # number: (data, md5 digest)
 
 
@@ -135,7 +124,7 @@ def _md5(data: bytes) -> bytes:
 
 
 def _object(body: bytes, content_type: str, metadata: dict[str, str], etag: str = "") -> _Object:
-    metadata = {name.lower(): value for name, value in metadata.items()}
+    metadata = {name.lower(): value for name, value in metadata.items()}  # as S3 does
     return _Object(body, content_type, metadata, etag or f'"{_md5(body).hex()}"')
 
 
@@ -146,15 +135,19 @@ def _xml(status: int, document: str) -> _Answer:
 
 def _error(status: int, code: str, message: str, **fields: str) -> _Answer:
     extra = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in fields.items())
-    return _xml(status, f"<Error><Code>{code}</Code><Message>{message}</Message>{extra}</Error>")
+    return _xml(status, f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>{extra}</Error>")
 
 
 def _no_bucket(bucket: str) -> _Answer:
     return _error(404, "NoSuchBucket", "The specified bucket does not exist", BucketName=bucket)
 
 
+def _no_upload() -> _Answer:
+    return _error(404, "NoSuchUpload", "The specified upload does not exist.")
+
+
 def _headers(request: AWSPreparedRequest) -> dict[str, str]:
-    """Lower-case names, str values (botocore's may be bytes by now)."""
+    """Lower-case names, str values (botocore's are bytes by now)."""
     return {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
 
 
@@ -163,16 +156,14 @@ def _body(body: Any, headers: dict[str, str]) -> bytes:
         data = body.encode() if isinstance(body, str) else bytes(body or b"")
     else:
         data = body.read()  # file-like: BytesIO, s3transfer's ReadFileChunk, botocore's AwsChunkedWrapper
-    if "aws-chunked" not in headers.get("content-encoding", ""):
+    if "aws-chunked" not in headers.get("content-encoding", ""):  # botocore's trailing-checksum uploads
         return data
     chunks: list[bytes] = []
     at = 0  # <hex size>[;extension]\r\n<data>\r\n ... 0\r\n<trailers>\r\n\r\n
-    while True:
-        eol = data.index(b"\r\n", at)
-        if not (size := int(data[at:eol].split(b";")[0], 16)):
-            return b"".join(chunks)
+    while size := int(data[at : (eol := data.index(b"\r\n", at))].split(b";")[0], 16):
         chunks.append(data[eol + 2 : eol + 2 + size])
         at = eol + 4 + size
+    return b"".join(chunks)
 
 
 def _response(request: AWSPreparedRequest, answer: _Answer) -> AWSResponse:
@@ -208,19 +199,13 @@ class InMemoryAws:
         self._account = str(next(_ACCOUNTS))
         self._moto = BotocoreStubber()
         self._moto.enabled = True
-        self._s3_ops: dict[str, Callable[[_Call], _Answer]] = {
-            "PutObject": self._put,
-            "GetObject": self._get,
-            "HeadObject": self._get,
-            "ListObjectsV2": self._list,
-            "DeleteObject": self._delete,
-            "CreateMultipartUpload": self._create_upload,
-            "UploadPart": self._upload_part,
-            "CompleteMultipartUpload": self._complete_upload,
-            "AbortMultipartUpload": self._abort_upload,
-            "CreateBucket": self._create_bucket,
-            "HeadBucket": self._head_bucket,
-        }
+        # Objects written under these prefixes are counted, not kept: a benchmark of memory
+        # must not count the stand-in's copy of what the code under test wrote.
+        self.discard_prefixes: tuple[str, ...] = ()
+        self.discarded_objects = 0
+        self.discarded_bytes = 0
+        self.discarded_bytes_by_prefix: Counter[str] = Counter()
+        self.discarded_sample: tuple[str, dict[str, str]] | None = None  # a content type and metadata
 
     def install(self, session: boto3.session.Session | None = None) -> None:
         """Answer every S3 and DynamoDB request of clients created afterwards from this session
@@ -230,15 +215,11 @@ class InMemoryAws:
                 boto3.setup_default_session()
             session = boto3.DEFAULT_SESSION
             assert session is not None
-        # Clients copy the session's event handlers when they are created (botocore/args.py).
-        # (botocore-stubs type handlers as returning None: before-send handlers return the response.)
-        events = session.events
-        events.register_first("before-send.s3", self._s3, unique_id=f"standin-s3-{id(self)}")  # type: ignore[arg-type]
-        events.register_first(
-            "before-send.dynamodb",
-            self._dynamodb,  # type: ignore[arg-type]
-            unique_id=f"standin-ddb-{id(self)}",
-        )
+        # Clients copy the session's handlers when they are created (botocore/args.py), not later.
+        handlers: dict[str, Callable[..., Any]] = {"s3": self._s3, "dynamodb": self._dynamodb}
+        for service, handler in handlers.items():
+            unique_id = f"batchdrop-standin-{service}-{id(self)}"
+            session.events.register_first(f"before-send.{service}", handler, unique_id=unique_id)
 
     def create_bucket(self, name: str) -> None:
         with self._lock:
@@ -264,8 +245,9 @@ class InMemoryAws:
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         with self._lock:
             keys = self._buckets[bucket].keys
-            start = bisect_left(keys, prefix)
-            return list(itertools.takewhile(lambda key: key.startswith(prefix), keys[start:]))
+            return list(
+                itertools.takewhile(lambda k: k.startswith(prefix), keys[bisect_left(keys, prefix) :])
+            )
 
     def calls(self) -> dict[str, int]:
         with self._lock:
@@ -275,46 +257,54 @@ class InMemoryAws:
         with self._lock:
             self._calls.clear()
 
-    # S3 ---------------------------------------------------------------------------------------------
+    # S3: each operation is _s3_<snake case name>(call) -> (status, headers, body) ----------------------
     def _s3(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         url = urlsplit(request.url)
         if vhost := _VHOST.match(url.hostname or ""):
-            bucket, key = vhost["bucket"], unquote(url.path[1:])
+            bucket, key = vhost["bucket"], url.path[1:]
         else:
             bucket, _sep, key = url.path[1:].partition("/")
-            bucket, key = unquote(bucket), unquote(key)
         query = {name: values[-1] for name, values in parse_qs(url.query, keep_blank_values=True).items()}
         headers = _headers(request)
-        operation = _operation(request.method, key, query, headers)
+        operation = _operation(request.method, unquote(key), query, headers)
         body = _body(request.body, headers) if request.method in ("PUT", "POST") else b""
         with self._lock:
             self._calls[f"s3:{operation}"] += 1
         if delay := self.latency.s3_get if operation in _READS else self.latency.s3_put:
             time.sleep(delay)
-        if operation == "Unsupported":
-            message = f"The in-memory stand-in does not implement {request.method} {request.url}"
-            answer = _error(501, "NotImplemented", escape(message))
-        else:
-            answer = self._s3_ops[operation](_Call(bucket, key, query, headers, body))
-        return _response(request, (answer[0], answer[1], b"" if request.method == "HEAD" else answer[2]))
+        handler = getattr(self, "_s3_" + _SNAKE.sub("_", operation).lower())
+        call = _Call(request.method, unquote(bucket), unquote(key), query, headers, body)
+        status, answer_headers, payload = handler(call)
+        return _response(request, (status, answer_headers, b"" if request.method == "HEAD" else payload))
 
-    def _create_bucket(self, c: _Call) -> _Answer:
+    def _s3_unsupported(self, c: _Call) -> _Answer:
+        what = f"{c.method} on bucket {c.bucket!r}, key {c.key!r}, query {sorted(c.query)}"
+        return _error(501, "NotImplemented", f"The in-memory stand-in does not implement {what}")
+
+    def _s3_create_bucket(self, c: _Call) -> _Answer:
         self.create_bucket(c.bucket)
         return 200, {"Location": f"/{c.bucket}"}, b""
 
-    def _head_bucket(self, c: _Call) -> _Answer:
+    def _s3_head_bucket(self, c: _Call) -> _Answer:
         with self._lock:
             return (200 if c.bucket in self._buckets else 404), {}, b""
 
-    def _put(self, c: _Call) -> _Answer:
-        obj = _object(c.body, c.content_type(), c.metadata())
+    def _s3_put_object(self, c: _Call, obj: _Object | None = None) -> _Answer:
+        obj = obj or c.new_object()
         with self._lock:
             if c.bucket not in self._buckets:
                 return _no_bucket(c.bucket)
-            self._buckets[c.bucket].put(c.key, obj)
+            if self.discard_prefixes and c.key.startswith(self.discard_prefixes):
+                prefix = next(p for p in self.discard_prefixes if c.key.startswith(p))
+                self.discarded_objects += 1
+                self.discarded_bytes += len(obj.body)
+                self.discarded_bytes_by_prefix[prefix] += len(obj.body)
+                self.discarded_sample = (obj.content_type, dict(obj.metadata))
+            else:
+                self._buckets[c.bucket].put(c.key, obj)
         return 200, {"ETag": obj.etag}, b""
 
-    def _get(self, c: _Call) -> _Answer:
+    def _s3_get_object(self, c: _Call) -> _Answer:  # and HeadObject: _s3 drops the body
         with self._lock:
             found = self._buckets.get(c.bucket)
             obj = found.objects.get(c.key) if found else None
@@ -322,21 +312,22 @@ class InMemoryAws:
             if found is None:
                 return _no_bucket(c.bucket)
             return _error(404, "NoSuchKey", "The specified key does not exist.", Key=c.key)
-        answer = obj.headers()
-        ranged = re.fullmatch(r"bytes=(\d*)-(\d*)", c.headers.get("range", ""))
+        answer, size = obj.headers(), len(obj.body)
+        ranged = re.fullmatch(r"bytes=(\d*)-(\d*)", c.headers.get("range", ""))  # s3transfer's downloads
         if not ranged or not (ranged[1] or ranged[2]):
             return 200, answer, obj.body
-        size = len(obj.body)
         start = int(ranged[1]) if ranged[1] else max(size - int(ranged[2]), 0)
         end = min(int(ranged[2]), size - 1) if ranged[1] and ranged[2] else size - 1
-        answer["Content-Range"] = f"bytes {start}-{end}/{size}"
-        answer["Content-Length"] = str(end + 1 - start)
+        answer |= {"Content-Range": f"bytes {start}-{end}/{size}", "Content-Length": str(end + 1 - start)}
         return 206, answer, obj.body[start : end + 1]
 
-    def _list(self, c: _Call) -> _Answer:
-        prefix, max_keys = c.query.get("prefix", ""), int(c.query.get("max-keys", "1000"))
-        token = c.query.get("continuation-token")
-        after = base64.urlsafe_b64decode(token).decode() if token else c.query.get("start-after", "")
+    _s3_head_object = _s3_get_object
+
+    def _s3_list_objects_v2(self, c: _Call) -> _Answer:
+        prefix, max_keys, token = c.query.get("prefix", ""), int(c.query.get("max-keys", "1000")), ""
+        after = c.query.get("start-after", "")
+        if token := c.query.get("continuation-token", ""):
+            after = base64.urlsafe_b64decode(token).decode()
         with self._lock:
             if (found := self._buckets.get(c.bucket)) is None:
                 return _no_bucket(c.bucket)
@@ -346,18 +337,18 @@ class InMemoryAws:
                 page.append((keys[at], found.objects[keys[at]]))
                 at += 1
             truncated = bool(page) and at < len(keys) and keys[at].startswith(prefix)
-        url = c.query.get("encoding-type") == "url"  # botocore asks for it, then unquotes the keys
+        encode = c.query.get("encoding-type") == "url"  # botocore asks for it, then unquotes the keys
 
         def text(value: str) -> str:
-            return escape(quote(value, safe="/") if url else value)
+            return escape(quote(value, safe="/") if encode else value)
 
         parts = [f"<ListBucketResult {_NS}><Name>{escape(c.bucket)}</Name><Prefix>{text(prefix)}</Prefix>"]
-        parts += [f"<MaxKeys>{max_keys}</MaxKeys><KeyCount>{len(page)}</KeyCount>"]
-        parts += [f"<IsTruncated>{str(truncated).lower()}</IsTruncated>"]
-        parts += ["<EncodingType>url</EncodingType>"] if url else []
-        parts += [f"<ContinuationToken>{token}</ContinuationToken>"] if token else []
-        parts += (
-            [f"<StartAfter>{text(c.query['start-after'])}</StartAfter>"] if "start-after" in c.query else []
+        parts.append(f"<MaxKeys>{max_keys}</MaxKeys><KeyCount>{len(page)}</KeyCount>")
+        parts.append(f"<IsTruncated>{str(truncated).lower()}</IsTruncated>")
+        parts.append("<EncodingType>url</EncodingType>" if encode else "")
+        parts.append(f"<ContinuationToken>{token}</ContinuationToken>" if token else "")
+        parts.append(
+            f"<StartAfter>{text(c.query['start-after'])}</StartAfter>" if "start-after" in c.query else ""
         )
         if truncated:
             next_token = base64.urlsafe_b64encode(page[-1][0].encode()).decode()
@@ -371,52 +362,51 @@ class InMemoryAws:
             )
         return _xml(200, "".join(parts) + "</ListBucketResult>")
 
-    def _delete(self, c: _Call) -> _Answer:
+    def _s3_delete_object(self, c: _Call) -> _Answer:
         with self._lock:
-            if c.bucket not in self._buckets:
+            if (found := self._buckets.get(c.bucket)) is None:
                 return _no_bucket(c.bucket)
-            self._buckets[c.bucket].delete(c.key)
+            if found.objects.pop(c.key, None) is not None:
+                del found.keys[bisect_left(found.keys, c.key)]
         return 204, {}, b""
 
-    def _create_upload(self, c: _Call) -> _Answer:
+    def _s3_create_multipart_upload(self, c: _Call) -> _Answer:
         upload_id = uuid.uuid4().hex
         with self._lock:
             if c.bucket not in self._buckets:
                 return _no_bucket(c.bucket)
-            self._uploads[upload_id] = _Upload(c.bucket, c.key, c.content_type(), c.metadata())
+            self._uploads[upload_id] = _Upload(c)
         names = (
             f"<Bucket>{escape(c.bucket)}</Bucket><Key>{escape(c.key)}</Key><UploadId>{upload_id}</UploadId>"
         )
         return _xml(200, f"<InitiateMultipartUploadResult {_NS}>{names}</InitiateMultipartUploadResult>")
 
-    def _upload_part(self, c: _Call) -> _Answer:
+    def _s3_upload_part(self, c: _Call) -> _Answer:
         digest = _md5(c.body)
         with self._lock:
             if (upload := self._uploads.get(c.query["uploadId"])) is None:
-                return _error(404, "NoSuchUpload", "The specified upload does not exist.")
+                return _no_upload()
             upload.parts[int(c.query["partNumber"])] = (c.body, digest)
         return 200, {"ETag": f'"{digest.hex()}"'}, b""
 
-    def _complete_upload(self, c: _Call) -> _Answer:
+    def _s3_complete_multipart_upload(self, c: _Call) -> _Answer:
         listed = [int(number) for number in re.findall(rb"<PartNumber>\s*(\d+)\s*</PartNumber>", c.body)]
         with self._lock:
             if (upload := self._uploads.get(c.query["uploadId"])) is None:
-                return _error(404, "NoSuchUpload", "The specified upload does not exist.")
+                return _no_upload()
             numbers = sorted(listed or upload.parts)
             if not numbers or any(number not in upload.parts for number in numbers):
                 return _error(400, "InvalidPart", "One or more of the specified parts could not be found.")
             del self._uploads[c.query["uploadId"]]
         parts = [upload.parts[number] for number in numbers]
         etag = f'"{_md5(b"".join(digest for _, digest in parts)).hex()}-{len(parts)}"'
-        obj = _object(b"".join(data for data, _ in parts), upload.content_type, upload.metadata, etag)
-        with self._lock:
-            if c.bucket not in self._buckets:
-                return _no_bucket(c.bucket)
-            self._buckets[c.bucket].put(c.key, obj)
+        stored = self._s3_put_object(c, upload.call.new_object(b"".join(data for data, _ in parts), etag))
+        if stored[0] != 200:
+            return stored
         names = f"<Bucket>{escape(c.bucket)}</Bucket><Key>{escape(c.key)}</Key><ETag>{escape(etag)}</ETag>"
         return _xml(200, f"<CompleteMultipartUploadResult {_NS}>{names}</CompleteMultipartUploadResult>")
 
-    def _abort_upload(self, c: _Call) -> _Answer:
+    def _s3_abort_multipart_upload(self, c: _Call) -> _Answer:
         with self._lock:
             self._uploads.pop(c.query["uploadId"], None)
         return 204, {}, b""
@@ -447,7 +437,8 @@ class InMemoryAws:
         backend = dynamodb_backends[os.environ.get("MOTO_ACCOUNT_ID", self._account)][region]
         puts: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for entry in items:
-            put, names = entry.get("Put") or {}, entry.get("Put", {}).get("ExpressionAttributeNames", {})
+            put = entry.get("Put") or {}
+            names = put.get("ExpressionAttributeNames", {})
             condition = _NOT_EXISTS.fullmatch(put.get("ConditionExpression", ""))
             table = backend.tables.get(put.get("TableName", ""))
             if len(entry) != 1 or not condition or table is None or "ExpressionAttributeValues" in put:
