@@ -4,12 +4,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
 from batchdrop.anthropic_batches import MessageBatches, secret_api_key
+from batchdrop.aws import sessions
 from batchdrop.aws.jobs_table import JobStore
 from batchdrop.aws.messaging import JobEvents, Notifier
 from batchdrop.aws.storage import DocumentStore
@@ -19,12 +20,17 @@ from batchdrop.observability import logger, metrics, tracer
 from batchdrop.pricing import PriceTable
 
 settings = Settings.from_env()
+aws = sessions.session()  # all the function's clients, response timestamps unparsed
 context_for_jobs = CompletionContext(
-    jobs=JobStore(boto3.resource("dynamodb").Table(settings.jobs_table_name)),
-    store=DocumentStore(boto3.client("s3"), settings.bucket_name),
+    jobs=JobStore(aws.resource("dynamodb").Table(settings.jobs_table_name)),
+    # One pooled connection per concurrent write (botocore keeps 10 by default).
+    store=DocumentStore(
+        aws.client("s3", config=Config(max_pool_connections=max(10, settings.result_write_concurrency))),
+        settings.bucket_name,
+    ),
     batches=MessageBatches(secret_api_key(settings.anthropic_secret_name), settings.anthropic_base_url),
-    notifier=Notifier(boto3.client("sns"), settings.topic_arn),
-    events=JobEvents(boto3.client("events"), settings.event_bus_name),
+    notifier=Notifier(aws.client("sns"), settings.topic_arn),
+    events=JobEvents(aws.client("events"), settings.event_bus_name),
     prices=PriceTable.bundled(),
     now=lambda: datetime.now(UTC),
     write_concurrency=settings.result_write_concurrency,

@@ -4,11 +4,11 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchdrop.anthropic_batches import MessageBatches, secret_api_key
+from batchdrop.aws import sessions
 from batchdrop.aws.jobs_table import JobStore
 from batchdrop.aws.messaging import JobEvents
 from batchdrop.config import Settings
@@ -16,8 +16,9 @@ from batchdrop.observability import logger, metrics, tracer
 from batchdrop.poll import PollPolicy, poll_open_jobs
 
 settings = Settings.from_env()
-jobs = JobStore(boto3.resource("dynamodb").Table(settings.jobs_table_name))
-events = JobEvents(boto3.client("events"), settings.event_bus_name)
+aws = sessions.session()  # all the function's clients, response timestamps unparsed
+jobs = JobStore(aws.resource("dynamodb").Table(settings.jobs_table_name))
+events = JobEvents(aws.client("events"), settings.event_bus_name)
 policy = PollPolicy(
     submit_grace=timedelta(seconds=settings.submit_grace_seconds),
     uncollected_after=timedelta(hours=settings.uncollected_after_hours),

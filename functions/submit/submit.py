@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -16,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from batchdrop.anthropic_batches import MessageBatches, secret_api_key
+from batchdrop.aws import sessions
 from batchdrop.aws.jobs_table import JobStore
 from batchdrop.aws.messaging import Notifier
 from batchdrop.aws.storage import DocumentStore
@@ -35,14 +35,15 @@ from batchdrop.s3_events import (
 from batchdrop.submit import BatchLimits, IngestWindow
 
 settings = Settings.from_env()
+aws = sessions.session()  # all the function's clients, response timestamps unparsed
 # One pooled connection per concurrent read (botocore keeps 10 by default).
 s3_config = Config(max_pool_connections=max(10, settings.document_read_concurrency))
-store = DocumentStore(boto3.client("s3", config=s3_config), settings.bucket_name)
-jobs = JobStore(boto3.resource("dynamodb").Table(settings.jobs_table_name))
+store = DocumentStore(aws.client("s3", config=s3_config), settings.bucket_name)
+jobs = JobStore(aws.resource("dynamodb").Table(settings.jobs_table_name))
 batches = MessageBatches(secret_api_key(settings.anthropic_secret_name), settings.anthropic_base_url)
 document_limits = DocumentLimits(max_pdf_pages=settings.pdf_max_pages)
 batch_limits = BatchLimits(max_requests=settings.batch_max_requests, max_bytes=settings.batch_max_bytes)
-notifier = Notifier(boto3.client("sns"), settings.topic_arn)
+notifier = Notifier(aws.client("sns"), settings.topic_arn)
 prices = PriceTable.bundled()
 
 

@@ -221,6 +221,14 @@ class InMemoryAws:
             unique_id = f"batchdrop-standin-{service}-{id(self)}"
             session.events.register_first(f"before-send.{service}", handler, unique_id=unique_id)
 
+    def install_everywhere(self) -> None:
+        """Answer the S3 and DynamoDB requests of every botocore session created afterwards (the
+        functions make their own, see batchdrop.aws.sessions), as moto's mock does."""
+        from botocore.handlers import BUILTIN_HANDLERS
+
+        BUILTIN_HANDLERS.append(("before-send.s3", self._s3))
+        BUILTIN_HANDLERS.append(("before-send.dynamodb", self._dynamodb))
+
     def create_bucket(self, name: str) -> None:
         with self._lock:
             self._buckets.setdefault(name, _Bucket())

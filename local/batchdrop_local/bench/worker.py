@@ -100,7 +100,7 @@ class Harness:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         self._install_moto_for_the_rest()  # before any session is made: they copy the handlers
         self.aws = InMemoryAws(Latency())
-        self.aws.install()
+        self.aws.install_everywhere()  # the functions' own sessions, and boto3's default one
         self.bucket = self.names["DocumentsBucket"]
         self.aws.create_bucket(self.bucket)
         self._create_table(template, resources.names["JobsTable"])
