@@ -4,7 +4,6 @@ Reached through SQS (the deployed path, with partial-failure reporting), a plain
 notification (``sam local invoke -e events/s3-put.json``) or an EventBridge S3 event.
 """
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,14 +52,16 @@ def load_profiles() -> ProfileCatalog:
     )
 
 
-def planned_objects(records: list[dict[str, Any]]) -> Iterator[S3ObjectRef]:
-    """The objects the records name, to read ahead; a record that cannot be parsed is left to
-    its own handling, which reports it."""
+def parse_records(records: list[dict[str, Any]]) -> dict[str, list[S3ObjectRef]]:
+    """The objects each record names, by message id, to read ahead. A record that cannot be
+    parsed is left out: its own handling parses it again and reports it."""
+    parsed = {}
     for record in records:
         try:
-            yield from objects_in_sqs_body(record["body"])
+            parsed[record["messageId"]] = objects_in_sqs_body(record["body"])
         except (KeyError, TypeError, UnrecognisedEvent):
             continue
+    return parsed
 
 
 def now() -> datetime:
@@ -84,10 +85,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         if is_sqs_event(event):
             processor = BatchProcessor(event_type=EventType.SQS)
-            window.plan(planned_objects(event["Records"]))
+            parsed = parse_records(event["Records"])
+            window.plan(ref for refs in parsed.values() for ref in refs)
 
             def add_record(record: SQSRecord) -> None:
-                for ref in objects_in_sqs_body(record.body):
+                refs = parsed.get(record.message_id)
+                for ref in refs if refs is not None else objects_in_sqs_body(record.body):
                     window.add(ref)
 
             # A record that fails to read is reported and retried alone; the rest go out now.

@@ -146,6 +146,19 @@ def test_submit_reports_only_the_failed_record_of_a_window(
     assert result["submitted"] == 1
 
 
+def test_submit_reports_a_record_it_cannot_parse_and_submits_the_rest(
+    stack: Stack, sample_documents: dict[str, bytes]
+) -> None:
+    _upload_samples(stack, sample_documents)
+    event = load_event("sqs-s3-put.json")
+    event["Records"][0]["body"] = "not json"
+
+    result = stack.handler("SubmitFunction")(event)
+
+    assert result["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["messageId"]}]
+    assert result["submitted"] == 1
+
+
 def test_submit_rejects_unusable_documents_with_a_reason(stack: Stack) -> None:
     stack.put_document("inbox/default/empty.txt", b"  \n")
     stack.put_document("inbox/default/photo.bmp", b"BM....")
