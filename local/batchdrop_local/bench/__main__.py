@@ -127,8 +127,8 @@ THROUGHPUT_HEADER = [
     "boto3 s",
     "docs/s",
     "ratio",
-    "peak MiB (+run)",
-    "boto3 peak MiB (+run)",
+    "peak MiB (+over start)",
+    "boto3 peak MiB (+over start)",
     "S3 calls/doc",
     "DynamoDB calls/doc",
 ]

@@ -117,6 +117,7 @@ class _Call:
 class _Upload:
     call: _Call  # CreateMultipartUpload's: bucket, key, content type, metadata
     parts: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)  # number: (data, md5 digest)
+    discarded: dict[int, int] = field(default_factory=dict)  # number: size, of parts not kept
 
 
 def _md5(data: bytes) -> bytes:
@@ -394,7 +395,11 @@ class InMemoryAws:
         with self._lock:
             if (upload := self._uploads.get(c.query["uploadId"])) is None:
                 return _no_upload()
-            upload.parts[int(c.query["partNumber"])] = (c.body, digest)
+            number = int(c.query["partNumber"])
+            if self.discard_prefixes and upload.call.key.startswith(self.discard_prefixes):
+                upload.parts[number], upload.discarded[number] = (b"", digest), len(c.body)
+            else:
+                upload.parts[number] = (c.body, digest)
         return 200, {"ETag": f'"{digest.hex()}"'}, b""
 
     def _s3_complete_multipart_upload(self, c: _Call) -> _Answer:
@@ -409,6 +414,12 @@ class InMemoryAws:
         parts = [upload.parts[number] for number in numbers]
         etag = f'"{_md5(b"".join(digest for _, digest in parts)).hex()}-{len(parts)}"'
         stored = self._s3_put_object(c, upload.call.new_object(b"".join(data for data, _ in parts), etag))
+        if upload.discarded:  # counted as written in full
+            prefix = next(p for p in self.discard_prefixes if c.key.startswith(p))
+            size = sum(upload.discarded.values())
+            with self._lock:
+                self.discarded_bytes += size
+                self.discarded_bytes_by_prefix[prefix] += size
         if stored[0] != 200:
             return stored
         names = f"<Bucket>{escape(c.bucket)}</Bucket><Key>{escape(c.key)}</Key><ETag>{escape(etag)}</ETag>"

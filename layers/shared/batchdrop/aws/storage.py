@@ -9,12 +9,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from batchdrop.results import ResultObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+
+UPLOAD_PARTS_IN_MEMORY = 4
+_UPLOADS = TransferConfig(max_concurrency=UPLOAD_PARTS_IN_MEMORY)
+_UPLOADS.max_in_memory_upload_chunks = UPLOAD_PARTS_IN_MEMORY  # s3transfer's setting, not in boto3's __init__
 
 
 class DocumentGone(LookupError):
@@ -106,8 +112,9 @@ class DocumentStore:
         return json.loads(body)
 
     def upload_file(self, key: str, path: str, content_type: str) -> None:
-        """Upload a local file (multipart when large) without reading it into memory."""
-        self._s3.upload_file(path, self.bucket, key, ExtraArgs={"ContentType": content_type})
+        """Upload a local file (multipart when large) without reading it into memory: at most
+        UPLOAD_PARTS_IN_MEMORY parts of 8 MB at once (boto3's default is 10, 80 MB)."""
+        self._s3.upload_file(path, self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=_UPLOADS)
 
     def objects_under(self, prefix: str, suffixes: tuple[str, ...]) -> dict[str, bytes]:
         """``{key: body}`` of the objects under a prefix whose names end with one of the suffixes."""
