@@ -166,6 +166,8 @@ class _ManifestFacts:
     next_profiles: set[str] = field(default_factory=set)
     final: bool = False
     origins: list[str] = field(default_factory=list)  # the first MAX_ORIGINS, sorted
+    estimated: float = 0.0  # the submitted requests' estimated cost at batch price
+    estimated_in_full: bool = True  # every one of them had an estimate
 
     @classmethod
     def of(cls, manifest: ManifestIndex) -> _ManifestFacts:
@@ -176,6 +178,8 @@ class _ManifestFacts:
             facts.profiles.add(e.profile)
             if e.status == REJECTED:
                 continue
+            facts.estimated += e.estimated_cost or 0.0
+            facts.estimated_in_full = facts.estimated_in_full and e.estimated_cost is not None
             facts.in_workflow = facts.in_workflow or bool(e.next_profile or e.workflow_id)
             facts.workflow_id = facts.workflow_id or e.workflow_id
             facts.stage = max(facts.stage, e.stage)
@@ -374,7 +378,7 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
     body = work.summary.to_dict(
         status="completed",
         workflow=workflow,
-        estimate=compare_with_estimate(work.summary, (e for _, e in manifest.entries())),
+        estimate=compare_with_estimate(work.summary, work.facts.estimated, work.facts.estimated_in_full),
         attempt=work.attempt,
         cancel_requested_at=job.item.get("cancel_requested_at"),
         retried_in=follow_up,
@@ -408,12 +412,11 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
     return body
 
 
-def compare_with_estimate(summary: JobSummary, entries: Iterable[ManifestEntry]) -> dict[str, Any]:
-    """The cost estimated before submitting against the cost the job had."""
-    estimates = [e.estimated_cost for e in entries if e.status != REJECTED]
+def compare_with_estimate(summary: JobSummary, estimated: float, estimated_in_full: bool) -> dict[str, Any]:
+    """The cost estimated before submitting (of the submitted requests; ``estimated_in_full``
+    when each had a price) against the cost the job had."""
     actual, unknown = summary.cost()
-    estimated = sum(c or 0.0 for c in estimates)
-    complete = None not in estimates and not unknown
+    complete = estimated_in_full and not unknown
     return {
         "batch": round(estimated, 9),
         "complete": complete,

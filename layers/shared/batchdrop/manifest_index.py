@@ -70,10 +70,7 @@ class ManifestIndex:
 
     def get(self, custom_id: str) -> tuple[int, ManifestEntry] | None:
         """The entry with this custom_id and its position, or None."""
-        row = self._db.execute(
-            "SELECT position, line FROM entries WHERE custom_id = ?", (custom_id,)
-        ).fetchone()
-        return (row[0], ManifestEntry.from_json(row[1])) if row else None
+        return self.get_many([custom_id]).get(custom_id)
 
     def get_many(self, custom_ids: list[str]) -> dict[str, tuple[int, ManifestEntry]]:
         """The entries of these custom_ids (those found), in one query per LOOKUP_CHUNK ids.
