@@ -11,6 +11,7 @@ from botocore.config import Config
 
 from batchdrop.anthropic_batches import MessageBatches, secret_api_key
 from batchdrop.aws import sessions
+from batchdrop.batch_creation import CreationPolicy
 from batchdrop.aws.jobs_table import JobStore
 from batchdrop.aws.messaging import JobEvents, Notifier
 from batchdrop.aws.storage import DocumentStore
@@ -36,6 +37,7 @@ context_for_jobs = CompletionContext(
     write_concurrency=settings.result_write_concurrency,
     lease=timedelta(seconds=settings.completing_lease_seconds),
     max_attempts=settings.max_attempts,
+    creation=CreationPolicy(lease=timedelta(seconds=settings.submit_grace_seconds)),
 )
 
 

@@ -11,6 +11,7 @@ from batchdrop.anthropic_batches import MessageBatches, secret_api_key
 from batchdrop.aws import sessions
 from batchdrop.aws.jobs_table import JobStore
 from batchdrop.aws.messaging import JobEvents
+from batchdrop.aws.storage import DocumentStore
 from batchdrop.config import Settings
 from batchdrop.observability import logger, metrics, tracer
 from batchdrop.poll import PollPolicy, poll_open_jobs
@@ -19,6 +20,8 @@ settings = Settings.from_env()
 aws = sessions.session()  # all the function's clients, response timestamps unparsed
 jobs = JobStore(aws.resource("dynamodb").Table(settings.jobs_table_name))
 events = JobEvents(aws.client("events"), settings.event_bus_name)
+# Read only when a stuck job's batch must be created here (its requests are in jobs/<job-id>/).
+store = DocumentStore(aws.client("s3"), settings.bucket_name)
 policy = PollPolicy(
     submit_grace=timedelta(seconds=settings.submit_grace_seconds),
     uncollected_after=timedelta(hours=settings.uncollected_after_hours),
@@ -39,12 +42,15 @@ def now() -> datetime:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = poll_open_jobs(jobs, batches, events, now, policy)
+    report = poll_open_jobs(jobs, batches, events, now, policy, store=store)
     metrics.add_metric("OpenJobs", MetricUnit.Count, report.open_jobs)
     metrics.add_metric("BatchesEnded", MetricUnit.Count, len(report.ended))
     # The alarms watch these two (template.yaml): both should stay at zero.
     metrics.add_metric("OverdueJobs", MetricUnit.Count, report.overdue)
     metrics.add_metric("UncollectedJobs", MetricUnit.Count, report.uncollected)
-    if report.adopted or report.abandoned:
-        metrics.add_metric("JobsReconciled", MetricUnit.Count, len(report.adopted) + len(report.abandoned))
+    reconciled = len(report.adopted) + len(report.abandoned) + len(report.created)
+    if reconciled:
+        metrics.add_metric("JobsReconciled", MetricUnit.Count, reconciled)
+    # Jobs whose batch the API refused for now (429: the organisation's batch queue is full).
+    metrics.add_metric("BatchQueueFull", MetricUnit.Count, len(report.waiting))
     return report.as_dict()

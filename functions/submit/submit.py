@@ -4,7 +4,7 @@ Reached through SQS (the deployed path, with partial-failure reporting), a plain
 notification (``sam local invoke -e events/s3-put.json``) or an EventBridge S3 event.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -15,6 +15,7 @@ from botocore.config import Config
 
 from batchdrop.anthropic_batches import MessageBatches, secret_api_key
 from batchdrop.aws import sessions
+from batchdrop.batch_creation import CreationPolicy
 from batchdrop.aws.jobs_table import JobStore
 from batchdrop.aws.messaging import Notifier
 from batchdrop.aws.storage import DocumentStore
@@ -44,6 +45,8 @@ document_limits = DocumentLimits(max_pdf_pages=settings.pdf_max_pages)
 batch_limits = BatchLimits(max_requests=settings.batch_max_requests, max_bytes=settings.batch_max_bytes)
 notifier = Notifier(aws.client("sns"), settings.topic_arn)
 prices = PriceTable.bundled()
+# A job's creation is Submit's for the grace; then Poll's (it outlasts the 15-minute timeout).
+creation_policy = CreationPolicy(lease=timedelta(seconds=settings.submit_grace_seconds))
 
 
 def load_profiles() -> ProfileCatalog:
@@ -105,9 +108,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     finally:
         window.close()
 
-    outcome = window.submit(jobs, batches, now, notifier)
+    outcome = window.submit(jobs, batches, now, notifier, creation_policy)
     canceled = {job_id: cancel_job(job_id, jobs, batches, now()) for job_id in window.cancel_requests}
     metrics.add_metric("DocumentsSubmitted", MetricUnit.Count, outcome.submitted)
     metrics.add_metric("DocumentsRejected", MetricUnit.Count, outcome.rejected)
-    metrics.add_metric("BatchesCreated", MetricUnit.Count, len(outcome.jobs))
+    metrics.add_metric("BatchesCreated", MetricUnit.Count, sum(1 for j in outcome.jobs if j.batch_id))
+    metrics.add_metric(
+        "BatchQueueFull", MetricUnit.Count, sum(1 for j in outcome.jobs if j.creation == "waiting")
+    )
     return {**response, **outcome.as_dict(), **({"canceled": canceled} if canceled else {})}

@@ -13,7 +13,6 @@ from typing import Any
 import anthropic
 import pytest
 
-from batchdrop.anthropic_batches import BatchMayExist
 from batchdrop.crash_points import SimulatedCrash
 from batchdrop_local.cancel import cancel_command
 from tests.integration.harness import Stack, load_event
@@ -32,11 +31,12 @@ def _upload_event_documents(stack: Stack, sample_documents: dict[str, bytes]) ->
         )
 
 
-def _submit_dies_at(stack: Stack, monkeypatch: pytest.MonkeyPatch, point: str) -> None:
-    """Submit handles events/sqs-s3-put.json and dies at the crash point."""
+def _submit_dies_at(stack: Stack, monkeypatch: pytest.MonkeyPatch, point: str, grace: str = "0") -> None:
+    """Submit handles events/sqs-s3-put.json and dies at the crash point (its creation lease,
+    the grace, shortened so that Poll may take the job over at once)."""
     monkeypatch.setenv("BATCHDROP_CRASH_POINTS", point)
     with pytest.raises(SimulatedCrash):
-        stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+        stack.handler("SubmitFunction", SUBMIT_GRACE_SECONDS=grace)(load_event("sqs-s3-put.json"))
     monkeypatch.delenv("BATCHDROP_CRASH_POINTS")
 
 
@@ -112,7 +112,7 @@ def test_a_crash_after_creating_the_batch_is_adopted_not_resubmitted(
 ) -> None:
     # Given Submit dies right after the API created the batch, before recording it
     _upload_event_documents(stack, sample_documents)
-    _submit_dies_at(stack, monkeypatch, "submit:after-create")
+    _submit_dies_at(stack, monkeypatch, "create:after-call")
     (job,) = _jobs(stack)
     assert job["status"] == "submitting" and "batch_id" not in job
 
@@ -130,22 +130,22 @@ def test_a_crash_after_creating_the_batch_is_adopted_not_resubmitted(
     assert set(_billed(stack).values()) == {1}
 
 
-def test_a_crash_before_creating_the_batch_is_abandoned_and_resubmitted_once(
+def test_a_crash_before_creating_the_batch_is_created_by_poll_once(
     stack: Stack, sample_documents: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given Submit dies after recording its intent, before the API call
+    # Given Submit dies after recording its intent (and its requests), before the API call
     _upload_event_documents(stack, sample_documents)
     _submit_dies_at(stack, monkeypatch, "submit:before-create")
 
-    # When Poll reconciles (no batch exists) and SQS redelivers the window
+    # When Poll takes the job over (no create was called: nothing to find) and SQS redelivers
     report = stack.handler("PollFunction", SUBMIT_GRACE_SECONDS="0")(load_event("scheduled.json"))
     redelivered = stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
 
-    # Then the dead job was abandoned and its documents went out once, in a new job
-    assert len(report["abandoned"]) == 1
-    assert redelivered["submitted"] == 2
-    statuses = sorted(job["status"] for job in _jobs(stack))
-    assert statuses == ["abandoned", "submitted"]
+    # Then Poll created the job's batch from its stored requests; the redelivery was a duplicate
+    (job,) = _jobs(stack)
+    assert report["created"] == [job["job_id"]] and report["abandoned"] == []
+    assert (redelivered["submitted"], redelivered["duplicates"]) == (0, 2)
+    assert job["status"] == "submitted"
     (summary,) = _finish(stack)
     assert summary["counts"]["succeeded"] == 2
     assert stack.emulator.stats()["batches_created"] == 1
@@ -157,9 +157,9 @@ def test_a_young_submitting_job_is_left_alone(
 ) -> None:
     # A Submit that is still running (its intent is recent) must not be reconciled under it.
     _upload_event_documents(stack, sample_documents)
-    _submit_dies_at(stack, monkeypatch, "submit:before-create")
-    report = stack.handler("PollFunction")(load_event("scheduled.json"))  # default grace: 20 minutes
-    assert (report["adopted"], report["abandoned"], report["open_jobs"]) == ([], [], 1)
+    _submit_dies_at(stack, monkeypatch, "submit:before-create", grace="1200")
+    report = stack.handler("PollFunction", SUBMIT_GRACE_SECONDS="0")(load_event("scheduled.json"))
+    assert (report["adopted"], report["created"], report["open_jobs"]) == ([], [], 1)
 
 
 def test_a_lost_batch_ended_event_is_announced_again(
@@ -339,15 +339,14 @@ def test_a_lost_answer_to_create_is_adopted_not_created_again(
     # Given the API creates the batch but the connection drops before its answer arrives
     _upload_event_documents(stack, sample_documents)
     stack.emulator.inject_cut("create")
-    with pytest.raises(BatchMayExist):
-        stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
-    # Then no second batch was created (the SDK would have retried the dropped connection)
-    assert stack.emulator.stats()["batches_created"] == 1
-
-    # and Poll adopts the batch, the redelivered window is a duplicate, each request billed once
-    report = stack.handler("PollFunction", SUBMIT_GRACE_SECONDS="0")(load_event("scheduled.json"))
+    outcome = stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
+    # Then Submit listed the batches, found the one it made and adopted it: no second create
     (job,) = _jobs(stack)
-    assert report["adopted"] == [job["job_id"]]
+    assert [(j["job_id"], j["creation"]) for j in outcome["jobs"]] == [(job["job_id"], "adopted")]
+    assert stack.emulator.stats()["batches_created"] == 1
+    assert job["status"] == "submitted" and job["adopted"] is True
+
+    # and the redelivered window is a duplicate, each request billed once
     redelivered = stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
     assert (redelivered["submitted"], redelivered["duplicates"]) == (0, 2)
     (summary,) = _finish(stack)

@@ -8,38 +8,57 @@ configuration, so the same code reaches the real API or the local emulator.
 from __future__ import annotations
 
 import json
-import time
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import anthropic
+
+T = TypeVar("T")
 
 # The SDK retries 408/409/429/5xx and dropped connections with backoff (honouring
 # retry-after); past that, the Lambda/SQS/EventBridge retry takes over with the work intact.
 # Creating a batch is the exception: see MessageBatches.create.
 SDK_MAX_RETRIES = 4
 SDK_TIMEOUT_SECONDS = 120.0
-CREATE_ATTEMPTS = SDK_MAX_RETRIES + 1
 
 
 class BatchMayExist(RuntimeError):
-    """Creating a batch failed in a way that does not tell whether the batch exists."""
+    """Creating a batch failed in a way that does not tell whether the batch exists: a dropped
+    connection, a timeout, or a 5xx/408/409 that a gateway may have sent after the API acted."""
 
 
-def _retry_delay(headers: Any, attempt: int) -> float:
-    """The API's retry-after(-ms) when it gives one, else exponential backoff (0.5 s, 1 s, ...)."""
+class BatchRefused(RuntimeError):
+    """The API answered that it did not create the batch and may later: 429 (the organisation's
+    batch queue is full, or a rate limit). ``retry_after`` is the wait it asked for, in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BatchRejected(RuntimeError):
+    """The API refused the batch for good (400, 401, 403, 404, 413): no batch, and sending the
+    same requests again would be refused again."""
+
+
+class ResultsArchived(LookupError):
+    """The batch's results are gone: the API archives them 29 days after the batch was created."""
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """The API's retry-after(-ms), in seconds, when it gives one."""
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         value = headers.get(name) if headers is not None else None
         if value:
             try:
-                return min(float(value) * scale, 60.0)
+                return max(float(value) * scale, 0.0)
             except ValueError:
                 continue
-    return min(0.5 * 2**attempt, 8.0)
+    return None
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,7 @@ class BatchInfo:
     created_at: str
     expires_at: str
     ended_at: str | None
+    archived_at: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -76,13 +96,18 @@ def api_key_from_secret(secret_value: str) -> str:
     return text
 
 
-def secret_api_key(secret_name: str, max_age_seconds: int = 300) -> Callable[[], str]:
-    """A provider reading the key from Secrets Manager through Powertools (cached)."""
+ApiKeyProvider = Callable[..., str]  # provider(refresh=False) -> the key
 
-    def provide() -> str:
+
+def secret_api_key(secret_name: str, max_age_seconds: int = 300) -> ApiKeyProvider:
+    """A provider reading the key from Secrets Manager through Powertools, cached for
+    ``max_age_seconds``: a rotated key is picked up within that time, or at once with
+    ``refresh=True`` (after the API refused the old key), never needing a cold start."""
+
+    def provide(refresh: bool = False) -> str:
         from aws_lambda_powertools.utilities import parameters
 
-        value = parameters.get_secret(secret_name, max_age=max_age_seconds)
+        value = parameters.get_secret(secret_name, max_age=max_age_seconds, force_fetch=refresh)
         return api_key_from_secret(value if isinstance(value, str) else bytes(value).decode())
 
     return provide
@@ -93,22 +118,47 @@ def _iso(value: Any) -> str:
 
 
 class MessageBatches:
-    """Create, watch and read batches. The client is built on first use."""
+    """Create, watch and read batches. The client is built on first use, and again whenever the
+    API key changed (rotated in Secrets Manager), so a rotation needs no cold start."""
 
-    def __init__(self, api_key: Callable[[], str], base_url: str | None = None) -> None:
+    def __init__(self, api_key: ApiKeyProvider, base_url: str | None = None) -> None:
         self._api_key = api_key
         self._base_url = base_url
+        self._lock = threading.Lock()
+        self._client_for: tuple[str, anthropic.Anthropic] | None = None
 
-    @cached_property
+    @property
     def _client(self) -> anthropic.Anthropic:
+        return self._client_with(self._api_key())
+
+    def _client_with(self, key: str) -> anthropic.Anthropic:
+        with self._lock:
+            if self._client_for is None or self._client_for[0] != key:
+                import anthropic
+
+                self._client_for = (
+                    key,
+                    anthropic.Anthropic(
+                        api_key=key,
+                        base_url=self._base_url,
+                        max_retries=SDK_MAX_RETRIES,
+                        timeout=SDK_TIMEOUT_SECONDS,
+                    ),
+                )
+            return self._client_for[1]
+
+    def _call(self, action: Callable[[anthropic.Anthropic], T]) -> T:
+        """Run one API call; when the API refuses the key (401), read the secret afresh and try
+        once more: the key was rotated since it was cached."""
         import anthropic
 
-        return anthropic.Anthropic(
-            api_key=self._api_key(),
-            base_url=self._base_url,
-            max_retries=SDK_MAX_RETRIES,
-            timeout=SDK_TIMEOUT_SECONDS,
-        )
+        try:
+            return action(self._client)
+        except anthropic.AuthenticationError:
+            fresh = self._api_key(refresh=True)
+            if self._client_for is not None and fresh == self._client_for[0]:
+                raise
+            return action(self._client_with(fresh))
 
     @staticmethod
     def _info(batch: Any) -> BatchInfo:
@@ -126,51 +176,50 @@ class MessageBatches:
             created_at=_iso(batch.created_at),
             expires_at=_iso(batch.expires_at),
             ended_at=_iso(batch.ended_at) or None,
+            archived_at=_iso(getattr(batch, "archived_at", None)) or None,
         )
 
-    def create(
-        self, requests: list[dict[str, Any]], sleep: Callable[[float], None] = time.sleep
-    ) -> BatchInfo:
-        """Create a batch; retried only when the API answered that it did not create it.
+    def create(self, requests: list[dict[str, Any]]) -> BatchInfo:
+        """Create a batch, once: never retried here, since the API takes no idempotency key.
 
-        The API takes no idempotency key. An error status (429, 5xx) means no batch was made, so
-        another try is safe; a dropped connection or a timeout may have lost the answer to a batch
-        that exists, and a retry would bill every request twice. That case raises
-        ``BatchMayExist`` instead: the job stays recorded as ``submitting`` and Poll adopts the
-        batch if there is one, or abandons the job so the documents go out again.
+        Raises ``BatchRefused`` (429: no batch was made, try later), ``BatchRejected`` (a 4xx
+        that will not change: no batch) or ``BatchMayExist`` (a dropped connection, a timeout, or
+        a 5xx/408/409 that a gateway may have sent after the batch was made). Only the caller
+        can find out which (``created_since``) before it creates again: see batch_creation.
         """
         import anthropic
 
-        client = self._client.with_options(max_retries=0)
-        for attempt in range(CREATE_ATTEMPTS):
-            try:
-                return self._info(client.messages.batches.create(requests=requests))  # type: ignore[arg-type]
-            except anthropic.APIStatusError as exc:
-                retryable = exc.status_code in (408, 409, 429) or exc.status_code >= 500
-                if not retryable or attempt == CREATE_ATTEMPTS - 1:
-                    raise
-                sleep(_retry_delay(exc.response.headers, attempt))
-            except anthropic.APIConnectionError as exc:
-                raise BatchMayExist(
-                    f"the answer to creating the batch was lost ({exc}); Poll will reconcile"
-                ) from exc
-        raise AssertionError("unreachable")
+        def create(client: anthropic.Anthropic) -> BatchInfo:
+            once = client.with_options(max_retries=0)
+            return self._info(once.messages.batches.create(requests=requests))  # type: ignore[arg-type]
+
+        try:
+            return self._call(create)
+        except anthropic.APIStatusError as exc:
+            status = exc.status_code
+            if status == 429:
+                raise BatchRefused(str(exc), retry_after_seconds(exc.response.headers)) from exc
+            if status in (408, 409) or status >= 500:
+                raise BatchMayExist(f"creating the batch answered {status}; it may exist ({exc})") from exc
+            raise BatchRejected(f"the API refused the batch ({status}): {exc}") from exc
+        except anthropic.APIConnectionError as exc:  # includes timeouts
+            raise BatchMayExist(f"the answer to creating the batch was lost ({exc})") from exc
 
     def retrieve(self, batch_id: str) -> BatchInfo:
-        return self._info(self._client.messages.batches.retrieve(batch_id))
+        return self._call(lambda client: self._info(client.messages.batches.retrieve(batch_id)))
 
     def cancel(self, batch_id: str) -> BatchInfo | None:
         """Ask the API to cancel; None when the batch had already ended (nothing to cancel)."""
         import anthropic
 
         try:
-            return self._info(self._client.messages.batches.cancel(batch_id))
+            return self._call(lambda client: self._info(client.messages.batches.cancel(batch_id)))
         except anthropic.BadRequestError:
             return None
 
     def created_since(self, since: datetime) -> Iterator[BatchInfo]:
         """Batches created at or after ``since``, newest first (the SDK pages through the list)."""
-        for batch in self._client.messages.batches.list(limit=100):
+        for batch in self._call(lambda client: client.messages.batches.list(limit=100)):
             if batch.created_at < since:
                 return
             yield self._info(batch)
@@ -179,8 +228,16 @@ class MessageBatches:
         """Result lines, streamed (never all in memory at once): each as the API sent it and
         parsed. The SDK finds the results URL and authenticates; the lines are read from its
         HTTP response, since building a typed model of each only for batchdrop to turn it back
-        into a dict was most of Complete's CPU per result."""
-        decoder = self._client.messages.batches.results(batch_id)
+        into a dict was most of Complete's CPU per result.
+
+        Raises ``ResultsArchived`` when the API no longer has them (404 on an ended batch's
+        results: archived 29 days after the batch was created)."""
+        import anthropic
+
+        try:
+            decoder = self._call(lambda client: client.messages.batches.results(batch_id))
+        except anthropic.NotFoundError as exc:
+            raise ResultsArchived(f"the results of batch {batch_id} are no longer available: {exc}") from exc
         try:
             for text in decoder.http_response.iter_lines():
                 if text.strip():

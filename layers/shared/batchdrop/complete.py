@@ -16,6 +16,7 @@ from batchdrop.anthropic_batches import MessageBatches
 from batchdrop.aws.jobs_table import COMPLETED, JobRecord, JobStore, iso
 from batchdrop.aws.messaging import BATCH_ENDED, JOB_COMPLETED, JobEvents, Notifier
 from batchdrop.aws.storage import DocumentStore
+from batchdrop.batch_creation import BatchCreation, CreationPolicy, JobToCreate
 from batchdrop.crash_points import crash_point
 from batchdrop.documents import (
     METADATA_ORIGIN,
@@ -70,6 +71,8 @@ class CompletionContext:
     max_attempts: int = 3
     # Seconds this invocation has left (Lambda's context); None: no limit.
     remaining: Callable[[], float] | None = None
+    # How a follow-up job's batch is created (leases, waiting for queue capacity).
+    creation: CreationPolicy = field(default_factory=CreationPolicy)
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -435,11 +438,14 @@ def resubmit(
     """A follow-up job for the requests that failed transiently, with the same params.
 
     Its id is derived from the job's, so a Complete that dies and runs again finds it instead
-    of creating a second one.
+    of making a second one. It is recorded (manifest, requests, job) before its batch is
+    created, through the same routine as Submit's: if the create fails or this invocation dies,
+    Poll finds the follow-up once its lease runs out and creates (or adopts) its batch, so its
+    documents cannot be orphaned.
     """
     follow_up = follow_up_job_id(job.job_id, attempt)
     if ctx.jobs.get(follow_up) is not None:
-        return follow_up  # created by an earlier run of this completion
+        return follow_up  # recorded by an earlier run of this completion; Poll sees it through
     wanted = {e.custom_id for e in failed}
     lines = [
         line
@@ -455,19 +461,21 @@ def resubmit(
         follow_up,
         manifest_key(follow_up),
         ctx.now(),
+        ctx.creation.lease,
         documents=len(entries),
-        requests=len(entries),
+        requests=len(lines),
         rejected=0,
         profiles=sorted({e.profile for e in entries}),
         attempt=attempt,
         previous_job_id=job.job_id,
     )
-    batch = ctx.batches.create([json.loads(line) for line in lines])
-    ctx.jobs.claim_batch(batch.id, follow_up, ctx.now())
-    ctx.jobs.record_submitted(follow_up, batch.id, batch.expires_at, batch.created_at, ctx.now())
+    crash_point("complete:after-follow-up-intent")
+    outcome = BatchCreation(ctx.jobs, ctx.batches, ctx.now, ctx.creation).run(
+        JobToCreate(follow_up, len(lines)), [json.loads(line) for line in lines]
+    )
     logger.info(
         "transient failures resubmitted",
-        extra={"job_id": follow_up, "batch_id": batch.id, "requests": len(entries)},
+        extra={"job_id": follow_up, "requests": len(entries), "creation": type(outcome).__name__},
     )
     return follow_up
 

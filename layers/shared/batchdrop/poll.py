@@ -1,8 +1,9 @@
 """Poll: watch the open jobs' batches and announce each ended batch exactly once.
 
 Every job not yet completed is in the open index, so one Query per tick sees all of them:
-running batches get their counts stored; ended ones are announced once; a job stuck in
-``submitting`` (its Submit died around creating the batch) is reconciled; jobs past their
+running batches get their counts stored; ended ones are announced once; a job still
+``submitting`` whose creation lease ran out (its writer died around creating the batch, or it
+waits for the batch queue to drain) has its batch found or created here; jobs past their
 batch's expiry or ended but not collected for too long are counted for the alarms.
 """
 
@@ -14,8 +15,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from batchdrop.anthropic_batches import BatchInfo, MessageBatches
-from batchdrop.aws.jobs_table import COMPLETING, ENDED, SUBMITTING, JobRecord, JobStore
+from batchdrop.aws.jobs_table import COMPLETING, ENDED, SUBMITTED, SUBMITTING, JobRecord, JobStore
 from batchdrop.aws.messaging import BATCH_ENDED, JobEvents
+from batchdrop.aws.storage import DocumentStore
+from batchdrop.batch_creation import (
+    BatchCreation,
+    Created,
+    CreationPolicy,
+    GaveUp,
+    JobToCreate,
+    Waiting,
+    requests_from_lines,
+)
+from batchdrop.crash_points import crash_point
+from batchdrop.manifest import requests_key
 from batchdrop.observability import logger
 
 # A poller that claimed "Batch Ended" but died before sending it is replaced after this long.
@@ -24,8 +37,6 @@ ENDING_LEASE = timedelta(minutes=5)
 SUBMIT_GRACE = timedelta(minutes=20)
 # Batches retrieved at once by a tick (the SDK's client is thread-safe).
 RETRIEVE_CONCURRENCY = 16
-# How far a batch's creation may lie from its job's intent to be that job's batch.
-ADOPTION_WINDOW = timedelta(minutes=15)
 
 
 def parse_time(text: str) -> datetime:
@@ -42,6 +53,9 @@ class PollReport:
     overdue: int = 0
     uncollected: int = 0
     redriven: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # batches Poll created for stuck jobs
+    waiting: list[str] = field(default_factory=list)  # jobs waiting for batch queue capacity
+    gave_up: list[str] = field(default_factory=list)  # jobs no batch will be made for
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -53,6 +67,9 @@ class PollReport:
             "overdue": self.overdue,
             "uncollected": self.uncollected,
             "redriven": self.redriven,
+            "created": self.created,
+            "waiting": self.waiting,
+            "gave_up": self.gave_up,
         }
 
 
@@ -62,6 +79,11 @@ class PollPolicy:
     uncollected_after: timedelta = timedelta(hours=24)
     # Longer than Complete's lease (20 min): a job still not completed by then is re-announced.
     redrive_after: timedelta = timedelta(minutes=30)
+    # Documents wait this long for the batch queue to drain before they get an .error.json.
+    queue_wait_max: timedelta = timedelta(hours=24)
+
+    def creation(self) -> CreationPolicy:
+        return CreationPolicy(lease=self.submit_grace, queue_wait_max=self.queue_wait_max)
 
 
 def poll_open_jobs(
@@ -71,6 +93,7 @@ def poll_open_jobs(
     now: Callable[[], datetime],
     policy: PollPolicy | None = None,
     concurrency: int = RETRIEVE_CONCURRENCY,
+    store: DocumentStore | None = None,
 ) -> PollReport:
     """One tick of the schedule. With no open job this is a single Query and nothing else.
 
@@ -93,8 +116,10 @@ def poll_open_jobs(
                 report.redriven.append(job.job_id)
             continue
         if job.batch_id is None:
-            if job.status == SUBMITTING and now() - parse_time(job.created_at) > policy.submit_grace:
-                _reconcile(job, jobs, batches(), now, report)
+            if job.status == SUBMITTING and _creation_lease_over(job, now(), policy):
+                _redrive_creation(job, jobs, batches(), store, now, policy, report)
+            elif job.status == SUBMITTED and job.item.get("end_reason"):
+                _announce_ended(job, jobs, events, now, report, None)  # no batch will be made
             continue
         expires_at = job.item.get("batch_expires_at")
         if expires_at and parse_time(str(expires_at)) < now():
@@ -110,15 +135,39 @@ def poll_open_jobs(
             jobs.update_progress(job.job_id, batch.processing_status, batch.request_counts, now())
             report.in_progress += 1
             continue
-        if jobs.claim_ended(job.job_id, now(), ENDING_LEASE):
-            events.emit(
-                BATCH_ENDED,
-                {"job_id": job.job_id, "batch_id": batch.id, "request_counts": batch.request_counts},
-            )
-            jobs.mark_ended(job.job_id, now())
-            report.ended.append(job.job_id)
-            logger.info("batch ended", extra={"job_id": job.job_id, "batch_id": batch.id})
+        _announce_ended(job, jobs, events, now, report, batch)
     return report
+
+
+def _announce_ended(
+    job: JobRecord,
+    jobs: JobStore,
+    events: JobEvents,
+    now: Callable[[], datetime],
+    report: PollReport,
+    batch: BatchInfo | None,
+) -> None:
+    """Announce "Batch Ended" once: claim the announcement, send it, mark the job ended."""
+    if not jobs.claim_ended(job.job_id, now(), ENDING_LEASE):
+        return
+    crash_point("poll:after-claim-ended")
+    detail: dict[str, object] = {"job_id": job.job_id, "batch_id": batch.id if batch else None}
+    if batch is not None:
+        detail["request_counts"] = batch.request_counts
+    else:
+        detail["end_reason"] = job.item.get("end_reason")
+    events.emit(BATCH_ENDED, detail)
+    crash_point("poll:after-emit")
+    jobs.mark_ended(job.job_id, now())
+    report.ended.append(job.job_id)
+    logger.info("batch ended", extra={"job_id": job.job_id, "batch_id": detail["batch_id"]})
+
+
+def _creation_lease_over(job: JobRecord, now: datetime, policy: PollPolicy) -> bool:
+    until = job.item.get("creation_lease_until")
+    if until:
+        return parse_time(str(until)) <= now
+    return now - parse_time(job.created_at) > policy.submit_grace  # recorded before leases
 
 
 def _retrieve_all(client: MessageBatches, running: list[JobRecord], concurrency: int) -> list[BatchInfo]:
@@ -131,32 +180,44 @@ def _retrieve_all(client: MessageBatches, running: list[JobRecord], concurrency:
         return [first, *pool.map(client.retrieve, ids[1:])]
 
 
-def _reconcile(
-    job: JobRecord, jobs: JobStore, batches: MessageBatches, now: Callable[[], datetime], report: PollReport
+def _redrive_creation(
+    job: JobRecord,
+    jobs: JobStore,
+    batches: MessageBatches,
+    store: DocumentStore | None,
+    now: Callable[[], datetime],
+    policy: PollPolicy,
+    report: PollReport,
 ) -> None:
-    """Find the batch a dead Submit created for this job, or declare that it never did.
+    """Find or create the batch of a job whose creation lease ran out: its writer (Submit, or
+    Complete for a follow-up) died around the create, the answer was lost, or it waits for the
+    batch queue to drain. The job's requests are in S3, so nothing depends on a redelivery.
 
-    The API takes no idempotency key, so the batch is recognised by its creation time (within
-    ADOPTION_WINDOW after the job's intent) and its number of requests, among batches no job
-    has recorded. Adopted, the job goes on as if Submit had finished; abandoned, its document
-    claims are released to the redelivered notifications, which submit them again.
+    A job recorded without its requests (before they were written first) cannot be created
+    here: it is abandoned, which frees its claims for the redelivered notifications.
     """
-    intent = parse_time(job.created_at)
-    expected = int(job.item.get("requests", -1))
-    candidates = [
-        batch
-        for batch in batches.created_since(intent - timedelta(minutes=1))
-        if parse_time(batch.created_at) <= intent + ADOPTION_WINDOW and batch.requests == expected
-    ]
-    for batch in sorted(candidates, key=lambda b: b.created_at):
-        if jobs.claim_batch(batch.id, job.job_id, now()):
-            jobs.record_submitted(job.job_id, batch.id, batch.expires_at, batch.created_at, now())
-            report.adopted.append(job.job_id)
-            logger.warning(
-                "adopted the batch of a job whose Submit died",
-                extra={"job_id": job.job_id, "batch_id": batch.id},
-            )
-            return
-    if jobs.abandon(job.job_id, now(), "Submit died before the batch was created"):
-        report.abandoned.append(job.job_id)
-        logger.warning("abandoned a job whose batch was never created", extra={"job_id": job.job_id})
+    if not jobs.claim_creation(job.job_id, now(), policy.submit_grace):
+        return  # another poller has it, or its writer came back
+    key = requests_key(job.job_id)
+    if store is None or not store.exists(key):
+        if jobs.abandon(job.job_id, now(), "its Submit died before its requests were written"):
+            report.abandoned.append(job.job_id)
+            logger.warning("abandoned a job whose batch was never created", extra={"job_id": job.job_id})
+        return
+    waiting_since = job.item.get("waiting_since")
+    target = JobToCreate(
+        job.job_id,
+        int(job.item.get("requests", 0)),
+        create_calls=[parse_time(str(t)) for t in job.item.get("create_calls", [])],
+        waiting_since=parse_time(str(waiting_since)) if waiting_since else None,
+        refusals=int(job.item.get("create_refusals", 0)),
+    )
+    outcome = BatchCreation(jobs, batches, now, policy.creation()).run(
+        target, lambda: requests_from_lines(store.read_lines(key))
+    )
+    if isinstance(outcome, Created):
+        (report.adopted if outcome.adopted else report.created).append(job.job_id)
+    elif isinstance(outcome, Waiting):
+        report.waiting.append(job.job_id)
+    elif isinstance(outcome, GaveUp):
+        report.gave_up.append(job.job_id)

@@ -20,6 +20,15 @@ from batchdrop.anthropic_batches import MessageBatches
 from batchdrop.aws.jobs_table import ABANDONED, JobStore
 from batchdrop.aws.messaging import Notifier
 from batchdrop.aws.storage import DocumentGone, DocumentStore, ReadAhead, StoredDocument
+from batchdrop.batch_creation import (
+    BatchCreation,
+    Created,
+    CreationOutcome,
+    CreationPolicy,
+    GaveUp,
+    JobToCreate,
+    Waiting,
+)
 from batchdrop.cancel import cancel_marker_job
 from batchdrop.converters import DocumentLimits, convert
 from batchdrop.crash_points import crash_point
@@ -61,8 +70,10 @@ class PendingRequest:
 @dataclass(frozen=True)
 class JobSubmitted:
     job_id: str
-    batch_id: str
+    batch_id: str | None  # None while the job waits for capacity or Poll settles its creation
     requests: int
+    creation: str = "created"  # created, adopted, waiting, uncertain, gave_up
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,16 @@ class SubmitOutcome:
     def as_dict(self) -> dict[str, Any]:
         return {
             "duplicates": self.duplicates,
-            "jobs": [{"job_id": j.job_id, "batch_id": j.batch_id, "requests": j.requests} for j in self.jobs],
+            "jobs": [
+                {
+                    "job_id": j.job_id,
+                    "batch_id": j.batch_id,
+                    "requests": j.requests,
+                    "creation": j.creation,
+                    **({"reason": j.reason} if j.reason else {}),
+                }
+                for j in self.jobs
+            ],
             "submitted": self.submitted,
             "rejected": self.rejected,
             "ignored": self.ignored,
@@ -273,10 +293,13 @@ class IngestWindow:
         batches: MessageBatches,
         now: Callable[[], datetime],
         notifier: Notifier | None = None,
+        creation_policy: CreationPolicy | None = None,
     ) -> SubmitOutcome:
         """Check each job against its budgets, claim each document version, write the
-        rejections and manifests, record each job (before its batch exists, so a crash leaves a
-        trace), create its batch."""
+        rejections, manifests and requests, record each job (before its batch exists, so a crash
+        leaves a trace that Poll picks up), then find or create its batch (batch_creation)."""
+        policy = creation_policy or CreationPolicy()
+        creation = BatchCreation(jobs, batches, now, policy)
         chunks = list(split_into_batches(self.pending, self.batch_limits))
         if not chunks and not self.rejected:
             return SubmitOutcome([], 0, 0, self.ignored)
@@ -297,6 +320,7 @@ class IngestWindow:
                     error_object(job_id, entry, result_type="rejected", reason=entry.reason or "rejected")
                 )
             claimed = self._claim(jobs, job_id, within, now)
+            crash_point("submit:after-claims")
             duplicates += len(within) - len(claimed)
             entries = [p.entry for p in claimed] + rejected
             if not entries:
@@ -306,11 +330,16 @@ class IngestWindow:
             if not claimed:
                 logger.warning("no document of the job could be submitted", extra={"job_id": job_id})
                 continue
+            # The requests exist before the job does: whoever finds the job can create its batch.
+            self.store.put_bytes(
+                requests_key(job_id), "".join(p.line + "\n" for p in claimed).encode(), "application/x-ndjson"
+            )
             costs = [p.entry.estimated_cost for p in claimed]
             jobs.record_intent(
                 job_id,
                 key,
                 now(),
+                policy.lease,
                 documents=len(entries),
                 requests=len(claimed),
                 rejected=len(rejected),
@@ -319,32 +348,12 @@ class IngestWindow:
                 estimate_batch=Decimal(str(round(sum(c or 0.0 for c in costs), 9))),
                 estimate_complete=None not in costs,
             )
-            self.store.put_bytes(
-                requests_key(job_id), "".join(p.line + "\n" for p in claimed).encode(), "application/x-ndjson"
-            )
             crash_point("submit:before-create")
-            batch = batches.create([p.request for p in claimed])
-            crash_point("submit:after-create")
-            recorded = jobs.claim_batch(batch.id, job_id, now())
-            recorded = (
-                jobs.record_submitted(job_id, batch.id, batch.expires_at, batch.created_at, now())
-                and recorded
-            )
-            if not recorded:
-                # Only if this invocation outlived SUBMIT_GRACE (it cannot, deployed: 15 < 20 minutes)
-                # and Poll abandoned the job meanwhile. Say so loudly: that batch is not collected.
-                logger.error(
-                    "batch created for a job reconciled meanwhile; it will not be collected",
-                    extra={"job_id": job_id, "batch_id": batch.id},
-                )
-            logger.info(
-                "batch created",
-                extra={"job_id": job_id, "batch_id": batch.id, "requests": len(claimed), "part": index + 1},
-            )
-            submitted.append(JobSubmitted(job_id, batch.id, len(claimed)))
+            outcome = creation.run(JobToCreate(job_id, len(claimed)), [p.request for p in claimed])
+            submitted.append(_job_submitted(job_id, len(claimed), outcome))
         return SubmitOutcome(
             jobs=submitted,
-            submitted=sum(j.requests for j in submitted),
+            submitted=sum(j.requests for j in submitted if j.creation != "gave_up"),
             rejected=len(self.rejected) + refused_count,
             ignored=self.ignored + duplicates,
             rejection_job_id=job_ids[0] if self.rejected or refused_count else None,
@@ -415,6 +424,16 @@ class IngestWindow:
             return job.status == ABANDONED
         age = jobs.claim_age(identity, now)
         return age is not None and age > CLAIM_GRACE
+
+
+def _job_submitted(job_id: str, requests: int, outcome: CreationOutcome) -> JobSubmitted:
+    if isinstance(outcome, Created):
+        return JobSubmitted(job_id, outcome.batch.id, requests, "adopted" if outcome.adopted else "created")
+    if isinstance(outcome, Waiting):
+        return JobSubmitted(job_id, None, requests, "waiting", outcome.reason)
+    if isinstance(outcome, GaveUp):
+        return JobSubmitted(job_id, None, requests, "gave_up", outcome.reason)
+    return JobSubmitted(job_id, None, requests, "uncertain", outcome.reason)
 
 
 def _budget_exceeded(items: list[PendingRequest], limit: float | None, name: str) -> str | None:

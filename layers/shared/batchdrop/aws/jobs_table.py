@@ -94,10 +94,13 @@ class JobStore:
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
         return _record(_plain(item)) if item else None
 
-    def record_intent(self, job_id: str, manifest_key: str, now: datetime, **attributes: Any) -> None:
+    def record_intent(
+        self, job_id: str, manifest_key: str, now: datetime, lease: timedelta, **attributes: Any
+    ) -> None:
         """Write the job before the batch is created, so a crash leaves a trace to reconcile.
 
-        The job is open from here on: Poll sees a job stuck in ``submitting`` and reconciles it.
+        The job is open from here on, and its creation is leased to the writer for ``lease``:
+        after that Poll takes the creation over (finds the batch, or creates it).
         """
         self._table.put_item(
             Item={
@@ -106,11 +109,81 @@ class JobStore:
                 "manifest_key": manifest_key,
                 "created_at": iso(now),
                 "updated_at": iso(now),
+                "creation_lease_until": iso(now + lease),
                 "open_flag": OPEN,
                 "expires_ttl": int((now + RETENTION).timestamp()),
                 **attributes,
             },
             ConditionExpression="attribute_not_exists(job_id)",
+        )
+
+    def claim_creation(self, job_id: str, now: datetime, lease: timedelta) -> bool:
+        """Take over creating the batch of a job still ``submitting`` whose creation lease ran
+        out (its writer died, or it waits for queue capacity): one taker wins."""
+        return self._conditional_update(
+            job_id,
+            UpdateExpression="SET creation_lease_until = :until, updated_at = :now",
+            ConditionExpression=(
+                "#s = :submitting AND attribute_not_exists(batch_id) AND "
+                "(attribute_not_exists(creation_lease_until) OR creation_lease_until <= :now)"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":submitting": SUBMITTING,
+                ":now": iso(now),
+                ":until": iso(now + lease),
+            },
+        )
+
+    def note_create_call(self, job_id: str, now: datetime) -> None:
+        """Record, before calling create, that a create of the job's batch is being called: only
+        a batch made near one of these moments can be the job's (see batch_creation.find)."""
+        self._table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET create_calls = list_append(if_not_exists(create_calls, :none), :now)",
+            ConditionExpression="attribute_exists(job_id)",
+            ExpressionAttributeValues={":none": [], ":now": [iso(now)]},
+        )
+
+    def record_waiting(self, job_id: str, now: datetime, until: datetime, reason: str) -> bool:
+        """The API refused to create the batch for now (429: the batch queue is full): the job
+        waits, its creation leased to nobody until ``until``, when Poll tries again."""
+        return self._conditional_update(
+            job_id,
+            UpdateExpression=(
+                "SET waiting_since = if_not_exists(waiting_since, :now), creation_lease_until = :until, "
+                "last_refusal = :reason, create_refusals = if_not_exists(create_refusals, :zero) + :one, "
+                "updated_at = :now"
+            ),
+            ConditionExpression="#s = :submitting AND attribute_not_exists(batch_id)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":submitting": SUBMITTING,
+                ":now": iso(now),
+                ":until": iso(until),
+                ":reason": reason[:1000],
+                ":zero": 0,
+                ":one": 1,
+            },
+        )
+
+    def give_up_creation(self, job_id: str, now: datetime, reason: str) -> bool:
+        """No batch will be made for this job (the queue stayed full too long, or the API refused
+        the batch for good). It goes on as if its batch had ended with nothing in it: Poll
+        announces it and Complete gives every document its ``.error.json`` with ``reason``."""
+        return self._conditional_update(
+            job_id,
+            UpdateExpression=(
+                "SET #s = :submitted, end_reason = :reason, updated_at = :now REMOVE creation_lease_until"
+            ),
+            ConditionExpression="#s = :submitting AND attribute_not_exists(batch_id)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":submitted": SUBMITTED,
+                ":submitting": SUBMITTING,
+                ":reason": reason[:2000],
+                ":now": iso(now),
+            },
         )
 
     # --- which job holds a document version (exactly-once submission) -------------------------
@@ -189,23 +262,36 @@ class JobStore:
             return None
         return now - datetime.fromisoformat(str(item["claimed_at"]).replace("Z", "+00:00"))
 
-    def claim_batch(self, batch_id: str, job_id: str, now: datetime) -> bool:
-        """Record which job a batch belongs to; False when another job already has it."""
+    def claim_batch(self, batch_id: str, job_id: str, now: datetime, force: bool = False) -> bool:
+        """Record which job a batch belongs to; False when another job already has it. Claiming
+        again for the job that holds it is True: a retry after a failure between this claim and
+        ``record_submitted`` must be able to finish recording its own batch. ``force`` takes the
+        batch whoever holds it (the answer to this job's own create named it)."""
+        item: dict[str, Any] = {
+            "job_id": BATCH_PREFIX + batch_id,
+            "claimed_by": job_id,
+            "claimed_at": iso(now),
+            "expires_ttl": int((now + RETENTION).timestamp()),
+        }
+        if force:
+            self._table.put_item(Item=item)
+            return True
         try:
             self._table.put_item(
-                Item={
-                    "job_id": BATCH_PREFIX + batch_id,
-                    "claimed_by": job_id,
-                    "claimed_at": iso(now),
-                    "expires_ttl": int((now + RETENTION).timestamp()),
-                },
-                ConditionExpression="attribute_not_exists(job_id)",
+                Item=item,
+                ConditionExpression="attribute_not_exists(job_id) OR claimed_by = :job",
+                ExpressionAttributeValues={":job": job_id},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
         return True
+
+    def batch_holder(self, batch_id: str) -> str | None:
+        """The job that claimed a batch, or None."""
+        item = self._table.get_item(Key={"job_id": BATCH_PREFIX + batch_id}, ConsistentRead=True).get("Item")
+        return str(item["claimed_by"]) if item else None
 
     def take_over_claim(self, identity: str, from_job: str, to_job: str, now: datetime) -> bool:
         """Move a claim from a job that will never submit it; only one taker wins."""
@@ -232,13 +318,22 @@ class JobStore:
         )
 
     def record_submitted(
-        self, job_id: str, batch_id: str, batch_expires_at: str, created_at: str, now: datetime
+        self,
+        job_id: str,
+        batch_id: str,
+        batch_expires_at: str,
+        created_at: str,
+        now: datetime,
+        adopted: bool = False,
     ) -> bool:
+        """The job's batch exists. ``adopted``: found by listing the batches, not from the
+        answer to its create (Complete then checks the results belong to the job's manifest)."""
         return self._conditional_update(
             job_id,
             UpdateExpression=(
                 "SET #s = :submitted, batch_id = :b, batch_expires_at = :e, open_flag = :open, "
-                "open_since = :c, processing_status = :ps, updated_at = :now"
+                "open_since = :c, processing_status = :ps, updated_at = :now, adopted = :adopted "
+                "REMOVE creation_lease_until"
             ),
             ConditionExpression="#s = :submitting",
             ExpressionAttributeNames={"#s": "status"},
@@ -251,6 +346,7 @@ class JobStore:
                 ":c": created_at,
                 ":ps": "in_progress",
                 ":now": iso(now),
+                ":adopted": adopted,
             },
         )
 

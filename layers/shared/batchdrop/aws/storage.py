@@ -126,6 +126,16 @@ class DocumentStore:
                     texts[obj["Key"]] = body
         return texts
 
+    def exists(self, key: str) -> bool:
+        """Whether an object is at the key (HEAD)."""
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
     def read_lines(self, key: str) -> Iterator[str]:
         """Stream a text object line by line."""
         body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]

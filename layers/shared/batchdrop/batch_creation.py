@@ -1,0 +1,261 @@
+"""Creating a job's batch: the one routine that Submit, a follow-up (retry) job and Poll share.
+
+The API takes no idempotency key, so a create whose answer is lost (a dropped connection, a
+timeout, a 5xx that a gateway sent after the API acted) may or may not have made a batch.
+The rules, in order:
+
+1. The job is recorded (``submitting``, with its manifest and its requests in S3) before any
+   create, and its creation is leased to whoever records it.
+2. Before a create that may repeat an earlier one, find out: list the batches created since the
+   job was recorded, and adopt one of the job's size that no other job has claimed.
+3. A 429 (the organisation's batch queue is full) made no batch: the job waits, with backoff,
+   and Poll tries again when the wait is over; after ``queue_wait_max`` it gives up, and every
+   document gets an ``.error.json`` that names the reason. Nothing is dead-lettered meanwhile.
+4. A refusal that will not change (400, 413...) gives up at once, with the API's reason.
+5. A lost answer that listing could not settle leaves the job to Poll once the lease runs out:
+   Poll lists again (the batch shows up there if it exists) and creates it only if not.
+
+An adopted batch is checked when its results are read: their custom_ids must be the manifest's
+(Complete). The residual risk is named in the README (Guarantees).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from batchdrop.anthropic_batches import (
+    SDK_TIMEOUT_SECONDS,
+    BatchInfo,
+    BatchMayExist,
+    BatchRefused,
+    BatchRejected,
+    MessageBatches,
+)
+from batchdrop.aws.jobs_table import JobStore
+from batchdrop.crash_points import crash_point
+from batchdrop.observability import logger
+
+# A batch is taken for a job's only if it was created this close to one of the job's own
+# create calls: the clocks of AWS and the API may differ by up to CLOCK_SKEW, and a create
+# takes at most the SDK's timeout to be made.
+CLOCK_SKEW = timedelta(minutes=1)
+CREATE_SPAN = timedelta(seconds=SDK_TIMEOUT_SECONDS) + CLOCK_SKEW
+
+
+@dataclass(frozen=True)
+class CreationPolicy:
+    """How creating a batch copes with a full queue and with answers lost on the way."""
+
+    # How long a writer holds a job's creation before Poll may take it over: longer than any
+    # Submit or Complete invocation may run (15 minutes), as deployed.
+    lease: timedelta = timedelta(minutes=20)
+    # Documents wait this long for the batch queue to drain before they get an .error.json.
+    queue_wait_max: timedelta = timedelta(hours=24)
+    # Waits between tries while the queue is full: doubling from the first up to the last.
+    first_backoff: timedelta = timedelta(minutes=1)
+    max_backoff: timedelta = timedelta(minutes=30)
+    # Creates tried in one call after answers that made no batch (each after finding out).
+    attempts: int = 3
+    # A 429 asking for at most this long is waited out in place; a longer one ends the call.
+    wait_in_place_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Created:
+    batch: BatchInfo
+    adopted: bool  # found by listing, not from the answer to a create
+
+
+@dataclass(frozen=True)
+class Waiting:
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Uncertain:
+    """The creation's outcome could not be settled now; Poll settles it after the lease."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class GaveUp:
+    reason: str
+
+
+CreationOutcome = Created | Waiting | Uncertain | GaveUp
+
+
+@dataclass
+class JobToCreate:
+    job_id: str
+    requests: int  # how many requests its batch holds
+    # When each create of the job's batch was called so far (recorded before the call).
+    create_calls: list[datetime] = field(default_factory=list)
+    waiting_since: datetime | None = None
+    refusals: int = 0  # 429s so far
+
+
+def requests_from_lines(lines: Iterator[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+class BatchCreation:
+    """Creates (or finds) the batch of one job and records it."""
+
+    def __init__(
+        self,
+        jobs: JobStore,
+        batches: MessageBatches,
+        now: Callable[[], datetime],
+        policy: CreationPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.jobs = jobs
+        self.batches = batches
+        self.now = now
+        self.policy = policy or CreationPolicy()
+        self.sleep = sleep
+
+    def run(
+        self, job: JobToCreate, requests: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]
+    ) -> CreationOutcome:
+        """Find or create the job's batch. When a create was called before (by a writer that
+        died, or whose answer was lost), the batches are listed first. ``requests`` may be a
+        function that reads them (Poll: from S3), called only when a create is needed."""
+        if job.create_calls:
+            try:
+                found = self.find(job)
+            except Exception as exc:
+                return self._uncertain(job, f"could not list the batches to find the job's: {exc}")
+            if found is not None:
+                return self._recorded(job, found, adopted=True)
+        body: list[dict[str, Any]] | None = None
+        backoff = self.policy.first_backoff.total_seconds()
+        for attempt in range(1, self.policy.attempts + 1):
+            if body is None:
+                body = requests() if callable(requests) else requests
+            called = self.now()
+            self.jobs.note_create_call(job.job_id, called)
+            job.create_calls.append(called)
+            crash_point("create:before-call")
+            try:
+                batch = self.batches.create(body)
+            except BatchRefused as exc:
+                wait = exc.retry_after
+                short = wait is not None and wait <= self.policy.wait_in_place_seconds
+                if attempt < self.policy.attempts and short and wait is not None:
+                    self.sleep(wait)
+                    continue
+                return self._wait(job, f"the API refused to create the batch for now (429): {exc}")
+            except BatchRejected as exc:
+                return self._give_up(job, str(exc))
+            except BatchMayExist as exc:
+                logger.warning("the answer to a create was lost: finding out", extra={"job_id": job.job_id})
+                try:
+                    found = self.find(job)
+                except Exception as list_error:
+                    return self._uncertain(job, f"{exc}; and listing the batches failed: {list_error}")
+                if found is not None:
+                    return self._recorded(job, found, adopted=True)
+                if attempt < self.policy.attempts:
+                    self.sleep(min(backoff, self.policy.wait_in_place_seconds))
+                    backoff *= 2
+                    continue
+                return self._wait(job, f"creating the batch failed {attempt} times, no batch made: {exc}")
+            crash_point("create:after-call")
+            return self._recorded(job, batch, adopted=False)
+        raise AssertionError("unreachable")
+
+    def find(self, job: JobToCreate) -> BatchInfo | None:
+        """The batch one of the job's earlier creates made, claimed for it; None when none did.
+
+        The API lists no requests, so a batch is recognised by its size and by being created
+        within CREATE_SPAN after one of the job's create calls, among the batches no other job
+        has claimed; the oldest such one is the job's.
+        """
+        if not job.create_calls:
+            return None
+        since = min(job.create_calls) - CLOCK_SKEW
+
+        def near_a_call(batch: BatchInfo) -> bool:
+            created = _parse(batch.created_at)
+            return any(call - CLOCK_SKEW <= created <= call + CREATE_SPAN for call in job.create_calls)
+
+        candidates = [
+            batch
+            for batch in self.batches.created_since(since)
+            if batch.requests == job.requests and near_a_call(batch)
+        ]
+        for batch in sorted(candidates, key=lambda b: b.created_at):
+            if self.jobs.claim_batch(batch.id, job.job_id, self.now()):
+                return batch
+        return None
+
+    def _recorded(self, job: JobToCreate, batch: BatchInfo, adopted: bool) -> Created:
+        now = self.now()
+        if not adopted and not self.jobs.claim_batch(batch.id, job.job_id, now):
+            # The answer to our own create names this batch: it is ours, whoever took it for
+            # theirs in between (its results will not match that job's manifest).
+            taken_by = self.jobs.batch_holder(batch.id)
+            self.jobs.claim_batch(batch.id, job.job_id, now, force=True)
+            logger.error(
+                "a batch just created had been adopted by another job: claimed back",
+                extra={"job_id": job.job_id, "batch_id": batch.id, "other_job": taken_by},
+            )
+        crash_point("create:after-batch-claim")
+        if not self.jobs.record_submitted(
+            job.job_id, batch.id, batch.expires_at, batch.created_at, now, adopted
+        ):
+            current = self.jobs.get(job.job_id)
+            if current is None or current.batch_id != batch.id:
+                # Its batch is claimed for it, so Poll's next look adopts it; say so loudly.
+                logger.error(
+                    "batch created but the job could not be marked submitted",
+                    extra={"job_id": job.job_id, "batch_id": batch.id},
+                )
+        logger.info(
+            "batch adopted" if adopted else "batch created",
+            extra={"job_id": job.job_id, "batch_id": batch.id, "requests": job.requests},
+        )
+        return Created(batch, adopted)
+
+    def _wait(self, job: JobToCreate, reason: str) -> Waiting | GaveUp:
+        now = self.now()
+        since = job.waiting_since or now
+        if now - since >= self.policy.queue_wait_max:
+            hours = self.policy.queue_wait_max.total_seconds() / 3600
+            return self._give_up(
+                job,
+                f"not submitted: the Message Batches queue stayed full for {hours:g} hours "
+                f"(BatchQueueMaxWaitHours); last answer: {reason}",
+            )
+        step = self.policy.first_backoff * (2 ** min(job.refusals, 16))
+        until = now + min(step, self.policy.max_backoff)
+        self.jobs.record_waiting(job.job_id, now, until, reason)
+        logger.warning(
+            "batch not created: waiting for capacity",
+            extra={"job_id": job.job_id, "until": until.isoformat(), "reason": reason},
+        )
+        return Waiting(until, reason)
+
+    def _give_up(self, job: JobToCreate, reason: str) -> GaveUp:
+        self.jobs.give_up_creation(job.job_id, self.now(), reason)
+        logger.error("no batch will be made for the job", extra={"job_id": job.job_id, "reason": reason})
+        return GaveUp(reason)
+
+    def _uncertain(self, job: JobToCreate, reason: str) -> Uncertain:
+        logger.warning(
+            "batch creation unsettled: Poll will find out", extra={"job_id": job.job_id, "reason": reason}
+        )
+        return Uncertain(reason)
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
