@@ -32,6 +32,7 @@ NOT_EMULATED = {
     "AWS::KMS::Alias": "encryption at rest is not emulated",
     "AWS::CloudWatch::Alarm": "alarms need CloudWatch metrics, which the local stack does not produce",
     "AWS::Serverless::LayerVersion": "the layer's package is installed in the local virtualenv",
+    "AWS::Logs::LogGroup": "the local runtime writes each function's log to its own file (or the console)",
 }
 
 

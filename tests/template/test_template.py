@@ -6,6 +6,7 @@ the template batchdrop needs (and cfn-lint does not catch everything on AWS::Ser
 
 from __future__ import annotations
 
+import fnmatch
 import graphlib
 import re
 from collections.abc import Iterator
@@ -42,6 +43,8 @@ EXPECTED_ENVIRONMENT = {
     "UNCOLLECTED_AFTER_HOURS": {"Ref": "UncollectedAlarmHours"},
     "MAX_ATTEMPTS": {"Ref": "MaxAttempts"},
     "MAX_JOB_COST_USD": {"Ref": "MaxJobCostUsd"},
+    "QUEUE_WAIT_MAX_HOURS": {"Ref": "BatchQueueMaxWaitHours"},
+    "API_KEY_MAX_AGE_SECONDS": "300",
 }
 
 # Services whose actions touch data: none of them may be granted on Resource "*".
@@ -54,7 +57,9 @@ EXPECTED_S3_OBJECT_ACCESS: dict[str, dict[str, set[str]]] = {
         "s3:GetObjectVersion": {"inbox/", "profiles/"},
         "s3:PutObject": {"jobs/", "results/"},
     },
-    "PollFunction": {},
+    "PollFunction": {  # jobs/<job-id>/requests.jsonl of a batch it creates again
+        "s3:GetObject": {"jobs/"},
+    },
     "CompleteFunction": {  # inbox/: a workflow's next-stage documents
         "s3:GetObject": {"jobs/", "inbox/"},
         "s3:PutObject": {"jobs/", "results/", "inbox/"},
@@ -107,7 +112,7 @@ EXPECTED_KMS_GRANTS: dict[str, dict[bool, dict[str, set[str]]]] = {
             "kms:GenerateDataKey": {BUCKET_KEY},
         },
     },
-    "PollFunction": {False: {}, True: {}},
+    "PollFunction": {False: {}, True: {"kms:Decrypt": {BUCKET_KEY}}},  # it reads, never writes
     "CompleteFunction": {
         False: {"kms:GenerateDataKey*": {TOPIC_KEY}, "kms:Decrypt": {TOPIC_KEY}},
         True: {
@@ -139,6 +144,9 @@ EXPECTED_OUTPUTS = {
     "PollFunctionName": {"Ref": "PollFunction"},
     "CompleteFunctionName": {"Ref": "CompleteFunction"},
     "AnthropicSecretName": {"Ref": "AnthropicSecretName"},
+    "SubmitLogGroupName": {"Ref": "SubmitLogGroup"},
+    "PollLogGroupName": {"Ref": "PollLogGroup"},
+    "CompleteLogGroupName": {"Ref": "CompleteLogGroup"},
 }
 
 
@@ -160,6 +168,45 @@ EXPECTED_ALARMS: dict[tuple[str, str, str, str], tuple[str, int]] = {
     # Published by Poll every run (EMF, Powertools' default "service" dimension).
     ("batchdrop", "OverdueJobs", "service", "batchdrop"): ("Maximum", 0),
     ("batchdrop", "UncollectedJobs", "service", "batchdrop"): ("Maximum", 0),
+    # Published by Submit and Poll for each batch creation refused because the batch queue is full.
+    ("batchdrop", "BatchQueueFull", "service", "batchdrop"): ("Sum", 0),
+}
+
+# Per function, the prefixes it may list (s3:ListBucket with an s3:prefix condition): the ones
+# its code lists, and the ones it reads and needs a missing key's 404 for (S3 answers 403 for a
+# missing key to a caller that may not list it).
+EXPECTED_LISTED_PREFIXES: dict[str, set[str]] = {
+    "SubmitFunction": {"profiles/", "inbox/"},  # profiles are listed; a deleted document is gone
+    "PollFunction": {"jobs/"},  # a job whose requests.jsonl was never written
+    "CompleteFunction": {"jobs/", "inbox/"},  # summaries and next-stage documents not written yet
+}
+
+# Each function's log group, wired through LoggingConfig.
+LOG_GROUPS = {
+    "SubmitFunction": "SubmitLogGroup",
+    "PollFunction": "PollLogGroup",
+    "CompleteFunction": "CompleteLogGroup",
+}
+
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy's retentionInDays).
+CLOUDWATCH_RETENTION_DAYS = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
+]  # fmt: skip
+
+# What a deny-non-TLS statement looks like, whatever it covers.
+DENY_INSECURE_TRANSPORT = {"Bool": {"aws:SecureTransport": "false"}}
+
+# Every action on a topic (those of SNS's default topic policy).
+SNS_TOPIC_ACTIONS = {
+    "sns:AddPermission",
+    "sns:DeleteTopic",
+    "sns:GetTopicAttributes",
+    "sns:ListSubscriptionsByTopic",
+    "sns:Publish",
+    "sns:Receive",
+    "sns:RemovePermission",
+    "sns:SetTopicAttributes",
+    "sns:Subscribe",
 }
 
 # The conditions a test can turn on, as (id, conditions that hold).
@@ -279,6 +326,14 @@ def of_type(resources: dict[str, Any], resource_type: str) -> dict[str, Any]:
     return {k: v for k, v in resources.items() if v["Type"] == resource_type}
 
 
+def allows(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in statements if s["Effect"] == "Allow"]
+
+
+def denies_insecure_transport(statement: dict[str, Any]) -> bool:
+    return statement["Effect"] == "Deny" and statement.get("Condition") == DENY_INSECURE_TRANSPORT
+
+
 # ---------------------------------------------------------------- layout and parameters
 
 
@@ -357,6 +412,120 @@ def test_every_parameter_is_in_an_interface_group(template: dict[str, Any]) -> N
     groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     grouped = [name for group in groups for name in group["Parameters"]]
     assert sorted(grouped) == sorted(template["Parameters"])
+
+
+@pytest.mark.parametrize(
+    ("name", "default", "minimum", "maximum"),
+    [
+        # Lambda's range for an SQS event source's MaximumConcurrency.
+        ("SubmitMaximumConcurrency", 5, 2, 1000),
+        ("BatchQueueMaxWaitHours", 24, 1, 168),
+    ],
+)
+def test_new_number_parameters_have_the_agreed_ranges(
+    template: dict[str, Any], name: str, default: int, minimum: int, maximum: int
+) -> None:
+    param = template["Parameters"][name]
+    assert (param["Type"], param["Default"], param["MinValue"], param["MaxValue"]) == (
+        "Number",
+        default,
+        minimum,
+        maximum,
+    )
+
+
+def test_log_retention_takes_only_what_cloudwatch_accepts(template: dict[str, Any]) -> None:
+    param = template["Parameters"]["LogRetentionDays"]
+    assert param["Type"] == "Number"
+    assert param["Default"] == 30
+    # An AllowedValues list, so a value CloudWatch would refuse fails before the stack starts.
+    assert param["AllowedValues"] == CLOUDWATCH_RETENTION_DAYS
+
+
+# Parameter -> the variable the functions read it from, for the ones Settings validates.
+SETTINGS_OF_PARAMETERS = {
+    "DefaultMaxTokens": ("DEFAULT_MAX_TOKENS", ("default_profile", "max_tokens")),
+    "PdfMaxPages": ("PDF_MAX_PAGES", ("pdf_max_pages",)),
+    "UncollectedAlarmHours": ("UNCOLLECTED_AFTER_HOURS", ("uncollected_after_hours",)),
+    "MaxAttempts": ("MAX_ATTEMPTS", ("max_attempts",)),
+    "BatchQueueMaxWaitHours": ("QUEUE_WAIT_MAX_HOURS", ("queue_wait_max_hours",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS_OF_PARAMETERS))
+def test_parameter_ranges_are_the_ones_settings_accepts(template: dict[str, Any], name: str) -> None:
+    # Given the parameter's range, When the functions read its bounds, Then they accept them, refuse
+    # one past each, and default to the parameter's default: a value that deploys also cold-starts.
+    from batchdrop.config import ConfigurationError, Settings
+
+    variable, attribute = SETTINGS_OF_PARAMETERS[name]
+    assert template["Globals"]["Function"]["Environment"]["Variables"][variable] == {"Ref": name}
+    param = template["Parameters"][name]
+    base = {
+        "BUCKET_NAME": "b",
+        "JOBS_TABLE_NAME": "t",
+        "EVENT_BUS_NAME": "e",
+        "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
+        "ANTHROPIC_SECRET_NAME": "s",
+        "DEFAULT_MODEL": "m",
+        "DEFAULT_INSTRUCTION": "i",
+    }
+
+    def read(value: str | None) -> Any:
+        settings: Any = Settings.from_env({**base, **({variable: value} if value is not None else {})})
+        for part in attribute:
+            settings = getattr(settings, part)
+        return settings
+
+    assert read(str(param["MinValue"])) == param["MinValue"]
+    assert read(str(param["MaxValue"])) == param["MaxValue"]
+    assert read(None) == param["Default"]
+    for outside in (param["MinValue"] - 1, param["MaxValue"] + 1):
+        with pytest.raises(ConfigurationError, match=f"^environment variable {variable} must be in "):
+            read(str(outside))
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),  # the public API
+        ("https://api.anthropic.com", True),
+        ("https://gateway.example.com:8443/anthropic/v1", True),
+        # The API key goes in a header: never in clear text, not even to a host of one's own.
+        ("http://api.anthropic.com", False),
+        ("http://10.0.0.5:8080", False),
+        # Loopback http is for the local stack only; a deployed function has nothing listening there.
+        ("http://127.0.0.1:8765", False),
+        ("ftp://api.anthropic.com", False),
+        ("api.anthropic.com", False),
+        ("https://", False),
+        ("https://user:secret@gateway.example.com", False),
+        ("https://api.anthropic.com extra", False),
+    ],
+)
+def test_anthropic_base_url_parameter_takes_empty_or_https(
+    template: dict[str, Any], value: str, accepted: bool
+) -> None:
+    pattern = template["Parameters"]["AnthropicBaseUrl"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) is accepted
+
+
+def test_every_url_the_base_url_parameter_takes_is_one_settings_accepts(template: dict[str, Any]) -> None:
+    from batchdrop.config import Settings
+
+    pattern = template["Parameters"]["AnthropicBaseUrl"]["AllowedPattern"]
+    base = {
+        "BUCKET_NAME": "b",
+        "JOBS_TABLE_NAME": "t",
+        "EVENT_BUS_NAME": "e",
+        "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
+        "ANTHROPIC_SECRET_NAME": "s",
+        "DEFAULT_MODEL": "m",
+        "DEFAULT_INSTRUCTION": "i",
+    }
+    for url in ("https://api.anthropic.com", "https://gw.example.com:8443/v1", "https://[2001:db8::1]/x"):
+        assert re.fullmatch(pattern, url)
+        assert Settings.from_env({**base, "ANTHROPIC_BASE_URL": url}).anthropic_base_url == url
 
 
 def test_default_parameters_satisfy_the_batch_window_rule(template: dict[str, Any]) -> None:
@@ -459,6 +628,7 @@ def test_submit_reads_the_ingest_queue_in_windows_with_partial_failures(resource
         "BatchSize": {"Ref": "IngestBatchSize"},
         "MaximumBatchingWindowInSeconds": {"Ref": "IngestBatchingWindowSeconds"},
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": {"Ref": "SubmitMaximumConcurrency"}},
     }
 
 
@@ -493,8 +663,7 @@ def test_eventbridge_may_send_to_the_complete_dead_letter_queue(resources: dict[
         if {"Ref": "CompleteDeadLetterQueue"} in p["Properties"]["Queues"]
     ]
     assert len(policies) == 1
-    (statement,) = policies[0]["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Effect"] == "Allow"
+    (statement,) = allows(policies[0]["Properties"]["PolicyDocument"]["Statement"])
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"
     assert "${JobEventBus}" in statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
@@ -524,7 +693,7 @@ def test_bucket_name_breaks_the_notification_cycle(resources: dict[str, Any]) ->
     name = bucket["Properties"]["BucketName"]
     assert "DocumentsBucket" not in str(name)
     assert bucket["DependsOn"] == "IngestQueuePolicy"
-    (statement,) = resources["IngestQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (statement,) = allows(resources["IngestQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"])
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"
     source_arn = statement["Condition"]["ArnLike"]["aws:SourceArn"]
@@ -604,6 +773,58 @@ def test_queues_are_encrypted(resources: dict[str, Any]) -> None:
     assert set(queues) == {"IngestQueue", "IngestDeadLetterQueue", "CompleteDeadLetterQueue"}
     for logical_id, queue in queues.items():
         assert queue["Properties"].get("SqsManagedSseEnabled") is True, logical_id
+
+
+QUEUE_POLICY_ALLOWS = {
+    # queue -> the principals allowed to send to it (the deny statements aside)
+    "IngestQueue": [{"Service": "s3.amazonaws.com"}],
+    "IngestDeadLetterQueue": [],  # filled by SQS's own redrive
+    "CompleteDeadLetterQueue": [{"Service": "events.amazonaws.com"}],
+}
+
+
+@pytest.mark.parametrize("queue", sorted(QUEUE_POLICY_ALLOWS))
+def test_queues_accept_tls_only(resources: dict[str, Any], queue: str) -> None:
+    policies = [
+        p
+        for p in of_type(resources, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue} in p["Properties"]["Queues"]
+    ]
+    # A queue has one policy: a second QueuePolicy on the same queue would replace the first.
+    assert len(policies) == 1, queue
+    assert policies[0]["Properties"]["Queues"] == [{"Ref": queue}]
+    statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    denies = [s for s in statements if s["Effect"] == "Deny"]
+    assert denies == [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:*",
+            "Resource": {"Fn::GetAtt": [queue, "Arn"]},
+            "Condition": DENY_INSECURE_TRANSPORT,
+        }
+    ]
+    # The allow statements that make the pipeline work are still there, and only those.
+    assert [s["Principal"] for s in allows(statements)] == QUEUE_POLICY_ALLOWS[queue]
+    for statement in allows(statements):
+        assert statement["Action"] == "sqs:SendMessage"
+        assert statement["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
+        assert "aws:SourceArn" in statement["Condition"]["ArnLike"]
+
+
+def test_topic_accepts_tls_only_for_every_action(resources: dict[str, Any]) -> None:
+    statements = resources["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert denies_insecure_transport(deny)
+    assert deny["Principal"] == "*"
+    assert deny["Resource"] == {"Ref": "NotificationTopic"}
+    assert set(as_list(deny["Action"])) == SNS_TOPIC_ACTIONS
+    # CloudWatch alarms still publish (over TLS), and only they are let in by the topic policy.
+    (allow,) = allows(statements)
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert set(as_list(allow["Action"])) <= SNS_TOPIC_ACTIONS
 
 
 def test_ingest_queue_outlasts_submit_and_redrives_to_its_dead_letter_queue(
@@ -699,18 +920,66 @@ def test_s3_object_access_is_scoped_to_the_agreed_prefixes(
     assert access == EXPECTED_S3_OBJECT_ACCESS[logical_id]
 
 
-def test_only_submit_and_complete_list_the_bucket(resources: dict[str, Any]) -> None:
-    # ListBucket makes S3 report a missing object as 404, not 403: Submit for a deleted
-    # document, Complete for a workflow's next-stage document it has not written yet.
-    for function in ("SubmitFunction", "CompleteFunction"):
-        listing = [
-            resource
-            for action, resource, _ in grants(function_statements(resources, function))
-            if action == "s3:ListBucket"
-        ]
-        assert listing == ["arn:${AWS::Partition}:s3:::${DocumentsBucket}"]
-    actions = {a for a, _, _ in grants(function_statements(resources, "PollFunction"))}
-    assert "s3:ListBucket" not in actions
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_list_bucket_is_limited_to_the_prefixes_the_function_reads(
+    resources: dict[str, Any], logical_id: str
+) -> None:
+    listing = [
+        s for s in function_statements(resources, logical_id) if "s3:ListBucket" in as_list(s["Action"])
+    ]
+    (statement,) = listing
+    assert statement["Effect"] == "Allow"
+    assert as_list(statement["Action"]) == ["s3:ListBucket"]
+    assert resource_text(statement["Resource"]) == "arn:${AWS::Partition}:s3:::${DocumentsBucket}"
+    # Only a condition on s3:prefix (a request without a Prefix, listing the whole bucket, is refused).
+    (operator,) = statement["Condition"]
+    assert operator == "StringLike"
+    (patterns,) = statement["Condition"]["StringLike"].values()
+    assert set(statement["Condition"]["StringLike"]) == {"s3:prefix"}
+    assert all(p.endswith("/*") and p.count("*") == 1 for p in as_list(patterns)), patterns
+    listed = {p.removesuffix("*") for p in as_list(patterns)}
+    assert listed == EXPECTED_LISTED_PREFIXES[logical_id]
+    # Nothing is listed that the function may not read anyway.
+    assert listed <= EXPECTED_S3_OBJECT_ACCESS[logical_id]["s3:GetObject"]
+
+
+def _string_constants() -> dict[str, str]:
+    """Module-level string constants of the product code (NAME = "value")."""
+    constants: dict[str, str] = {}
+    for source in [
+        *(PROJECT_ROOT / "layers/shared/batchdrop").rglob("*.py"),
+        *(PROJECT_ROOT / "functions").rglob("*.py"),
+    ]:
+        for name, value in re.findall(
+            r'^([A-Z][A-Z0-9_]*)\s*(?::\s*\w+\s*)?=\s*"([^"]*)"', source.read_text(), re.MULTILINE
+        ):
+            constants[name] = value
+    return constants
+
+
+def test_every_prefix_the_code_lists_is_granted() -> None:
+    # Every listing goes through DocumentStore.objects_under (a prefix, then suffixes) ...
+    product_code = [
+        *(PROJECT_ROOT / "layers/shared/batchdrop").rglob("*.py"),
+        *(PROJECT_ROOT / "functions").rglob("*.py"),
+    ]
+    raw_listing = [
+        str(path.relative_to(PROJECT_ROOT))
+        for path in product_code
+        if re.search(r"list_objects|list_object_versions", path.read_text())
+    ]
+    assert raw_listing == ["layers/shared/batchdrop/aws/storage.py"]
+    # ... so the prefixes each function lists are the first arguments of its objects_under calls.
+    constants = _string_constants()
+    listed: dict[str, set[str]] = {}
+    for logical_id, (code_uri, _) in FUNCTIONS.items():
+        prefixes = listed.setdefault(logical_id, set())
+        for source in (PROJECT_ROOT / code_uri).rglob("*.py"):
+            for argument in re.findall(r"objects_under\(\s*([A-Z][A-Z0-9_]*|\"[^\"]*\")", source.read_text()):
+                prefixes.add(argument.strip('"') if argument.startswith('"') else constants[argument])
+        assert prefixes <= EXPECTED_LISTED_PREFIXES[logical_id], f"{logical_id} lists {prefixes}"
+    # Submit lists the profiles (the scan does find the calls).
+    assert "profiles/" in listed["SubmitFunction"]
 
 
 @BUCKET_KEY_CASES
@@ -752,7 +1021,13 @@ def test_bucket_key_statement_exists_only_under_its_condition(
     condition, with_key, without_key = statement["Fn::If"]
     assert (condition, without_key) == ("HasBucketKmsKey", {"Ref": "AWS::NoValue"})
     assert with_key["Effect"] == "Allow"
-    assert sorted(with_key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    # Decrypt to read; GenerateDataKey only for a function that writes objects.
+    bucket_key_actions = sorted(
+        action for action, keys in EXPECTED_KMS_GRANTS[logical_id][True].items() if BUCKET_KEY in keys
+    )
+    assert sorted(as_list(with_key["Action"])) == bucket_key_actions
+    writes = "s3:PutObject" in EXPECTED_S3_OBJECT_ACCESS[logical_id]
+    assert bucket_key_actions == (["kms:Decrypt", "kms:GenerateDataKey"] if writes else ["kms:Decrypt"])
     assert with_key["Resource"] == {"Ref": "BucketKmsKeyArn"}
     # Only S3 may use the key for the function, not a direct kms:Decrypt of anything.
     assert with_key["Condition"] == {
@@ -760,6 +1035,52 @@ def test_bucket_key_statement_exists_only_under_its_condition(
     }
     unconditional = [s for s in statements if "Fn::If" not in s]
     assert "BucketKmsKeyArn" not in str(unconditional)
+
+
+# ---------------------------------------------------------------- logs
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_each_function_logs_to_its_own_log_group(resources: dict[str, Any], logical_id: str) -> None:
+    log_group_id = LOG_GROUPS[logical_id]
+    assert resources[logical_id]["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": log_group_id}}
+    log_group = resources[log_group_id]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    props = log_group["Properties"]
+    assert props["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert props["KmsKeyId"] == {"Fn::GetAtt": ["LogsKey", "Arn"]}
+    # Named after the stack (so two stacks never share one) under Lambda's usual prefix.
+    assert re.fullmatch(r"/aws/lambda/\$\{AWS::StackName\}-[a-z]+", props["LogGroupName"]["Fn::Sub"])
+
+
+def test_log_groups_are_distinct_and_all_wired(resources: dict[str, Any]) -> None:
+    log_groups = of_type(resources, "AWS::Logs::LogGroup")
+    assert set(log_groups) == set(LOG_GROUPS.values())
+    names = [g["Properties"]["LogGroupName"]["Fn::Sub"] for g in log_groups.values()]
+    assert len(set(names)) == len(names)
+
+
+def test_logs_key_lets_cloudwatch_logs_use_it_for_these_log_groups_only(resources: dict[str, Any]) -> None:
+    key = resources["LogsKey"]
+    assert key["Type"] == "AWS::KMS::Key"
+    assert key["Properties"]["EnableKeyRotation"] is True
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    (logs,) = [s for s in statements if "Service" in s["Principal"]]
+    assert logs["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.${AWS::URLSuffix}"}}
+    assert "kms:GenerateDataKey*" in logs["Action"] and "kms:Decrypt*" in logs["Action"]
+    (context_arn,) = logs["Condition"]["ArnLike"].values()
+    assert set(logs["Condition"]["ArnLike"]) == {"kms:EncryptionContext:aws:logs:arn"}
+    # Every log group of the stack matches the condition; another of the account does not.
+    pattern = context_arn["Fn::Sub"]
+    arn_prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+    for log_group in of_type(resources, "AWS::Logs::LogGroup").values():
+        assert fnmatch.fnmatchcase(arn_prefix + log_group["Properties"]["LogGroupName"]["Fn::Sub"], pattern)
+    assert not fnmatch.fnmatchcase(arn_prefix + "/aws/lambda/some-other-function", pattern)
+    # Only the account administers the key: no other principal.
+    others = [s for s in statements if s is not logs]
+    assert [s["Principal"] for s in others] == [
+        {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    ]
 
 
 # ---------------------------------------------------------------- checkov suppressions
@@ -831,11 +1152,14 @@ def test_job_alarms_watch_what_powertools_publishes(template: dict[str, Any]) ->
         for a in of_type(template["Resources"], "AWS::CloudWatch::Alarm").values()
         if not a["Properties"]["Namespace"].startswith("AWS/")
     }
-    assert set(alarms) == {"OverdueJobs", "UncollectedJobs"}
+    assert set(alarms) == {"OverdueJobs", "UncollectedJobs", "BatchQueueFull"}
     for props in alarms.values():
         assert props["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
         assert props["Dimensions"] == [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
     assert "${UncollectedAlarmHours}" in alarms["UncollectedJobs"]["AlarmDescription"]["Fn::Sub"]
+    # A count of refusals: any refusal in the period alarms, however few.
+    assert alarms["BatchQueueFull"]["Statistic"] == "Sum"
+    assert "${BatchQueueMaxWaitHours}" in alarms["BatchQueueFull"]["AlarmDescription"]["Fn::Sub"]
 
 
 def test_outputs_name_everything_a_person_or_test_needs(template: dict[str, Any]) -> None:
@@ -863,6 +1187,7 @@ def test_expanded_ingest_queue_mapping_reports_partial_failures(expanded: dict[s
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["BatchSize"] == {"Ref": "IngestBatchSize"}
     assert props["MaximumBatchingWindowInSeconds"] == {"Ref": "IngestBatchingWindowSeconds"}
+    assert props["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "SubmitMaximumConcurrency"}}
 
 
 def test_expanded_rules_schedule_poll_and_route_batch_ended(expanded: dict[str, Any]) -> None:
@@ -892,6 +1217,8 @@ def test_expanded_functions_share_runtime_layer_and_environment(expanded: dict[s
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["Layers"] == [{"Ref": layer_id}]
         assert props["Environment"]["Variables"] == EXPECTED_ENVIRONMENT
+        # The stack's log group, not the one Lambda would create on first use.
+        assert props["LoggingConfig"] == {"LogGroup": {"Ref": LOG_GROUPS[logical_id]}}
 
 
 @BUCKET_KEY_CASES
@@ -904,6 +1231,8 @@ def test_expanded_roles_grant_no_data_action_on_every_resource(
         # SAM adds these itself (logs and traces); no queue policy on "*"
         managed = {arn.rsplit("/", 1)[1] for arn in role["Properties"]["ManagedPolicyArns"]}
         assert managed <= {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
+        # logs:CreateLogStream and logs:PutLogEvents, which the function's own log group needs.
+        assert "AWSLambdaBasicExecutionRole" in managed, logical_id
         for policy in role["Properties"]["Policies"]:
             statements = policy["PolicyDocument"]["Statement"]
             assert all("Effect" in s for s in statements), f"{logical_id}: a statement is not resolved"

@@ -6,9 +6,11 @@ halfway through a batch.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 
 class ConfigurationError(RuntimeError):
@@ -47,6 +49,44 @@ def _money(env: Mapping[str, str], name: str) -> float | None:
     if value < 0:
         raise ConfigurationError(f"environment variable {name} must not be negative, got {value}")
     return value or None
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _base_url(env: Mapping[str, str], name: str) -> str | None:
+    """An API base URL: https, or http to a loopback host (the local stack's emulator).
+
+    The API key goes with every request, so a base URL that would send it in clear text over a
+    network fails the cold start instead. Empty means "the public API".
+    """
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        host = parts.hostname or ""
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError as exc:
+        raise ConfigurationError(f"environment variable {name} is not a URL: {exc}") from exc
+    scheme = parts.scheme.lower()
+    if not host or scheme not in ("https", "http"):
+        raise ConfigurationError(
+            f"environment variable {name} must be an https:// URL, "
+            f"got scheme {parts.scheme!r} and host {host!r}"
+        )
+    if scheme == "http" and not _is_loopback(host):
+        raise ConfigurationError(
+            f"environment variable {name} must be an https:// URL (http:// is accepted only to a "
+            f"loopback host: localhost, 127.0.0.0/8 or ::1), got http:// to {host!r}"
+        )
+    return raw
 
 
 @dataclass(frozen=True)
@@ -90,6 +130,12 @@ class Settings:
     max_attempts: int = 3
     # The stack's budget for one job, USD at batch price (None: no budget).
     max_job_cost_usd: float | None = None
+    # How long a job's documents wait for the organisation's batch queue to drain (batch
+    # creations refused with 429) before each still-waiting document gets an .error.json.
+    queue_wait_max_hours: int = 24
+    # How long the API key read from Secrets Manager is reused before it is read again, so that
+    # a rotated key is picked up without a cold start (0: read it for every use).
+    api_key_max_age_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,7 +147,7 @@ class Settings:
             topic_arn=_required(env, "TOPIC_ARN"),
             anthropic_secret_name=_required(env, "ANTHROPIC_SECRET_NAME"),
             # Empty means "the public API"; the SDK itself would treat "" as a URL.
-            anthropic_base_url=env.get("ANTHROPIC_BASE_URL", "").strip() or None,
+            anthropic_base_url=_base_url(env, "ANTHROPIC_BASE_URL"),
             default_profile=DefaultProfileSettings(
                 model=_required(env, "DEFAULT_MODEL"),
                 max_tokens=_int(env, "DEFAULT_MAX_TOKENS", 1024, 1, 128_000),
@@ -119,4 +165,6 @@ class Settings:
             completing_lease_seconds=_int(env, "COMPLETING_LEASE_SECONDS", 1200, 0, 86_400),
             max_attempts=_int(env, "MAX_ATTEMPTS", 3, 1, 10),
             max_job_cost_usd=_money(env, "MAX_JOB_COST_USD"),
+            queue_wait_max_hours=_int(env, "QUEUE_WAIT_MAX_HOURS", 24, 1, 168),
+            api_key_max_age_seconds=_int(env, "API_KEY_MAX_AGE_SECONDS", 300, 0, 86_400),
         )
