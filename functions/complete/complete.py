@@ -11,10 +11,10 @@ from botocore.config import Config
 
 from batchdrop.anthropic_batches import MessageBatches, secret_api_key
 from batchdrop.aws import sessions
-from batchdrop.batch_creation import CreationPolicy
 from batchdrop.aws.jobs_table import JobStore
 from batchdrop.aws.messaging import JobEvents, Notifier
 from batchdrop.aws.storage import DocumentStore
+from batchdrop.batch_creation import CreationPolicy
 from batchdrop.complete import CompletionContext, complete_job
 from batchdrop.config import Settings
 from batchdrop.observability import logger, metrics, tracer
@@ -29,7 +29,10 @@ context_for_jobs = CompletionContext(
         aws.client("s3", config=Config(max_pool_connections=max(10, settings.result_write_concurrency))),
         settings.bucket_name,
     ),
-    batches=MessageBatches(secret_api_key(settings.anthropic_secret_name), settings.anthropic_base_url),
+    batches=MessageBatches(
+        secret_api_key(settings.anthropic_secret_name, settings.api_key_max_age_seconds),
+        settings.anthropic_base_url,
+    ),
     notifier=Notifier(aws.client("sns"), settings.topic_arn),
     events=JobEvents(aws.client("events"), settings.event_bus_name),
     prices=PriceTable.bundled(),
@@ -37,7 +40,10 @@ context_for_jobs = CompletionContext(
     write_concurrency=settings.result_write_concurrency,
     lease=timedelta(seconds=settings.completing_lease_seconds),
     max_attempts=settings.max_attempts,
-    creation=CreationPolicy(lease=timedelta(seconds=settings.submit_grace_seconds)),
+    creation=CreationPolicy(
+        lease=timedelta(seconds=settings.submit_grace_seconds),
+        queue_wait_max=timedelta(hours=settings.queue_wait_max_hours),
+    ),
 )
 
 

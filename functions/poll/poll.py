@@ -26,12 +26,16 @@ policy = PollPolicy(
     submit_grace=timedelta(seconds=settings.submit_grace_seconds),
     uncollected_after=timedelta(hours=settings.uncollected_after_hours),
     redrive_after=timedelta(seconds=settings.redrive_after_seconds),
+    queue_wait_max=timedelta(hours=settings.queue_wait_max_hours),
 )
 
 
 @cache
 def batches() -> MessageBatches:
-    return MessageBatches(secret_api_key(settings.anthropic_secret_name), settings.anthropic_base_url)
+    return MessageBatches(
+        secret_api_key(settings.anthropic_secret_name, settings.api_key_max_age_seconds),
+        settings.anthropic_base_url,
+    )
 
 
 def now() -> datetime:

@@ -15,10 +15,10 @@ from botocore.config import Config
 
 from batchdrop.anthropic_batches import MessageBatches, secret_api_key
 from batchdrop.aws import sessions
-from batchdrop.batch_creation import CreationPolicy
 from batchdrop.aws.jobs_table import JobStore
 from batchdrop.aws.messaging import Notifier
 from batchdrop.aws.storage import DocumentStore
+from batchdrop.batch_creation import CreationPolicy
 from batchdrop.cancel import cancel_job
 from batchdrop.config import Settings
 from batchdrop.converters import DocumentLimits
@@ -40,13 +40,19 @@ aws = sessions.session()  # all the function's clients, response timestamps unpa
 s3_config = Config(max_pool_connections=max(10, settings.document_read_concurrency))
 store = DocumentStore(aws.client("s3", config=s3_config), settings.bucket_name)
 jobs = JobStore(aws.resource("dynamodb").Table(settings.jobs_table_name))
-batches = MessageBatches(secret_api_key(settings.anthropic_secret_name), settings.anthropic_base_url)
+batches = MessageBatches(
+    secret_api_key(settings.anthropic_secret_name, settings.api_key_max_age_seconds),
+    settings.anthropic_base_url,
+)
 document_limits = DocumentLimits(max_pdf_pages=settings.pdf_max_pages)
 batch_limits = BatchLimits(max_requests=settings.batch_max_requests, max_bytes=settings.batch_max_bytes)
 notifier = Notifier(aws.client("sns"), settings.topic_arn)
 prices = PriceTable.bundled()
 # A job's creation is Submit's for the grace; then Poll's (it outlasts the 15-minute timeout).
-creation_policy = CreationPolicy(lease=timedelta(seconds=settings.submit_grace_seconds))
+creation_policy = CreationPolicy(
+    lease=timedelta(seconds=settings.submit_grace_seconds),
+    queue_wait_max=timedelta(hours=settings.queue_wait_max_hours),
+)
 
 
 def load_profiles() -> ProfileCatalog:
