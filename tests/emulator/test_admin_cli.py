@@ -86,6 +86,12 @@ def test_config_can_be_changed_over_http(raw: RawHttp) -> None:
         "error_rate": 1,
         "expire_rate": 0.0,
         "latency": 0.0,
+        "error_type": "api_error",
+        "seed": None,
+        "fail_first_attempts": [],
+        "results_ttl": 29 * 24 * 3600,
+        "queue_limit": None,
+        "queue_retry_after": 60.0,
         "api_key_required": False,
     }
     batch_id = raw.request("POST", BATCHES, {"requests": [make_request("a")]}).json()["id"]
