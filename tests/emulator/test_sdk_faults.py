@@ -129,8 +129,10 @@ def test_queue_limit_refuses_what_would_overflow_and_accepts_once_batches_end(
     with pytest.raises(anthropic.RateLimitError, match="processing queue"):
         no_retries.messages.batches.create(requests=[make_request("c"), make_request("d")])
 
+    assert emulator.queue() == {"queue_full": False, "queue_limit": 3, "requests_processing": 2}
     no_retries.messages.batches.cancel(first.id)
     wait_ended(no_retries, first.id)
+    assert emulator.queue()["requests_processing"] == 0
     second = no_retries.messages.batches.create(requests=[make_request("c"), make_request("d")])
     assert second.request_counts.processing == 2
     assert emulator.stats()["creates_refused"] == 1

@@ -378,7 +378,8 @@ class BatchEngine:
         return self._config
 
     def update_config(self, **changes: Any) -> EmulatorConfig:
-        """Change settings; delay and rates apply to batches created afterwards."""
+        """Change settings; delay, rates, error type, seed, fail rules and results_ttl apply to
+        batches created afterwards, queue_limit to the next create."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(EmulatorConfig)}
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
@@ -545,7 +546,9 @@ class BatchEngine:
             return list(self._kept_requests[batch_id])
 
     def stats(self) -> dict[str, Any]:
-        """Counts for tests and demos: batches created and held, submissions per custom_id."""
+        """Counts for tests and demos: batches created and held, creates refused for a full queue,
+        submissions per custom_id (a refused create submits nothing; a create whose answer was
+        lost or replaced by an after-effect fault did submit)."""
         with self._lock:
             return {
                 "batches_created": self._batches_created,

@@ -149,6 +149,10 @@ class EmulatorServer:
         """Refuse every create with 429 rate_limit_error (no batch made) until released."""
         self.engine.set_queue_full(full)
 
+    def queue(self) -> dict[str, Any]:
+        """{"queue_full", "queue_limit", "requests_processing"} as they stand now."""
+        return self.engine.queue()
+
     def stats(self) -> dict[str, Any]:
         """Engine counts plus HTTP calls per endpoint (faulted ones included) and pending faults."""
         with self._calls_lock:
