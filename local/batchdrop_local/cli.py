@@ -2,7 +2,7 @@
 
 batchdrop local up          moto + the Anthropic emulator + the template's functions
 batchdrop local emulator    only the Anthropic Message Batches emulator
-batchdrop local emulator-admin ...  faults, archival, queue-full, settings of a running emulator
+batchdrop local emulator-admin  faults, archival, queue-full, settings of a running emulator
 batchdrop demo              the whole pipeline on samples/, then stop
 batchdrop invoke F EVENT    sam local invoke, or in process against the local stack
 batchdrop cancel JOB_ID     cancel a job (writes its jobs/<job-id>/cancel marker)
