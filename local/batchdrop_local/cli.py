@@ -2,6 +2,7 @@
 
 batchdrop local up          moto + the Anthropic emulator + the template's functions
 batchdrop local emulator    only the Anthropic Message Batches emulator
+batchdrop local emulator-admin  faults, archival, queue-full, settings of a running emulator
 batchdrop demo              the whole pipeline on samples/, then stop
 batchdrop invoke F EVENT    sam local invoke, or in process against the local stack
 batchdrop cancel JOB_ID     cancel a job (writes its jobs/<job-id>/cancel marker)
@@ -22,7 +23,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from batchdrop_local.emulator import add_admin_arguments as add_emulator_admin_arguments
 from batchdrop_local.emulator import add_cli_arguments as add_emulator_arguments
+from batchdrop_local.emulator import run_admin as run_emulator_admin
 from batchdrop_local.emulator import run_from_cli as run_emulator
 from batchdrop_local.template import DEFAULT_STATE_DIR
 
@@ -296,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = local.add_parser("emulator", help="start only the Anthropic Message Batches emulator")
     add_emulator_arguments(emulator)
     emulator.set_defaults(run=run_emulator)
+    emulator_admin = local.add_parser(
+        "emulator-admin", help="steer a running emulator (faults, archive, queue)"
+    )
+    add_emulator_admin_arguments(emulator_admin)
+    emulator_admin.set_defaults(run=run_emulator_admin)
 
     demo = commands.add_parser("demo", help="run the whole pipeline locally on the sample documents")
     add_stack_arguments(demo, default_port=0)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from batchdrop_local.emulator import EmulatorServer, add_cli_arguments, run_from_cli
+from batchdrop_local.cli import build_parser
+from batchdrop_local.emulator import EmulatorServer, FailRule, add_cli_arguments, run_from_cli
 
 from .conftest import DEADLINE, RawHttp, make_request
 
@@ -86,6 +90,12 @@ def test_config_can_be_changed_over_http(raw: RawHttp) -> None:
         "error_rate": 1,
         "expire_rate": 0.0,
         "latency": 0.0,
+        "error_type": "api_error",
+        "seed": None,
+        "fail_first_attempts": [],
+        "results_ttl": 29 * 24 * 3600,
+        "queue_limit": None,
+        "queue_retry_after": 60.0,
         "api_key_required": False,
     }
     batch_id = raw.request("POST", BATCHES, {"requests": [make_request("a")]}).json()["id"]
@@ -188,3 +198,170 @@ def test_run_from_cli_reports_a_busy_port(
 
     assert run_from_cli(parser.parse_args(["--port", busy_port])) == 2
     assert "batches emulator:" in capsys.readouterr().err
+
+
+def test_cli_fault_arguments_and_defaults() -> None:
+    parser = argparse.ArgumentParser()
+    add_cli_arguments(parser)
+
+    defaults = parser.parse_args([])
+    assert (defaults.error_type, defaults.seed, defaults.fail_first) == ("api_error", None, [])
+    assert (defaults.results_ttl, defaults.queue_limit, defaults.queue_retry_after) == (
+        29 * 24 * 3600,
+        None,
+        60.0,
+    )
+    given = parser.parse_args(
+        [
+            "--error-type",
+            "overloaded_error",
+            "--seed",
+            "4",
+            "--fail-first",
+            "doc-1=2",
+            "--fail-first",
+            "doc-2=1:expired",
+            "--results-ttl",
+            "60",
+            "--queue-limit",
+            "100",
+            "--queue-retry-after",
+            "0.5",
+        ]
+    )
+    assert given.fail_first == [FailRule("doc-1", 2), FailRule("doc-2", 1, "expired")]
+    assert (given.error_type, given.seed, given.results_ttl) == ("overloaded_error", 4, 60.0)
+    assert (given.queue_limit, given.queue_retry_after) == (100, 0.5)
+
+
+@pytest.mark.parametrize("argv", [["--fail-first", "doc"], ["--fail-first", "(=1"], ["--error-type", "oops"]])
+def test_cli_refuses_bad_fault_arguments(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_cli_arguments(parser)
+
+    with pytest.raises(SystemExit) as refused:
+        parser.parse_args(argv)
+
+    assert refused.value.code == 2
+    assert f"argument {argv[0]}:" in capsys.readouterr().err
+
+
+def test_run_from_cli_refuses_a_bad_queue_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_cli_arguments(parser)
+
+    assert run_from_cli(parser.parse_args(["--port", "0", "--queue-limit", "0"])) == 2
+    assert "queue_limit" in capsys.readouterr().err
+
+
+def admin(
+    capsys: pytest.CaptureFixture[str], url: str | None, *argv: str, state_dir: Path | None = None
+) -> tuple[int, Any, str]:
+    """Run `batchdrop local emulator-admin` with argv; (exit code, printed JSON or None, stderr)."""
+    options = [] if url is None else ["--url", url]
+    if state_dir is not None:
+        options += ["--state-dir", str(state_dir)]
+    args = build_parser().parse_args(["local", "emulator-admin", *options, *argv])
+    code = args.run(args)
+    out, err = capsys.readouterr()
+    return code, json.loads(out) if out else None, err
+
+
+def test_admin_cli_injects_faults(emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]) -> None:
+    code, answer, _ = admin(capsys, emulator.url, "fault", "create", "504", "--after-effect", "--count", "2")
+    assert code == 0
+    assert answer["pending_faults"]["create"] == [{"status": 504, "after_effect": True, "remaining": 2}]
+    admin(capsys, emulator.url, "fault", "list", "529")
+    code, answer, _ = admin(capsys, emulator.url, "cut", "results", "--after-lines", "3")
+    assert answer["pending_faults"]["results"] == [{"cut_after_lines": 3, "remaining": 1}]
+    assert answer["pending_faults"]["list"] == [{"status": 529, "remaining": 1}]
+
+    code, answer, _ = admin(capsys, emulator.url, "clear-faults")
+    assert (code, answer["pending_faults"]["create"], answer["pending_faults"]["results"]) == (0, [], [])
+
+
+def test_admin_cli_archives_a_batch(emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = RawHttp(emulator.url)
+    batch_id = raw.request("POST", "/v1/messages/batches", {"requests": [make_request("a")]}).json()["id"]
+
+    code, _, err = admin(capsys, emulator.url, "archive", batch_id)
+    assert code == 1 and "has not ended" in err  # the fixture's batches end after 0.2 s
+    deadline = time.monotonic() + DEADLINE
+    while raw.request("GET", f"/v1/messages/batches/{batch_id}").json()["processing_status"] != "ended":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    code, answer, _ = admin(capsys, emulator.url, "archive", batch_id)
+
+    assert code == 0 and answer["id"] == batch_id and answer["archived_at"] is not None
+    assert raw.request("GET", f"/v1/messages/batches/{batch_id}/results").status == 404
+    raw.close()
+
+
+def test_admin_cli_switches_the_queue(emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]) -> None:
+    code, answer, _ = admin(capsys, emulator.url, "queue", "full")
+    assert (code, answer["queue_full"]) == (0, True)
+    raw = RawHttp(emulator.url)
+    assert raw.request("POST", "/v1/messages/batches", {"requests": [make_request("a")]}).status == 429
+
+    code, answer, _ = admin(capsys, emulator.url, "queue")
+    assert answer == {"queue_full": True, "queue_limit": None, "requests_processing": 0}
+    admin(capsys, emulator.url, "queue", "free")
+    assert raw.request("POST", "/v1/messages/batches", {"requests": [make_request("a")]}).status == 200
+    _, stats, _ = admin(capsys, emulator.url, "stats")
+    assert (stats["creates_refused"], stats["batches_created"]) == (1, 1)
+    raw.close()
+
+
+def test_admin_cli_changes_settings_and_adds_fail_rules(
+    emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, answer, _ = admin(
+        capsys,
+        emulator.url,
+        "config",
+        "error_type=overloaded_error",
+        "queue_limit=500",
+        "seed=9",
+        "results_ttl=60",
+    )
+    assert code == 0
+    assert (answer["error_type"], answer["queue_limit"], answer["seed"], answer["results_ttl"]) == (
+        "overloaded_error",
+        500,
+        9,
+        60,
+    )
+    admin(capsys, emulator.url, "fail-first", "doc-1=2")
+    code, answer, _ = admin(capsys, emulator.url, "fail-first", "doc-2=1:expired", "doc-3=1:rate_limit_error")
+
+    assert [FailRule.parse(rule) for rule in answer["fail_first_attempts"]] == [
+        FailRule("doc-1", 2),
+        FailRule("doc-2", 1, "expired"),
+        FailRule("doc-3", 1, "errored", "rate_limit_error"),
+    ]
+    assert emulator.engine.config.fail_first_attempts[0] == FailRule("doc-1", 2)
+    code, answer, _ = admin(capsys, emulator.url, "config", "fail_first_attempts=[]")
+    assert (code, answer["fail_first_attempts"]) == (0, [])
+    code, _, err = admin(capsys, emulator.url, "config", "queue_limit=-1")
+    assert code == 1 and "queue_limit" in err
+    code, _, err = admin(capsys, emulator.url, "config", "just-a-word")
+    assert code == 2 and "NAME=VALUE" in err
+
+
+def test_admin_cli_finds_the_local_stacks_emulator_or_reports_none(
+    emulator: EmulatorServer,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BATCHDROP_EMULATOR_URL", raising=False)
+    (tmp_path / "state.json").write_text(json.dumps({"emulator": True, "anthropic_base_url": emulator.url}))
+
+    code, stats, _ = admin(capsys, None, "stats", state_dir=tmp_path)
+    assert code == 0 and stats["batches_created"] == 0
+
+    monkeypatch.setenv("BATCHDROP_EMULATOR_URL", emulator.url)
+    assert admin(capsys, None, "stats", state_dir=tmp_path / "none")[0] == 0
+    emulator.stop()
+    code, _, err = admin(capsys, None, "stats", state_dir=tmp_path)
+    assert code == 2 and "cannot reach" in err

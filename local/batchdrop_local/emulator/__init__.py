@@ -4,8 +4,8 @@ Start one with `EmulatorServer(config=EmulatorConfig(processing_delay=0.5)).star
 context manager) and point the SDK at it: `anthropic.Anthropic(base_url=server.url, api_key="local")`.
 """
 
-from batchdrop_local.emulator.cli import add_cli_arguments, run_from_cli
-from batchdrop_local.emulator.engine import ApiError, BatchEngine, EmulatorConfig
+from batchdrop_local.emulator.cli import add_admin_arguments, add_cli_arguments, run_admin, run_from_cli
+from batchdrop_local.emulator.engine import ApiError, BatchEngine, EmulatorConfig, FailRule
 from batchdrop_local.emulator.server import EmulatorServer
 
 __all__ = [
@@ -13,6 +13,9 @@ __all__ = [
     "BatchEngine",
     "EmulatorConfig",
     "EmulatorServer",
+    "FailRule",
+    "add_admin_arguments",
     "add_cli_arguments",
+    "run_admin",
     "run_from_cli",
 ]

@@ -3,8 +3,14 @@
 A batch's life is computed from the clock when it is looked at; nothing runs in the background.
 Each request has a deterministic "completion point" within the processing window, derived from
 its custom_id, which decides what a cancel catches. Which requests error or expire is decided
-from a hash of the custom_id and how many times it has been submitted, so a run is repeatable
-and a resubmitted request gets a fresh draw, as a transient failure would.
+from a hash of the seed, the custom_id and how many times that custom_id has been submitted (its
+attempt), so a run is repeatable and a request resubmitted in a new batch gets a fresh draw, as a
+transient failure would. Fail rules (`fail_first_attempts`) say exactly which requests fail on
+which attempts, for tests of a client's retry path.
+
+Results stay downloadable for `results_ttl` (29 days) from creation; then the batch reports
+`archived_at` and its results answer 404. Creates are refused with 429 while the queue is full:
+switched on explicitly, or when the requests still processing plus the new ones pass `queue_limit`.
 """
 
 from __future__ import annotations
@@ -48,7 +54,108 @@ ERROR_TYPES = {
     529: "overloaded_error",
 }
 
+ERRORED_TYPES = (
+    "invalid_request_error",
+    "authentication_error",
+    "billing_error",
+    "permission_error",
+    "not_found_error",
+    "rate_limit_error",
+    "timeout_error",
+    "api_error",
+    "overloaded_error",
+)
+"""The error.type values an errored result line may carry."""
+_ERRORED_MESSAGES = {
+    "api_error": "Internal server error (emulated)",
+    "overloaded_error": "Overloaded (emulated)",
+    "rate_limit_error": "Rate limited (emulated)",
+    "timeout_error": "Request timed out (emulated)",
+}
+QUEUE_FULL_MESSAGE = (
+    "Your organization has reached its limit of batch requests in the processing queue{detail}; "
+    "no batch was created. Try again once earlier batches have ended."
+)
+"""The 429 message for a full queue: the real wording was not found, this one is a guess."""
+
 Outcome = Literal["succeeded", "errored", "expired"]
+
+
+@dataclass(frozen=True)
+class FailRule:
+    """Requests whose custom_id matches `pattern` (re.fullmatch) end `outcome` on their first
+    `attempts` submissions, then succeed. The attempt counts every submission of the custom_id
+    to this emulator, in any batch."""
+
+    pattern: str
+    attempts: int = 1
+    outcome: Literal["errored", "expired"] = "errored"
+    error_type: str | None = None
+    """The errored line's error.type; None: the config's `error_type`."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pattern, str) or not self.pattern:
+            raise ValueError(
+                f"fail rule pattern must be a non-empty regular expression, got {self.pattern!r}"
+            )
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(
+                f"fail rule pattern {self.pattern!r} is not a valid regular expression: {exc}"
+            ) from None
+        attempts = self.attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(f"fail rule attempts must be a positive integer, got {attempts!r}")
+        if self.outcome not in ("errored", "expired"):
+            raise ValueError(f"fail rule outcome must be errored or expired, got {self.outcome!r}")
+        if self.error_type is not None:
+            if self.outcome != "errored":
+                raise ValueError("a fail rule's error_type needs outcome errored")
+            _check_errored_type(self.error_type, "fail rule error_type")
+
+    @classmethod
+    def parse(cls, spec: object) -> FailRule:
+        """A rule from a FailRule, a dict with its fields, or the text `REGEX=N[:OUTCOME]`.
+
+        In the text form OUTCOME is `expired`, `errored` or an error type (errored with it),
+        e.g. `doc-000[12]=2`, `doc-.*=1:expired`, `big-.*=3:overloaded_error`.
+        """
+        if isinstance(spec, FailRule):
+            return spec
+        if isinstance(spec, dict):
+            unknown = set(spec) - {"pattern", "attempts", "outcome", "error_type"}
+            if unknown:
+                raise ValueError(f"unknown fail rule field(s): {', '.join(sorted(unknown))}")
+            if "pattern" not in spec:
+                raise ValueError("a fail rule needs a pattern")
+            return cls(**spec)
+        if isinstance(spec, str):
+            pattern, sep, rest = spec.rpartition("=")
+            if not sep:
+                raise ValueError(f"fail rule {spec!r} must look like REGEX=N[:OUTCOME]")
+            count, _, outcome = rest.partition(":")
+            try:
+                attempts = int(count)
+            except ValueError:
+                raise ValueError(f"fail rule {spec!r}: {count!r} is not a number of attempts") from None
+            if outcome in ("", "errored"):
+                return cls(pattern, attempts)
+            if outcome == "expired":
+                return cls(pattern, attempts, "expired")
+            return cls(pattern, attempts, "errored", outcome)
+        raise ValueError(f"a fail rule must be an object or REGEX=N[:OUTCOME] text, got {spec!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def matches(self, custom_id: str) -> bool:
+        return re.fullmatch(self.pattern, custom_id) is not None
+
+
+def _check_errored_type(value: object, name: str) -> None:
+    if value not in ERRORED_TYPES:
+        raise ValueError(f"{name} must be one of {', '.join(ERRORED_TYPES)}, got {value!r}")
 
 
 @dataclass
@@ -58,9 +165,23 @@ class EmulatorConfig:
     processing_delay: float = 2.0
     """Seconds from create until a batch is ended (0: ended when first looked at)."""
     error_rate: float = 0.0
-    """Share of requests that end errored with api_error."""
+    """Share of requests that end errored (with `error_type`)."""
     expire_rate: float = 0.0
     """Share of requests that end expired."""
+    error_type: str = "api_error"
+    """error.type of the lines `error_rate` (and fail rules without their own type) make errored."""
+    seed: int | None = None
+    """Mixed into the error/expire draw: another seed, another (repeatable) choice of requests."""
+    fail_first_attempts: tuple[FailRule, ...] = ()
+    """Rules that fail chosen requests on their first attempts; the first matching rule decides
+    (and a request it matches is not drawn by the rates). Dicts and REGEX=N[:OUTCOME] text are
+    accepted and turned into FailRule."""
+    results_ttl: float = ARCHIVE_SECONDS
+    """Seconds from creation until an ended batch is archived and its results answer 404."""
+    queue_limit: int | None = None
+    """Most requests the processing queue holds; a create that would pass it is a 429 (None: no limit)."""
+    queue_retry_after: float = 60.0
+    """Seconds in the retry-after (and retry-after-ms) header of a queue-full 429."""
     api_key: str | None = None
     """Accept only this key; None accepts any non-empty key."""
     max_body_bytes: int = 256 * 1024 * 1024
@@ -79,7 +200,8 @@ class EmulatorConfig:
     """Seconds added before every API answer, to stand in for the network (benchmarks)."""
 
     def __post_init__(self) -> None:
-        for name in ("processing_delay", "error_rate", "expire_rate", "cancel_grace", "latency"):
+        numbers = ("processing_delay", "error_rate", "expire_rate", "cancel_grace", "latency", "results_ttl")
+        for name in (*numbers, "queue_retry_after"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a number, got {value!r}")
@@ -96,6 +218,16 @@ class EmulatorConfig:
             raise ValueError(f"fault_retry_after_ms must be a non-negative integer, got {retry_ms!r}")
         if self.api_key is not None and (not isinstance(self.api_key, str) or not self.api_key):
             raise ValueError("api_key must be None or a non-empty string")
+        _check_errored_type(self.error_type, "error_type")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise ValueError(f"seed must be None or an integer, got {self.seed!r}")
+        limit = self.queue_limit
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"queue_limit must be None or a positive integer, got {limit!r}")
+        rules = self.fail_first_attempts
+        if isinstance(rules, str | dict | FailRule) or not isinstance(rules, list | tuple):
+            raise ValueError(f"fail_first_attempts must be a list of rules, got {rules!r}")
+        self.fail_first_attempts = tuple(FailRule.parse(rule) for rule in rules)
 
 
 class ApiError(Exception):
@@ -136,14 +268,49 @@ def completion_fraction(custom_id: str) -> float:
     return (math.floor(_unit_hash(f"progress:{custom_id}") * 10_000) + 1) / 10_000
 
 
-def planned_outcome(custom_id: str, attempt: int, error_rate: float, expire_rate: float) -> Outcome:
-    """The fate of a request with valid params that is processed; `attempt` counts from 1."""
-    draw = _unit_hash(f"outcome:{custom_id}:{attempt}")
+def planned_outcome(
+    custom_id: str, attempt: int, error_rate: float, expire_rate: float, seed: int | None = None
+) -> Outcome:
+    """The rates' fate for a request with valid params that is processed; `attempt` counts from 1.
+
+    The draw hashes the seed, the custom_id and the attempt: the same on every run, fresh for
+    each resubmission (a random batch id would make runs differ).
+    """
+    key = f"{custom_id}:{attempt}" if seed is None else f"{seed}:{custom_id}:{attempt}"
+    draw = _unit_hash(f"outcome:{key}")
     if draw < error_rate:
         return "errored"
     if draw < error_rate + expire_rate:
         return "expired"
     return "succeeded"
+
+
+@dataclass(frozen=True)
+class _OutcomePlan:
+    """The settings that decide results, as they were when a batch was created."""
+
+    error_rate: float = 0.0
+    expire_rate: float = 0.0
+    error_type: str = "api_error"
+    seed: int | None = None
+    rules: tuple[FailRule, ...] = ()
+
+    @classmethod
+    def of(cls, config: EmulatorConfig) -> _OutcomePlan:
+        return cls(
+            config.error_rate, config.expire_rate, config.error_type, config.seed, config.fail_first_attempts
+        )
+
+    def decide(self, custom_id: str, attempt: int) -> tuple[Outcome, str]:
+        """(outcome, error type if errored) for a processed request with valid params."""
+        for rule in self.rules:
+            if rule.matches(custom_id):
+                if attempt > rule.attempts:
+                    return "succeeded", ""
+                return rule.outcome, rule.error_type or self.error_type
+        return planned_outcome(
+            custom_id, attempt, self.error_rate, self.expire_rate, self.seed
+        ), self.error_type
 
 
 @dataclass
@@ -152,14 +319,16 @@ class _Batch:
     seq: int
     created_at: float
     delay: float
-    error_rate: float
-    expire_rate: float
+    plan: _OutcomePlan
+    results_ttl: float
     size: int
     requests: list[tuple[str, Any, int]] | None
     """(custom_id, params, attempt) until the batch ends; then dropped for the results."""
     cancel_initiated_at: float | None = None
     cancel_ends_at: float | None = None
     ended_at: float | None = None
+    archived_early_at: float | None = None
+    """When `archive_batch` archived it, if before its time."""
     counts: dict[str, int] = field(default_factory=dict)
     results: tuple[bytes, ...] = ()
     deleted: bool = False
@@ -169,6 +338,19 @@ class _Batch:
     def end_time(self) -> float:
         end = self.created_at + min(self.delay, EXPIRY_SECONDS)
         return end if self.cancel_ends_at is None else min(end, self.cancel_ends_at)
+
+    def processing_at(self, now: float) -> bool:
+        """Whether its requests still count as processing at `now` (readable without its lock)."""
+        return self.ended_at is None and now < self.end_time()
+
+    def archived_at(self, now: float) -> float | None:
+        """When it was archived, if it has been by `now` (only an ended batch is)."""
+        if self.ended_at is None:
+            return None
+        if self.archived_early_at is not None:
+            return self.archived_early_at
+        due = max(self.created_at + self.results_ttl, self.ended_at)
+        return due if now >= due else None
 
 
 class BatchEngine:
@@ -186,6 +368,8 @@ class BatchEngine:
         self._seq_by_id: dict[str, int] = {}
         self._submissions: Counter[str] = Counter()
         self._batches_created = 0
+        self._creates_refused = 0
+        self._queue_full = False
         self._kept_requests: dict[str, list[dict[str, Any]]] = {}
 
     @property
@@ -194,7 +378,8 @@ class BatchEngine:
         return self._config
 
     def update_config(self, **changes: Any) -> EmulatorConfig:
-        """Change settings; delay and rates apply to batches created afterwards."""
+        """Change settings; delay, rates, error type, seed, fail rules and results_ttl apply to
+        batches created afterwards, queue_limit to the next create."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(EmulatorConfig)}
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
@@ -203,11 +388,13 @@ class BatchEngine:
             return self._config
 
     def create(self, body: bytes, base_url: str) -> dict[str, Any]:
-        """Validate a create body and store the batch (400 ApiError on a bad body)."""
+        """Validate a create body and store the batch (400 ApiError on a bad body, 429 while the
+        queue is full: then no batch is made and nothing is counted as submitted)."""
         requests = self._parse_create(body)
         with self._lock:
             config = self._config
             now = self._clock()
+            self._check_queue(config, now, len(requests))
             batch_id = new_id("msgbatch_")
             self._batches_created += 1
             seq = self._batches_created
@@ -220,8 +407,8 @@ class BatchEngine:
                 seq=seq,
                 created_at=now,
                 delay=config.processing_delay,
-                error_rate=config.error_rate,
-                expire_rate=config.expire_rate,
+                plan=_OutcomePlan.of(config),
+                results_ttl=config.results_ttl,
                 size=len(stored),
                 requests=stored,
             )
@@ -313,9 +500,43 @@ class BatchEngine:
                 raise ApiError(
                     404, f"Message batch {batch_id} has not ended yet; its results are not available"
                 )
-            if now >= batch.created_at + ARCHIVE_SECONDS:
-                raise ApiError(404, f"The results of message batch {batch_id} have been archived")
+            if batch.archived_at(now) is not None:
+                raise ApiError(
+                    404,
+                    f"The results of message batch {batch_id} have been archived and are no longer available",
+                )
             return batch.results
+
+    def archive_batch(self, batch_id: str, base_url: str) -> dict[str, Any]:
+        """Archive an ended batch now, as the API does 29 days after creation: it keeps
+        answering retrieve and list, with `archived_at` set, and its results answer 404.
+        400 while it is still processing; archiving twice changes nothing."""
+        batch = self._lookup(batch_id)
+        with batch.lock:
+            now = self._clock()
+            self._current(batch, now)
+            if batch.ended_at is None:
+                raise ApiError(400, f"Message batch {batch_id} has not ended yet and cannot be archived")
+            if batch.archived_at(now) is None:
+                batch.archived_early_at = max(now, batch.ended_at)
+            batch.results = ()
+            return self._render(batch, base_url, now)
+
+    def set_queue_full(self, full: bool) -> None:
+        """Refuse every create with 429 (True) until released (False), whatever `queue_limit` says."""
+        if not isinstance(full, bool):
+            raise ValueError(f"full must be true or false, got {full!r}")
+        with self._lock:
+            self._queue_full = full
+
+    def queue(self) -> dict[str, Any]:
+        """The processing queue: the switch, the limit and the requests still processing."""
+        with self._lock:
+            return {
+                "queue_full": self._queue_full,
+                "queue_limit": self._config.queue_limit,
+                "requests_processing": self._requests_processing(self._clock()),
+            }
 
     def batch_requests(self, batch_id: str) -> list[dict[str, Any]]:
         """The requests a batch was created with, as sent (needs `keep_requests`)."""
@@ -325,14 +546,39 @@ class BatchEngine:
             return list(self._kept_requests[batch_id])
 
     def stats(self) -> dict[str, Any]:
-        """Counts for tests and demos: batches created and held, submissions per custom_id."""
+        """Counts for tests and demos: batches created and held, creates refused for a full queue,
+        submissions per custom_id (a refused create submits nothing; a create whose answer was
+        lost or replaced by an after-effect fault did submit)."""
         with self._lock:
             return {
                 "batches_created": self._batches_created,
                 "batches_stored": len(self._batches),
+                "creates_refused": self._creates_refused,
+                "queue_full": self._queue_full,
                 "requests_submitted": sum(self._submissions.values()),
                 "requests_by_custom_id": dict(self._submissions),
             }
+
+    def _check_queue(self, config: EmulatorConfig, now: float, size: int) -> None:
+        """Raise the queue-full 429 (and count it) if a create of `size` requests must be refused;
+        hold the engine's lock."""
+        if self._queue_full:
+            detail = ""
+        elif config.queue_limit is not None:
+            processing = self._requests_processing(now)
+            if processing + size <= config.queue_limit:
+                return
+            detail = f" ({config.queue_limit:,}; {processing:,} are processing and this batch has {size:,})"
+        else:
+            return
+        self._creates_refused += 1
+        wait = config.queue_retry_after
+        headers = {"retry-after": str(math.ceil(wait)), "retry-after-ms": str(round(wait * 1000))}
+        raise ApiError(429, QUEUE_FULL_MESSAGE.format(detail=detail), headers=headers)
+
+    def _requests_processing(self, now: float) -> int:
+        """Requests of batches not ended by `now`; hold the engine's lock."""
+        return sum(batch.size for batch in self._batches.values() if batch.processing_at(now))
 
     def _parse_create(self, body: bytes) -> list[tuple[str, Any]]:
         try:
@@ -429,9 +675,9 @@ class BatchEngine:
             message = answer(params, new_id("msg_"), cache)
         except ParamsError as exc:
             return _errored("invalid_request_error", str(exc))
-        outcome = planned_outcome(custom_id, attempt, batch.error_rate, batch.expire_rate)
+        outcome, error_type = batch.plan.decide(custom_id, attempt)
         if outcome == "errored":
-            return _errored("api_error", "Internal server error (emulated)")
+            return _errored(error_type, _ERRORED_MESSAGES.get(error_type, f"{error_type} (emulated)"))
         if outcome == "expired":
             return {"type": "expired"}
         return {"type": "succeeded", "message": message}
@@ -445,7 +691,7 @@ class BatchEngine:
         else:
             status = "in_progress" if batch.cancel_initiated_at is None else "canceling"
             counts = {name: batch.size if name == "processing" else 0 for name in COUNTERS}
-        archived = ended and now >= batch.created_at + ARCHIVE_SECONDS
+        archived_at = batch.archived_at(now)
         return {
             "id": batch.id,
             "type": "message_batch",
@@ -457,7 +703,9 @@ class BatchEngine:
             "cancel_initiated_at": (
                 rfc3339(batch.cancel_initiated_at) if batch.cancel_initiated_at is not None else None
             ),
-            "archived_at": rfc3339(batch.created_at + ARCHIVE_SECONDS) if archived else None,
+            "archived_at": rfc3339(archived_at) if archived_at is not None else None,
+            # Still given once archived: the reference says it is set once processing ends and
+            # nothing about clearing it; the URL then answers 404 (the SDK raises NotFoundError).
             "results_url": f"{base_url}/v1/messages/batches/{batch.id}/results" if ended else None,
         }
 

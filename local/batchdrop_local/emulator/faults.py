@@ -2,7 +2,9 @@
 
 Two kinds:
 - an error status: the call answers that HTTP error (400..599) with a matching error body and
-  does nothing else;
+  does nothing else; or, with ``after_effect``, the call is carried out first (a create makes its
+  batch and counts its requests as submitted, a cancel cancels) and then answers the error, as a
+  gateway that gives up on a slow backend does (500, 502, 504, 529);
 - a cut: the call takes effect and its answer starts normally (status line, headers, the first
   part of the body), then the connection is closed before the body is complete. On the results
   stream the first ``after_lines`` result lines arrive whole, then half of the next one; on the
@@ -21,18 +23,27 @@ ENDPOINTS = ("create", "retrieve", "list", "cancel", "delete", "results")
 
 @dataclass(frozen=True)
 class Fault:
-    """What one faulted call does: answer `status`, or (status None) cut its answer short."""
+    """What one faulted call does: answer `status` (after carrying the call out if
+    `after_effect`), or (status None) carry it out and cut its answer short."""
 
     status: int | None = None
     cut_after_lines: int = 0
+    after_effect: bool = False
 
     @property
     def is_cut(self) -> bool:
         return self.status is None
 
-    def describe(self, remaining: int) -> dict[str, int]:
+    @property
+    def acts_first(self) -> bool:
+        """Whether the call takes effect before its answer goes wrong."""
+        return self.is_cut or self.after_effect
+
+    def describe(self, remaining: int) -> dict[str, int | bool]:
         if self.is_cut:
             return {"cut_after_lines": self.cut_after_lines, "remaining": remaining}
+        if self.after_effect:
+            return {"status": int(self.status or 0), "after_effect": True, "remaining": remaining}
         return {"status": int(self.status or 0), "remaining": remaining}
 
 
@@ -56,12 +67,15 @@ class FaultPlan:
         # Each entry: the fault and a one-item list holding how many calls it still applies to.
         self._queues: dict[str, deque[tuple[Fault, list[int]]]] = {name: deque() for name in ENDPOINTS}
 
-    def add(self, endpoint: object, status: object, count: object = 1) -> None:
-        """Queue `count` failures with `status` (400..599) for `endpoint`; ValueError if invalid."""
+    def add(self, endpoint: object, status: object, count: object = 1, after_effect: object = False) -> None:
+        """Queue `count` failures with `status` (400..599) for `endpoint`, each after the call took
+        effect if `after_effect`; ValueError if invalid."""
         name = _check_endpoint(endpoint)
         if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
             raise ValueError(f"status must be an HTTP error status (400..599), got {status!r}")
-        self._append(name, Fault(status=status), _check_count(count))
+        if not isinstance(after_effect, bool):
+            raise ValueError(f"after_effect must be true or false, got {after_effect!r}")
+        self._append(name, Fault(status=status, after_effect=after_effect), _check_count(count))
 
     def add_cut(self, endpoint: object, count: object = 1, after_lines: object = 0) -> None:
         """Queue `count` cut answers for `endpoint` (see the module docstring); ValueError if invalid."""
@@ -92,7 +106,7 @@ class FaultPlan:
             for queue in self._queues.values():
                 queue.clear()
 
-    def pending(self) -> dict[str, list[dict[str, int]]]:
+    def pending(self) -> dict[str, list[dict[str, int | bool]]]:
         """Faults still queued, per endpoint, oldest first."""
         with self._lock:
             return {

@@ -2,8 +2,9 @@
 
 Standard library only (`http.server`). HTTP/1.1 with keep-alive, as the SDK's connection pool
 expects; results are streamed with chunked transfer encoding. Admin paths under /_emulator/
-need no API key: GET stats, POST faults (an error status or a cut answer), DELETE faults,
-GET or POST config.
+need no API key: GET stats, POST faults (an error status, before or after the call took effect,
+or a cut answer), DELETE faults, GET or POST config, POST batches/{id}/archive, GET or POST queue
+(the queue-full switch).
 """
 
 from __future__ import annotations
@@ -35,8 +36,21 @@ _log = logging.getLogger(__name__)
 
 BATCHES_PATH = "/v1/messages/batches"
 ADMIN_PREFIX = "/_emulator/"
-RUNTIME_SETTINGS = ("processing_delay", "error_rate", "expire_rate", "latency")
+RUNTIME_SETTINGS = (
+    "processing_delay",
+    "error_rate",
+    "expire_rate",
+    "latency",
+    "error_type",
+    "seed",
+    "fail_first_attempts",
+    "results_ttl",
+    "queue_limit",
+    "queue_retry_after",
+)
+"""The settings the admin config path reads and changes."""
 _BATCH_PATH = re.compile(r"/v1/messages/batches/([^/]+)(/cancel|/results)?")
+_ARCHIVE_PATH = re.compile(r"/_emulator/batches/([^/]+)/archive")
 _HOST_HEADER = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 _RETRYABLE = frozenset({408, 409, 429})
 _DRAIN_CHUNK = 1 << 20
@@ -95,9 +109,15 @@ class EmulatorServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def inject_fault(self, endpoint: str, status: int, count: int = 1) -> None:
-        """Make the next `count` calls to `endpoint` answer `status` with a matching error body."""
-        self.faults.add(endpoint, status, count)
+    def inject_fault(self, endpoint: str, status: int, count: int = 1, after_effect: bool = False) -> None:
+        """Make the next `count` calls to `endpoint` answer `status` with a matching error body.
+
+        With `after_effect` each call is carried out first, then answers the error, as a gateway
+        that timed out on a slow backend does (typically 500, 502, 504, 529): a create has made
+        its batch and counted its requests as submitted, a cancel has canceled. The SDK retries
+        such statuses, so a retrying create makes a second batch.
+        """
+        self.faults.add(endpoint, status, count, after_effect)
 
     def inject_cut(self, endpoint: str, count: int = 1, after_lines: int = 0) -> None:
         """Make the next `count` calls to `endpoint` take effect, then lose their answer halfway.
@@ -114,8 +134,24 @@ class EmulatorServer:
         self.faults.clear()
 
     def update_config(self, **changes: Any) -> EmulatorConfig:
-        """Change settings at run time (delay and rates apply to batches created afterwards)."""
+        """Change settings at run time (delay, rates, fail rules and results_ttl apply to batches
+        created afterwards; queue_limit to the next create)."""
         return self.engine.update_config(**changes)
+
+    def archive_batch(self, batch_id: str) -> dict[str, Any]:
+        """Archive an ended batch now (as 29 days after creation would); the batch object.
+
+        Raises ApiError 404 for an unknown batch, 400 for one still processing.
+        """
+        return self.engine.archive_batch(batch_id, self.url)
+
+    def set_queue_full(self, full: bool) -> None:
+        """Refuse every create with 429 rate_limit_error (no batch made) until released."""
+        self.engine.set_queue_full(full)
+
+    def queue(self) -> dict[str, Any]:
+        """{"queue_full", "queue_limit", "requests_processing"} as they stand now."""
+        return self.engine.queue()
 
     def stats(self) -> dict[str, Any]:
         """Engine counts plus HTTP calls per endpoint (faulted ones included) and pending faults."""
@@ -223,10 +259,13 @@ class _Handler(BaseHTTPRequestHandler):
                     413, f"Request body exceeds {self.emulator.engine.config.max_body_bytes} bytes"
                 )
             fault = self.emulator.faults.take(endpoint)
-            if fault is not None and fault.status is not None:
+            if fault is not None and fault.status is not None and not fault.after_effect:
                 raise self._fault(fault.status, endpoint)
+            query = parse_qs(url.query)
+            if fault is not None and fault.status is not None:
+                self._act_then_fail(endpoint, batch_id, query, body, fault.status)
             self._authenticate()
-            self._serve(endpoint, batch_id, parse_qs(url.query), body, fault)
+            self._serve(endpoint, batch_id, query, body, fault)
         except ApiError as error:
             self._send_error(error)
         except (BrokenPipeError, ConnectionResetError):
@@ -240,26 +279,50 @@ class _Handler(BaseHTTPRequestHandler):
         self, endpoint: str, batch_id: str, query: dict[str, list[str]], body: bytes, cut: Fault | None
     ) -> None:
         """Answer an API call; with a cut fault, its successful answer is cut short (an error is not)."""
+        answer = self._carry_out(endpoint, batch_id, query, body)
+        if isinstance(answer, tuple):
+            self._send_results(answer, cut=cut)
+        else:
+            self._send_json(200, answer, cut=cut)
+
+    def _carry_out(
+        self, endpoint: str, batch_id: str, query: dict[str, list[str]], body: bytes
+    ) -> dict[str, Any] | tuple[bytes, ...]:
+        """Do what the call asks: the JSON answer, or the result lines for `results`."""
         engine = self.emulator.engine
         base_url = self._base_url()
         if endpoint == "create":
-            self._send_json(200, engine.create(body, base_url), cut=cut)
-        elif endpoint == "retrieve":
-            self._send_json(200, engine.retrieve(batch_id, base_url), cut=cut)
-        elif endpoint == "list":
-            page = engine.list_batches(
+            return engine.create(body, base_url)
+        if endpoint == "retrieve":
+            return engine.retrieve(batch_id, base_url)
+        if endpoint == "list":
+            return engine.list_batches(
                 base_url,
                 limit=_int_param(query, "limit", DEFAULT_LIST_LIMIT),
                 after_id=_last(query, "after_id"),
                 before_id=_last(query, "before_id"),
             )
-            self._send_json(200, page, cut=cut)
-        elif endpoint == "cancel":
-            self._send_json(200, engine.cancel(batch_id, base_url), cut=cut)
-        elif endpoint == "delete":
-            self._send_json(200, engine.delete(batch_id), cut=cut)
-        else:
-            self._send_results(engine.results(batch_id), cut=cut)
+        if endpoint == "cancel":
+            return engine.cancel(batch_id, base_url)
+        if endpoint == "delete":
+            return engine.delete(batch_id)
+        return engine.results(batch_id)
+
+    def _act_then_fail(
+        self, endpoint: str, batch_id: str, query: dict[str, list[str]], body: bytes, status: int
+    ) -> None:
+        """Carry the call out as usual, then answer `status` instead (an after_effect fault).
+
+        Whatever the call itself would have answered (success, or its own error such as a 401
+        or a queue-full 429) is replaced by the injected error, as a gateway's late answer is.
+        """
+        try:
+            self._authenticate()
+            self._carry_out(endpoint, batch_id, query, body)
+            note = "after the call took effect"
+        except ApiError as error:
+            note = f"after the call itself failed with {error.status}"
+        raise self._fault(status, endpoint, note)
 
     def _admin(self, method: str, path: str, body: bytes | None) -> dict[str, Any]:
         if body is None:
@@ -267,21 +330,46 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_emulator/stats" and method == "GET":
             return self.emulator.stats()
         if path == "/_emulator/faults" and method == "POST":
-            # {"endpoint", "status", "count"} for an error status, or
-            # {"endpoint", "cut_after_lines", "count"} for an answer cut short.
+            # {"endpoint", "status", "count", "after_effect"} for an error status (after the call
+            # took effect if after_effect), or {"endpoint", "cut_after_lines", "count"} for an
+            # answer cut short.
             spec = _json_object(body)
             try:
+                unknown = set(spec) - {"endpoint", "status", "count", "after_effect", "cut_after_lines"}
+                if unknown:
+                    raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
                 if "cut_after_lines" in spec:
                     if "status" in spec:
                         raise ValueError("give either status or cut_after_lines, not both")
+                    if "after_effect" in spec:
+                        raise ValueError("after_effect goes with status; a cut always takes effect")
                     self.emulator.faults.add_cut(
                         spec.get("endpoint"), spec.get("count", 1), spec["cut_after_lines"]
                     )
                 else:
-                    self.emulator.faults.add(spec.get("endpoint"), spec.get("status"), spec.get("count", 1))
+                    self.emulator.faults.add(
+                        spec.get("endpoint"),
+                        spec.get("status"),
+                        spec.get("count", 1),
+                        spec.get("after_effect", False),
+                    )
             except ValueError as exc:
                 raise ApiError(400, str(exc)) from exc
             return {"pending_faults": self.emulator.faults.pending()}
+        archive = _ARCHIVE_PATH.fullmatch(path)
+        if archive is not None and method == "POST":
+            return self.emulator.engine.archive_batch(archive.group(1), self._base_url())
+        if path == "/_emulator/queue" and method in ("GET", "POST"):
+            if method == "POST":
+                # {"full": true} refuses every create until {"full": false}.
+                spec = _json_object(body)
+                if set(spec) != {"full"}:
+                    raise ApiError(400, 'give {"full": true} or {"full": false}')
+                try:
+                    self.emulator.set_queue_full(spec["full"])
+                except ValueError as exc:
+                    raise ApiError(400, str(exc)) from exc
+            return self.emulator.engine.queue()
         if path == "/_emulator/faults" and method == "DELETE":
             self.emulator.clear_faults()
             return {"pending_faults": self.emulator.faults.pending()}
@@ -299,19 +387,19 @@ class _Handler(BaseHTTPRequestHandler):
                 except ValueError as exc:
                     raise ApiError(400, str(exc)) from exc
             config = self.emulator.engine.config
-            return {
-                **{name: getattr(config, name) for name in RUNTIME_SETTINGS},
-                "api_key_required": config.api_key is not None,
-            }
+            settings = {name: getattr(config, name) for name in RUNTIME_SETTINGS}
+            settings["fail_first_attempts"] = [rule.to_dict() for rule in config.fail_first_attempts]
+            return {**settings, "api_key_required": config.api_key is not None}
         raise ApiError(404, f"No admin endpoint {method} {path}")
 
-    def _fault(self, status: int, endpoint: str) -> ApiError:
+    def _fault(self, status: int, endpoint: str, note: str = "") -> ApiError:
         headers = {}
         if status in _RETRYABLE or status >= 500:
             headers["retry-after-ms"] = str(self.emulator.engine.config.fault_retry_after_ms)
         if status == 429:
             headers["retry-after"] = "0"
-        return ApiError(status, f"Injected fault for {endpoint} (emulator)", headers=headers)
+        where = f"{endpoint}, {note}" if note else endpoint
+        return ApiError(status, f"Injected fault for {where} (emulator)", headers=headers)
 
     def _authenticate(self) -> None:
         key = self.headers.get("x-api-key", "").strip()
