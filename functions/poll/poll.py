@@ -26,7 +26,9 @@ policy = PollPolicy(
     submit_grace=timedelta(seconds=settings.submit_grace_seconds),
     uncollected_after=timedelta(hours=settings.uncollected_after_hours),
     redrive_after=timedelta(seconds=settings.redrive_after_seconds),
-    queue_wait_max=timedelta(hours=settings.queue_wait_max_hours),
+    queue_wait_max=settings.queue_wait_max,
+    queue_retry_first=timedelta(seconds=settings.queue_retry_first_seconds),
+    ending_lease=timedelta(seconds=settings.ending_lease_seconds),
 )
 
 

@@ -51,7 +51,8 @@ prices = PriceTable.bundled()
 # A job's creation is Submit's for the grace; then Poll's (it outlasts the 15-minute timeout).
 creation_policy = CreationPolicy(
     lease=timedelta(seconds=settings.submit_grace_seconds),
-    queue_wait_max=timedelta(hours=settings.queue_wait_max_hours),
+    queue_wait_max=settings.queue_wait_max,
+    first_backoff=timedelta(seconds=settings.queue_retry_first_seconds),
 )
 
 

@@ -10,6 +10,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 
@@ -136,6 +137,16 @@ class Settings:
     # How long the API key read from Secrets Manager is reused before it is read again, so that
     # a rotated key is picked up without a cold start (0: read it for every use).
     api_key_max_age_seconds: int = 300
+    # Tests shorten these (seconds): the wait for the batch queue before giving up (0: from
+    # queue_wait_max_hours), the first wait after a 429 (doubling up to 30 minutes), and how
+    # long a poller holds the right to announce "Batch Ended" before another may retake it.
+    queue_wait_max_seconds: int = 0
+    queue_retry_first_seconds: int = 60
+    ending_lease_seconds: int = 300
+
+    @property
+    def queue_wait_max(self) -> timedelta:
+        return timedelta(seconds=self.queue_wait_max_seconds or self.queue_wait_max_hours * 3600)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -167,4 +178,7 @@ class Settings:
             max_job_cost_usd=_money(env, "MAX_JOB_COST_USD"),
             queue_wait_max_hours=_int(env, "QUEUE_WAIT_MAX_HOURS", 24, 1, 168),
             api_key_max_age_seconds=_int(env, "API_KEY_MAX_AGE_SECONDS", 300, 0, 86_400),
+            queue_wait_max_seconds=_int(env, "QUEUE_WAIT_MAX_SECONDS", 0, 0, 604_800),
+            queue_retry_first_seconds=_int(env, "QUEUE_RETRY_FIRST_SECONDS", 60, 1, 3600),
+            ending_lease_seconds=_int(env, "ENDING_LEASE_SECONDS", 300, 0, 3600),
         )

@@ -79,11 +79,17 @@ class PollPolicy:
     uncollected_after: timedelta = timedelta(hours=24)
     # Longer than Complete's lease (20 min): a job still not completed by then is re-announced.
     redrive_after: timedelta = timedelta(minutes=30)
-    # Documents wait this long for the batch queue to drain before they get an .error.json.
+    # Documents wait this long for the batch queue to drain before they get an .error.json,
+    # tried again after this long at first (doubling up to 30 minutes).
     queue_wait_max: timedelta = timedelta(hours=24)
+    queue_retry_first: timedelta = timedelta(minutes=1)
+    # A poller that claimed "Batch Ended" but died before sending it is replaced after this long.
+    ending_lease: timedelta = ENDING_LEASE
 
     def creation(self) -> CreationPolicy:
-        return CreationPolicy(lease=self.submit_grace, queue_wait_max=self.queue_wait_max)
+        return CreationPolicy(
+            lease=self.submit_grace, queue_wait_max=self.queue_wait_max, first_backoff=self.queue_retry_first
+        )
 
 
 def poll_open_jobs(
@@ -119,7 +125,7 @@ def poll_open_jobs(
             if job.status == SUBMITTING and _creation_lease_over(job, now(), policy):
                 _redrive_creation(job, jobs, batches(), store, now, policy, report)
             elif job.status == SUBMITTED and job.item.get("end_reason"):
-                _announce_ended(job, jobs, events, now, report, None)  # no batch will be made
+                _announce_ended(job, jobs, events, now, report, None, policy.ending_lease)  # no batch
             continue
         expires_at = job.item.get("batch_expires_at")
         if expires_at and parse_time(str(expires_at)) < now():
@@ -135,7 +141,7 @@ def poll_open_jobs(
             jobs.update_progress(job.job_id, batch.processing_status, batch.request_counts, now())
             report.in_progress += 1
             continue
-        _announce_ended(job, jobs, events, now, report, batch)
+        _announce_ended(job, jobs, events, now, report, batch, policy.ending_lease)
     return report
 
 
@@ -146,9 +152,11 @@ def _announce_ended(
     now: Callable[[], datetime],
     report: PollReport,
     batch: BatchInfo | None,
+    lease: timedelta,
 ) -> None:
-    """Announce "Batch Ended" once: claim the announcement, send it, mark the job ended."""
-    if not jobs.claim_ended(job.job_id, now(), ENDING_LEASE):
+    """Announce "Batch Ended" once: claim the announcement, send it, mark the job ended. An
+    announcement that could not be sent gives its claim back, for the next tick to retry."""
+    if not jobs.claim_ended(job.job_id, now(), lease):
         return
     crash_point("poll:after-claim-ended")
     detail: dict[str, object] = {"job_id": job.job_id, "batch_id": batch.id if batch else None}
@@ -156,7 +164,11 @@ def _announce_ended(
         detail["request_counts"] = batch.request_counts
     else:
         detail["end_reason"] = job.item.get("end_reason")
-    events.emit(BATCH_ENDED, detail)
+    try:
+        events.emit(BATCH_ENDED, detail)
+    except Exception:
+        jobs.release_ended(job.job_id, now())
+        raise
     crash_point("poll:after-emit")
     jobs.mark_ended(job.job_id, now())
     report.ended.append(job.job_id)

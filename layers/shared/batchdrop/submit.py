@@ -40,9 +40,6 @@ from batchdrop.request_lists import LIST_EXTENSION, ListedError, parse_request_l
 from batchdrop.results import error_object
 from batchdrop.s3_events import S3ObjectRef
 
-# A claim whose job was never recorded is taken over after this long: longer than a Submit
-# invocation may run (15 minutes), so its holder is surely dead.
-CLAIM_GRACE = timedelta(minutes=20)
 # The create body is {"requests": [r1,r2,...]}: the wrapper plus a comma per request.
 _BODY_OVERHEAD = len('{"requests":[]}')
 
@@ -319,7 +316,7 @@ class IngestWindow:
                 self.store.put_result(
                     error_object(job_id, entry, result_type="rejected", reason=entry.reason or "rejected")
                 )
-            claimed = self._claim(jobs, job_id, within, now)
+            claimed = self._claim(jobs, job_id, within, now, policy.lease)
             crash_point("submit:after-claims")
             duplicates += len(within) - len(claimed)
             entries = [p.entry for p in claimed] + rejected
@@ -387,7 +384,12 @@ class IngestWindow:
         return [p for p in chunk if p.entry.custom_id in kept_ids], refused, notes
 
     def _claim(
-        self, jobs: JobStore, job_id: str, chunk: list[PendingRequest], now: Callable[[], datetime]
+        self,
+        jobs: JobStore,
+        job_id: str,
+        chunk: list[PendingRequest],
+        now: Callable[[], datetime],
+        grace: timedelta,
     ) -> list[PendingRequest]:
         """The requests of the chunk that this job may submit: each document version once.
 
@@ -404,7 +406,7 @@ class IngestWindow:
         for pending, identity, holder in zip(chunk, identities, holders, strict=True):
             if (
                 holder is not None
-                and self._holder_gave_up(jobs, identity, holder, now())
+                and self._holder_gave_up(jobs, identity, holder, now(), grace)
                 and jobs.take_over_claim(identity, holder, job_id, now())
             ):
                 holder = None
@@ -418,12 +420,14 @@ class IngestWindow:
         return claimed
 
     @staticmethod
-    def _holder_gave_up(jobs: JobStore, identity: str, holder: str, now: datetime) -> bool:
+    def _holder_gave_up(jobs: JobStore, identity: str, holder: str, now: datetime, grace: timedelta) -> bool:
+        """The holder will never submit it: abandoned, or its claim is older than the grace (a
+        creation lease: longer than a Submit may run) and its job was never recorded."""
         job = jobs.get(holder) if holder else None
         if job is not None:
             return job.status == ABANDONED
         age = jobs.claim_age(identity, now)
-        return age is not None and age > CLAIM_GRACE
+        return age is not None and age > grace
 
 
 def _job_submitted(job_id: str, requests: int, outcome: CreationOutcome) -> JobSubmitted:

@@ -397,6 +397,16 @@ class JobStore:
             },
         )
 
+    def release_ended(self, job_id: str, now: datetime) -> bool:
+        """Give back the right to announce "Batch Ended" (the announcement was not sent)."""
+        return self._conditional_update(
+            job_id,
+            UpdateExpression="SET #s = :submitted, updated_at = :now REMOVE ending_claimed_at",
+            ConditionExpression="#s = :ending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":submitted": SUBMITTED, ":ending": ENDING, ":now": iso(now)},
+        )
+
     def claim_redrive(self, job_id: str, now: datetime, every: timedelta) -> bool:
         """Take the right to announce "Batch Ended" again for a job nobody completed."""
         return self._conditional_update(
