@@ -141,8 +141,57 @@ def test_a_byte_order_mark_decides_the_encoding_and_is_dropped(body: bytes, enco
     assert converted.detail["encoding"] == encoding
 
 
-def test_binary_is_not_text_and_the_first_invalid_byte_is_named() -> None:
-    assert _rejected("data.txt", files.invalid_text()) == f"{NOT_TEXT} (first invalid byte 0x80 at offset 16)"
+def test_binary_is_not_text_and_its_first_nul_is_named() -> None:
+    assert _rejected("data.txt", files.invalid_text()) == (
+        "the document is binary data, not text (it holds a NUL byte at offset 0)"
+    )
+
+
+def test_bytes_no_encoding_reads_name_the_first_invalid_byte() -> None:
+    body = b"ok " + bytes(range(0x80, 0x100))
+    assert _rejected("data.txt", body) == f"{NOT_TEXT} (first invalid byte 0x80 at offset 3)"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_without_a_bom_are_recognised_by_their_nuls(encoding: str) -> None:
+    # Given text saved as UTF-16 or UTF-32 with no byte order mark
+    body = files.UTF16_TEXT.encode(encoding)
+    assert not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    # Then it is decoded, not sent as bytes full of NULs
+    converted = _convert("export.csv", body)
+    assert _text(converted) == files.UTF16_TEXT
+    assert converted.detail["encoding"] == encoding
+
+
+def test_wide_text_in_a_non_latin_script_is_recognised() -> None:
+    text = "Zürich: 12 °C, 3 Grad weniger als gestern. Morgen Regen.\n" * 20
+    assert _text(_convert("a.txt", text.encode("utf-16-le"))) == text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        files.png(),
+        files.docx(),
+        b"readable text\x00with a NUL inside",
+        "text with a NUL\x00".encode("utf-16-le"),
+        bytes(range(256)) * 4,
+    ],
+)
+def test_binary_with_nuls_is_rejected_as_binary(body: bytes) -> None:
+    assert _rejected("notes.txt", body).startswith("the document is binary data, not text (it holds a NUL")
+
+
+def test_text_made_mostly_of_control_characters_is_binary() -> None:
+    body = bytes([1, 2, 3, 4, 5, 6, 0x1B, 0x7F]) * 50 + b"some words"
+    assert _rejected("a.log", body) == (
+        "the document is binary data, not text (400 of its 410 characters are control characters)"
+    )
+
+
+def test_a_log_with_colour_codes_is_still_text() -> None:
+    line = "2026-12-01 12:00:00 \x1b[32mINFO\x1b[0m request served in 12 ms\n"
+    assert _text(_convert("app.log", (line * 100).encode())) == line * 100
 
 
 def test_invalid_offsets_count_from_the_start_of_the_file_including_the_bom() -> None:

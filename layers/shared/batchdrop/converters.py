@@ -140,27 +140,90 @@ def _decode(body: bytes, declared: str | None = None) -> tuple[str, str]:
     """The text of ``body`` and the name of its encoding, or DocumentRejected.
 
     A byte order mark decides; otherwise the ``declared`` encoding (an HTML ``<meta charset>``)
-    if it decodes the whole body; otherwise strict UTF-8; otherwise the guess of
-    charset-normalizer, if it decodes the whole body strictly into plausible text.
+    if it decodes the whole body; otherwise, when the body holds NUL bytes, UTF-16 or UTF-32
+    recognised by where its NULs fall (else it is binary); otherwise strict UTF-8; otherwise
+    the guess of charset-normalizer, if it decodes the whole body strictly into plausible text.
+    Text made mostly of control characters is binary, whatever decoded it.
     """
     for bom, codec, name in _BOMS:
         if body.startswith(bom):
             try:
-                return body[len(bom) :].decode(codec), name
+                return _plausible(body[len(bom) :].decode(codec)), name
             except UnicodeDecodeError as exc:
                 raise _not_text(body, len(bom) + exc.start) from None
     if declared:
         decoded = _decode_declared(body, declared)
         if decoded is not None:
-            return decoded
+            return _plausible(decoded[0]), decoded[1]
+    nul = body.find(b"\x00")
+    if nul >= 0:
+        wide = _wide_encoding(body)
+        if wide is not None:
+            try:
+                return _plausible(body.decode(wide)), wide
+            except UnicodeDecodeError:
+                pass
+        raise DocumentRejected(f"the document is binary data, not text (it holds a NUL byte at offset {nul})")
     try:
-        return body.decode("utf-8"), "utf-8"
+        return _plausible(body.decode("utf-8")), "utf-8"
     except UnicodeDecodeError as exc:
         first_invalid = exc.start
     guessed = _guess(body)
     if guessed is None:
         raise _not_text(body, first_invalid)
     return guessed
+
+
+# Text is binary when more than this share of its characters are control characters (ANSI
+# colour codes in a log stay well below it) or when it holds a NUL.
+_MAX_CONTROL_SHARE = 0.1
+# Bytes looked at to recognise UTF-16 or UTF-32 without a BOM.
+_WIDE_SAMPLE = 64 * 1024
+
+
+def _plausible(text: str) -> str:
+    """``text``, unless it is really binary data (DocumentRejected)."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise DocumentRejected(
+            f"the document is binary data, not text (it holds a NUL character at position {nul})"
+        )
+    controls = len(text) - len(_CONTROL_RE.sub("", text))
+    if controls > len(text) * _MAX_CONTROL_SHARE:
+        raise DocumentRejected(
+            f"the document is binary data, not text ({controls:,} of its {len(text):,} characters "
+            "are control characters)"
+        )
+    return text
+
+
+def _wide_encoding(body: bytes) -> str | None:
+    """UTF-32 or UTF-16 (LE or BE) without a BOM, recognised by its NUL bytes, else None.
+
+    In UTF-32 every character has a zero high byte (all of Unicode is below 0x110000) and
+    nearly every one a zero second byte (the Basic Multilingual Plane); in UTF-16, Latin text
+    has a NUL in every other byte and never in the other half.
+    """
+    sample = body[:_WIDE_SAMPLE]
+    if len(body) % 4 == 0 and len(sample) >= 4:
+        sample = sample[: len(sample) - len(sample) % 4]
+        quarters = [_zero_share(sample[i::4]) for i in range(4)]
+        if quarters[3] == 1.0 and quarters[2] >= 0.9 and quarters[0] < 0.5:
+            return "utf-32-le"
+        if quarters[0] == 1.0 and quarters[1] >= 0.9 and quarters[3] < 0.5:
+            return "utf-32-be"
+    if len(body) % 2 == 0 and len(sample) >= 2:
+        sample = sample[: len(sample) - len(sample) % 2]
+        even, odd = _zero_share(sample[0::2]), _zero_share(sample[1::2])
+        if odd >= 0.2 and even <= 0.01:
+            return "utf-16-le"
+        if even >= 0.2 and odd <= 0.01:
+            return "utf-16-be"
+    return None
+
+
+def _zero_share(data: bytes) -> float:
+    return data.count(0) / len(data) if data else 0.0
 
 
 def _decode_declared(body: bytes, declared: str) -> tuple[str, str] | None:
