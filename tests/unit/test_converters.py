@@ -142,9 +142,13 @@ def test_a_byte_order_mark_decides_the_encoding_and_is_dropped(body: bytes, enco
     assert converted.detail["encoding"] == encoding
 
 
-def test_binary_is_not_text_and_its_first_nul_is_named() -> None:
-    assert _rejected("data.txt", files.invalid_text()) == (
-        "the document is binary data, not text (it holds a NUL byte at offset 0)"
+def test_binary_is_not_text_and_the_first_invalid_byte_is_named() -> None:
+    assert _rejected("data.txt", files.invalid_text()) == f"{NOT_TEXT} (first invalid byte 0x80 at offset 16)"
+
+
+def test_binary_with_nuls_is_not_text_and_its_first_nul_is_named() -> None:
+    assert _rejected("data.txt", files.nul_binary()) == (
+        "the document is binary data, not text (it holds a NUL byte at offset 4)"
     )
 
 
