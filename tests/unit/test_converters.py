@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import codecs
 import io
+import tracemalloc
 import zipfile
 
 import pypdf
@@ -143,6 +144,59 @@ def test_a_byte_order_mark_decides_the_encoding_and_is_dropped(body: bytes, enco
 
 def test_binary_is_not_text_and_the_first_invalid_byte_is_named() -> None:
     assert _rejected("data.txt", files.invalid_text()) == f"{NOT_TEXT} (first invalid byte 0x80 at offset 16)"
+
+
+def test_binary_with_nuls_is_not_text_and_its_first_nul_is_named() -> None:
+    assert _rejected("data.txt", files.nul_binary()) == (
+        "the document is binary data, not text (it holds a NUL byte at offset 4)"
+    )
+
+
+def test_bytes_no_encoding_reads_name_the_first_invalid_byte() -> None:
+    body = b"ok " + bytes(range(0x80, 0x100))
+    assert _rejected("data.txt", body) == f"{NOT_TEXT} (first invalid byte 0x80 at offset 3)"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_without_a_bom_are_recognised_by_their_nuls(encoding: str) -> None:
+    # Given text saved as UTF-16 or UTF-32 with no byte order mark
+    body = files.UTF16_TEXT.encode(encoding)
+    assert not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    # Then it is decoded, not sent as bytes full of NULs
+    converted = _convert("export.csv", body)
+    assert _text(converted) == files.UTF16_TEXT
+    assert converted.detail["encoding"] == encoding
+
+
+def test_wide_text_in_a_non_latin_script_is_recognised() -> None:
+    text = "Zürich: 12 °C, 3 Grad weniger als gestern. Morgen Regen.\n" * 20
+    assert _text(_convert("a.txt", text.encode("utf-16-le"))) == text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        files.png(),
+        files.docx(),
+        b"readable text\x00with a NUL inside",
+        "text with a NUL\x00".encode("utf-16-le"),
+        bytes(range(256)) * 4,
+    ],
+)
+def test_binary_with_nuls_is_rejected_as_binary(body: bytes) -> None:
+    assert _rejected("notes.txt", body).startswith("the document is binary data, not text (it holds a NUL")
+
+
+def test_text_made_mostly_of_control_characters_is_binary() -> None:
+    body = bytes([1, 2, 3, 4, 5, 6, 0x1B, 0x7F]) * 50 + b"some words"
+    assert _rejected("a.log", body) == (
+        "the document is binary data, not text (400 of its 410 characters are control characters)"
+    )
+
+
+def test_a_log_with_colour_codes_is_still_text() -> None:
+    line = "2026-12-01 12:00:00 \x1b[32mINFO\x1b[0m request served in 12 ms\n"
+    assert _text(_convert("app.log", (line * 100).encode())) == line * 100
 
 
 def test_invalid_offsets_count_from_the_start_of_the_file_including_the_bom() -> None:
@@ -511,3 +565,105 @@ def _spreadsheet_types() -> bytes:
 )
 def test_a_corrupt_word_document_is_rejected(body: bytes, reason: str) -> None:
     assert _rejected("a.docx", body) == f"the Word document could not be read: {reason}"
+
+
+# --- sizes and hostile files --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [
+        ("a.pdf", 24 * 1024 * 1024),  # 32 MB once base64-encoded
+        ("a.png", 24 * 1024 * 1024),
+        ("a.txt", 8_000_004),  # 2,000,000 characters of up to 4 bytes, and a BOM
+        ("a.py", 8_000_004),
+        ("a.html", 32 * 1024 * 1024),
+        ("a.docx", 64 * 1024 * 1024),
+        ("list.jsonl", 64 * 1024 * 1024),
+    ],
+)
+def test_each_kind_has_a_largest_readable_size(path: str, limit: int) -> None:
+    assert converters.max_source_bytes(_doc(path)) == limit
+
+
+def test_an_unsupported_type_is_rejected_before_it_is_read() -> None:
+    with pytest.raises(DocumentRejected, match=r"^unsupported file type '\.zip'; batchdrop reads text"):
+        converters.max_source_bytes(_doc("archive.zip"))
+
+
+def test_a_text_document_over_its_source_limit_is_rejected_by_size() -> None:
+    limits = {"max_text_chars": 10}  # at most 44 bytes
+    assert _text(_convert("a.txt", b"x" * 10, **limits)) == "x" * 10
+    assert _rejected("a.txt", b"x" * 45, **limits) == (
+        "the document is 0.0 MB (45 bytes); batchdrop reads documents of this kind up to 0.0 MB (44 bytes)"
+    )
+
+
+def test_a_docx_bomb_is_refused_by_its_declared_size_without_inflating_it() -> None:
+    # Given a ~210 KiB .docx whose text inflates to 176 MB
+    bomb = files.docx_bomb()
+    assert len(bomb) < 256 * 1024
+    # When it is converted, memory is watched
+    tracemalloc.start()
+    try:
+        reason = _rejected("bomb.docx", bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Then it is refused with a clear reason, having held little more than the file itself
+    declared = _declared_text_bytes(bomb)
+    assert declared > 176 * 1024 * 1024
+    assert reason == (
+        f"the Word document could not be read: its text parts inflate to {declared / 2**20:.1f} MB "
+        f"({declared:,} bytes); batchdrop reads at most 64.0 MB (67,108,864 bytes) (a zip bomb?)"
+    )
+    assert peak < 16 * 1024 * 1024
+
+
+def _declared_text_bytes(body: bytes) -> int:
+    infos = zipfile.ZipFile(io.BytesIO(body)).infolist()
+    return sum(i.file_size for i in infos if i.filename.endswith((".xml", ".rels")))
+
+
+def test_a_docx_bomb_that_understates_its_size_is_never_inflated_past_its_claim() -> None:
+    # Given the same bomb, whose zip headers claim the text is 1,000 bytes
+    bomb = files.understated_docx_bomb()
+    tracemalloc.start()
+    try:
+        reason = _rejected("bomb.docx", bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Then inflating stops at the claim (the data does not match it) and memory stays small
+    assert reason == "the Word document could not be read: Bad CRC-32 for file 'word/document.xml'"
+    assert peak < 16 * 1024 * 1024
+
+
+def test_a_docx_whose_text_inflates_past_a_lower_cap_is_refused() -> None:
+    bomb = files.docx_bomb(inflated_bytes=3 * 1024 * 1024)
+    assert _rejected("a.docx", bomb, max_docx_inflated_bytes=2 * 1024 * 1024).startswith(
+        "the Word document could not be read: its text parts inflate to 3."
+    )
+    # and under the default cap the same file is a (mostly blank) document whose text is read
+    assert _text(_convert("a.docx", bomb)) == files.DOCX_TEXT
+
+
+def test_a_docx_with_too_many_parts_is_refused_before_its_directory_is_read() -> None:
+    body = files.docx_with_parts(50)
+    assert _rejected("a.docx", body, max_docx_parts=40).startswith(
+        "the Word document could not be read: it has 6"
+    )
+    assert _text(_convert("a.docx", body)) == files.DOCX_TEXT
+
+
+def test_pictures_in_a_docx_are_not_inflated_and_its_text_is_still_read() -> None:
+    document = Document()
+    document.add_paragraph("Caption above.")
+    document.add_picture(io.BytesIO(files.png(400, 300)))
+    assert _text(_convert("a.docx", _docx_bytes(document))) == "Caption above."
+
+
+def test_a_pdf_claiming_more_pages_than_allowed_is_refused_from_its_page_count() -> None:
+    assert _rejected("a.pdf", files.pdf_claiming_pages(1_000_000)) == (
+        "the PDF has 1,000,000 pages; the model accepts at most 100 pages"
+    )

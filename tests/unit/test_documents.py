@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -308,3 +309,103 @@ def test_a_cached_instruction_comes_first_and_is_marked() -> None:
     first, document = params["messages"][0]["content"]
     assert first == {"type": "text", "text": "Same for all.", "cache_control": {"type": "ephemeral"}}
     assert document["type"] == "document"
+
+
+# --- keys near S3's 1,024-byte limit ------------------------------------------------------------
+
+
+def _utf8(key: str) -> int:
+    return len(key.encode())
+
+
+def _long_doc(path_bytes: int, char: str = "é", profile: str = "default") -> InboxKey:
+    """A document whose inbox key is exactly ``path_bytes`` + the prefix long (at most 1,024)."""
+    prefix = f"inbox/{profile}/"
+    width = len(char.encode())
+    path = "a" * ((path_bytes - 4) % width) + char * ((path_bytes - 4) // width) + ".txt"
+    key = prefix + path
+    assert _utf8(key) == len(prefix) + path_bytes <= 1024
+    return _doc(key)
+
+
+def test_keys_that_fit_are_unchanged_and_not_reported() -> None:
+    # Given a document whose result key is exactly 1,024 bytes
+    doc = _long_doc(1024 - len("results/default/") - len(".md"))
+    key = result_key(doc, MARKDOWN_PROFILE)
+    assert _utf8(key) == 1024
+    assert key == f"results/default/{doc.path}.md"
+    # Then only its (longer) error key is shortened, and reported as such
+    assert documents.shortened_keys(doc, MARKDOWN_PROFILE) == {
+        "error_key": f"results/default/{doc.path}.error.json"
+    }
+    assert documents.shortened_keys(_doc("inbox/default/a.txt"), MARKDOWN_PROFILE) == {}
+
+
+@pytest.mark.parametrize("char", ["x", "é", "日", "🎉"])
+def test_a_derived_key_over_1024_bytes_is_cut_at_a_character_and_keeps_prefix_and_suffix(char: str) -> None:
+    # Given a source key of 1,024 bytes, the longest S3 allows
+    doc = _long_doc(1024 - len("inbox/default/"), char)
+    full = documents.full_result_key(doc, MARKDOWN_PROFILE)
+    assert _utf8(full) > 1024
+    # When its result and error keys are derived
+    for key, suffix in ((result_key(doc, MARKDOWN_PROFILE), ".md"), (error_key(doc), ".error.json")):
+        # Then each fits, is valid UTF-8 cut between characters, and reads like the layout
+        assert _utf8(key) <= 1024
+        assert _utf8(key) > 1024 - 4  # cut as late as possible (a character is at most 4 bytes)
+        assert key.startswith("results/default/")
+        assert re.search(rf"~[0-9a-f]{{16}}{re.escape(suffix)}$", key)
+        cut = key.removeprefix("results/default/").rsplit("~", 1)[0]
+        assert doc.path.startswith(cut)
+        assert parse_inbox_key(key) is None  # never back into the inbox
+
+
+def test_shortened_keys_are_deterministic_and_distinct_for_distinct_documents() -> None:
+    # Given two documents whose keys differ only after the point where a key is cut
+    stem = "inbox/default/" + "x" * 1000
+    first, second = _doc(stem + "-1.txt"), _doc(stem + "-2.txt")
+    # Then their shortened keys differ, and the same document always gets the same key
+    assert result_key(first, MARKDOWN_PROFILE) != result_key(second, MARKDOWN_PROFILE)
+    assert error_key(first) != error_key(second)
+    assert result_key(first, MARKDOWN_PROFILE) == result_key(_doc(stem + "-1.txt"), MARKDOWN_PROFILE)
+    # And the digest is of the full would-be key
+    full = documents.full_result_key(first, MARKDOWN_PROFILE)
+    digest = hashlib.sha256(full.encode()).hexdigest()[:16]
+    assert result_key(first, MARKDOWN_PROFILE).endswith(f"~{digest}.md")
+    assert documents.shortened_keys(first, MARKDOWN_PROFILE) == {
+        "result_key": full,
+        "error_key": documents.full_error_key(first),
+    }
+
+
+def test_a_request_list_item_keeps_its_name_when_the_list_path_is_cut() -> None:
+    doc = _doc("inbox/default/" + "q" * 1000 + ".jsonl")
+    key = result_key(doc, JSON_PROFILE, "question-7")
+    assert _utf8(key) <= 1024
+    assert key.startswith("results/extract/")
+    assert re.search(r"~[0-9a-f]{16}/question-7\.json$", key)
+    assert re.search(r"~[0-9a-f]{16}/question-7\.error\.json$", error_key(doc, "question-7", "extract"))
+    assert result_key(doc, JSON_PROFILE, "question-7") != result_key(doc, JSON_PROFILE, "question-8")
+
+
+def test_the_next_stage_key_is_shortened_when_the_next_profile_name_is_longer() -> None:
+    # Given an answer whose key fits under a short profile name
+    path = "é" * 500 + ".md"
+    answer = f"results/a/{path}"
+    assert _utf8(answer) <= 1024
+    # When it goes on to a profile with a long name
+    key = documents.next_stage_key(answer, "a", "x" * 64)
+    # Then the next stage's document key fits, keeps its folder and extension, and is an inbox key
+    assert _utf8(key) <= 1024
+    assert documents.full_next_stage_key(answer, "a", "x" * 64) == f"inbox/{'x' * 64}/{path}"
+    assert re.search(r"~[0-9a-f]{16}\.md$", key)
+    parsed = parse_inbox_key(key)
+    assert parsed is not None and parsed.profile == "x" * 64 and parsed.extension == ".md"
+    # And a key that fits goes on unchanged
+    assert (
+        documents.next_stage_key("results/draft/q3/r.pdf.md", "draft", "check") == "inbox/check/q3/r.pdf.md"
+    )
+
+
+def test_fit_key_refuses_a_suffix_the_key_does_not_have() -> None:
+    with pytest.raises(ValueError, match="does not end with"):
+        documents.fit_key("results/p/" + "x" * 1100, ".md")

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+from batchdrop import estimate
 from batchdrop.config import DefaultProfileSettings
 from batchdrop.documents import DocumentRejected, InboxKey, parse_inbox_key
+from batchdrop.pricing import PriceTable
 from batchdrop.profiles import ProfileCatalog
 from batchdrop.request_lists import ListedError, ListedRequest, parse_request_list
 
@@ -122,3 +124,91 @@ def test_a_bad_line_yields_an_error_for_that_line_only() -> None:
 def test_an_unreadable_list_is_rejected_as_a_whole(body: bytes, message: str) -> None:
     with pytest.raises(DocumentRejected, match=message):
         list(parse_request_list(_doc(), body, CATALOG))
+
+
+def _messages(content: object, role: str = "user") -> dict[str, object]:
+    return {"messages": [{"role": role, "content": content}]}
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        (
+            {**_messages("hi"), "max_tokens": "lots"},
+            '"params.max_tokens" must be a whole number from 1 to 128,000, not "lots"',
+        ),
+        (
+            {**_messages("hi"), "max_tokens": 0},
+            '"params.max_tokens" must be a whole number from 1 to 128,000, not 0',
+        ),
+        ({**_messages("hi"), "max_tokens": 128_001}, "not 128001"),
+        ({**_messages("hi"), "max_tokens": True}, "not true"),
+        ({**_messages("hi"), "max_tokens": 10.5}, "not 10.5"),
+        ({**_messages("hi"), "model": 5}, '"params.model" must be a model name, not 5'),
+        ({**_messages("hi"), "model": " "}, '"params.model" must be a model name, not " "'),
+        (_messages(5), '"params.messages[0]".content must be a string or a list of content blocks, not 5'),
+        (_messages(None), "content must be a string or a list of content blocks, not null"),
+        (
+            _messages(["hi"]),
+            '"params.messages[0]".content[0] must be a content block (an object with a "type"), not "hi"',
+        ),
+        (_messages([{"text": "no type"}]), "content[0] must be a content block"),
+        (
+            _messages("hi", role="system"),
+            '"params.messages[0]".role must be "user" or "assistant", not "system"',
+        ),
+        ({"messages": ["hi"]}, '"params.messages[0]" must be an object with "role" and "content", not "hi"'),
+        ({"messages": "hi"}, 'needs a non-empty "messages" list'),
+        ({"messages": {"role": "user"}}, 'needs a non-empty "messages" list'),
+        (
+            {**_messages("hi"), "system": ["x"]},
+            '"params.system" must be a string or a list of {"type": "text"',
+        ),
+        ({**_messages("hi"), "system": [{"type": "image"}]}, '"params.system" must be a string'),
+        ({**_messages("hi"), "system": 3}, "not 3"),
+    ],
+)
+def test_a_malformed_params_line_is_that_lines_error(params: dict[str, object], reason: str) -> None:
+    # Given a malformed line between two good ones
+    first, bad, last = _parse(
+        {"id": "a", "prompt": "x"}, {"id": "bad", "params": params}, {"id": "z", "prompt": "y"}
+    )
+    # Then the bad line is its own error with a clear reason, and the lines around it go on
+    assert isinstance(first, ListedRequest) and isinstance(last, ListedRequest)
+    assert isinstance(bad, ListedError)
+    assert bad.reason.startswith("line 2 (bad): ")
+    assert reason in bad.reason
+    assert bad.error_key == "results/default/batch/questions.jsonl/bad.error.json"
+
+
+def test_well_formed_params_of_every_shape_are_accepted_and_estimated() -> None:
+    # Given full params that use every shape the checks allow
+    params = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 128_000,
+        "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+            {"role": "assistant", "content": "Hello"},
+            {"role": "user", "content": "More?"},
+        ],
+    }
+    (request,) = _parse({"id": "ok", "params": params})
+    assert isinstance(request, ListedRequest)
+    assert request.params == params
+    # Then the estimate of what was accepted is a number and its cost is known
+    assert estimate.input_tokens(request.params) > estimate.REQUEST_OVERHEAD_TOKENS
+    assert estimate.request_cost(PriceTable.bundled(), request.params, 10) is not None
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ('{"id": "n", "prompt": ' + "1" * 5000 + "}", "line 1 cannot be read: Exceeds the limit"),
+        ("[" * 100_000 + "]" * 100_000, "line 1 cannot be read: it is nested too deeply"),
+    ],
+)
+def test_json_that_python_refuses_to_parse_is_that_lines_error(raw: str, reason: str) -> None:
+    bad, last = _parse(raw, {"id": "z", "prompt": "y"})
+    assert isinstance(bad, ListedError) and reason in bad.reason
+    assert isinstance(last, ListedRequest)

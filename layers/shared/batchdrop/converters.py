@@ -35,6 +35,9 @@ from docx.text.paragraph import Paragraph
 
 from batchdrop.documents import DocumentRejected, InboxKey
 
+# The extension of request lists (batchdrop.request_lists), which are not converted but read.
+LIST_EXTENSION = ".jsonl"
+
 _MB = 1024 * 1024
 
 
@@ -50,6 +53,14 @@ class DocumentLimits:
     max_image_side: int = 8000
     # A longer text document is rejected, never truncated.
     max_text_chars: int = 2_000_000
+    # Objects larger than these are rejected before they are read (see max_source_bytes).
+    max_html_bytes: int = 32 * _MB  # markup, scripts and styles around at most max_text_chars
+    max_docx_bytes: int = 64 * _MB  # the .docx file itself, pictures included
+    max_list_bytes: int = 64 * _MB  # a .jsonl request list
+    # A .docx is a zip: its XML parts together may inflate to at most this, and it may have at
+    # most this many parts (a zip bomb is refused before it inflates, not after).
+    max_docx_inflated_bytes: int = 64 * _MB
+    max_docx_parts: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,44 @@ SUPPORTED_EXTENSIONS: frozenset[str] = (
 _EMPTY = "the document is empty"
 
 
+def max_source_bytes(doc: InboxKey, limits: DocumentLimits = DocumentLimits()) -> int:
+    """The largest object of this document's kind that could become a request: a larger one is
+    rejected without being read (``DocumentStore.get_document(max_bytes=...)``).
+
+    Raises DocumentRejected for an unsupported file type, so that it is not read at all.
+    PDFs and images go to the API base64-encoded (4 bytes for 3), text can take up to 4 bytes a
+    character (UTF-32).
+    """
+    extension = doc.extension
+    if extension == LIST_EXTENSION:
+        return limits.max_list_bytes
+    if extension not in _CONVERTERS:
+        raise DocumentRejected(_unsupported(extension))
+    if extension in _PDF_EXTENSIONS or extension in _IMAGE_EXTENSIONS:
+        return limits.max_request_bytes * 3 // 4
+    if extension in _HTML_EXTENSIONS:
+        return limits.max_html_bytes
+    if extension in _DOCX_EXTENSIONS:
+        return limits.max_docx_bytes
+    return min(limits.max_request_bytes, 4 * limits.max_text_chars + len(codecs.BOM_UTF32_LE))
+
+
+def _unsupported(extension: str) -> str:
+    return (
+        f"unsupported file type {extension or '(no extension)'!r}; batchdrop reads text "
+        "(.txt .md .csv .json .xml .yaml, source code ...), HTML, PDF, PNG/JPEG/GIF/WebP images "
+        "and Word .docx"
+    )
+
+
+def too_large(size: int, limit: int) -> str:
+    """The reason for a document of ``size`` bytes over the ``limit`` of its kind."""
+    return (
+        f"the document is {_megabytes(size)}; batchdrop reads documents of this kind up to "
+        f"{_megabytes(limit)}"
+    )
+
+
 def convert(doc: InboxKey, body: bytes, limits: DocumentLimits = DocumentLimits()) -> Converted:
     """The content blocks for one document, or DocumentRejected with a reason a person understands.
 
@@ -94,13 +143,13 @@ def convert(doc: InboxKey, body: bytes, limits: DocumentLimits = DocumentLimits(
     extension = doc.extension
     converter = _CONVERTERS.get(extension)
     if converter is None:
-        raise DocumentRejected(
-            f"unsupported file type {extension or '(no extension)'!r}; batchdrop reads text "
-            "(.txt .md .csv .json .xml .yaml, source code ...), HTML, PDF, PNG/JPEG/GIF/WebP images "
-            "and Word .docx"
-        )
+        raise DocumentRejected(_unsupported(extension))
     if not body:
         raise DocumentRejected(_EMPTY)
+    limit = max_source_bytes(doc, limits)
+    if len(body) > limit and extension not in _PDF_EXTENSIONS | _IMAGE_EXTENSIONS:
+        # (PDFs and images are measured more exactly, at their base64 size, by their converters.)
+        raise DocumentRejected(too_large(len(body), limit))
     try:
         return converter(doc, body, limits)
     except DocumentRejected:
@@ -140,27 +189,90 @@ def _decode(body: bytes, declared: str | None = None) -> tuple[str, str]:
     """The text of ``body`` and the name of its encoding, or DocumentRejected.
 
     A byte order mark decides; otherwise the ``declared`` encoding (an HTML ``<meta charset>``)
-    if it decodes the whole body; otherwise strict UTF-8; otherwise the guess of
-    charset-normalizer, if it decodes the whole body strictly into plausible text.
+    if it decodes the whole body; otherwise, when the body holds NUL bytes, UTF-16 or UTF-32
+    recognised by where its NULs fall (else it is binary); otherwise strict UTF-8; otherwise
+    the guess of charset-normalizer, if it decodes the whole body strictly into plausible text.
+    Text made mostly of control characters is binary, whatever decoded it.
     """
     for bom, codec, name in _BOMS:
         if body.startswith(bom):
             try:
-                return body[len(bom) :].decode(codec), name
+                return _plausible(body[len(bom) :].decode(codec)), name
             except UnicodeDecodeError as exc:
                 raise _not_text(body, len(bom) + exc.start) from None
     if declared:
         decoded = _decode_declared(body, declared)
         if decoded is not None:
-            return decoded
+            return _plausible(decoded[0]), decoded[1]
+    nul = body.find(b"\x00")
+    if nul >= 0:
+        wide = _wide_encoding(body)
+        if wide is not None:
+            try:
+                return _plausible(body.decode(wide)), wide
+            except UnicodeDecodeError:
+                pass
+        raise DocumentRejected(f"the document is binary data, not text (it holds a NUL byte at offset {nul})")
     try:
-        return body.decode("utf-8"), "utf-8"
+        return _plausible(body.decode("utf-8")), "utf-8"
     except UnicodeDecodeError as exc:
         first_invalid = exc.start
     guessed = _guess(body)
     if guessed is None:
         raise _not_text(body, first_invalid)
     return guessed
+
+
+# Text is binary when more than this share of its characters are control characters (ANSI
+# colour codes in a log stay well below it) or when it holds a NUL.
+_MAX_CONTROL_SHARE = 0.1
+# Bytes looked at to recognise UTF-16 or UTF-32 without a BOM.
+_WIDE_SAMPLE = 64 * 1024
+
+
+def _plausible(text: str) -> str:
+    """``text``, unless it is really binary data (DocumentRejected)."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise DocumentRejected(
+            f"the document is binary data, not text (it holds a NUL character at position {nul})"
+        )
+    controls = len(text) - len(_CONTROL_RE.sub("", text))
+    if controls > len(text) * _MAX_CONTROL_SHARE:
+        raise DocumentRejected(
+            f"the document is binary data, not text ({controls:,} of its {len(text):,} characters "
+            "are control characters)"
+        )
+    return text
+
+
+def _wide_encoding(body: bytes) -> str | None:
+    """UTF-32 or UTF-16 (LE or BE) without a BOM, recognised by its NUL bytes, else None.
+
+    In UTF-32 every character has a zero high byte (all of Unicode is below 0x110000) and
+    nearly every one a zero second byte (the Basic Multilingual Plane); in UTF-16, Latin text
+    has a NUL in every other byte and never in the other half.
+    """
+    sample = body[:_WIDE_SAMPLE]
+    if len(body) % 4 == 0 and len(sample) >= 4:
+        sample = sample[: len(sample) - len(sample) % 4]
+        quarters = [_zero_share(sample[i::4]) for i in range(4)]
+        if quarters[3] == 1.0 and quarters[2] >= 0.9 and quarters[0] < 0.5:
+            return "utf-32-le"
+        if quarters[0] == 1.0 and quarters[1] >= 0.9 and quarters[3] < 0.5:
+            return "utf-32-be"
+    if len(body) % 2 == 0 and len(sample) >= 2:
+        sample = sample[: len(sample) - len(sample) % 2]
+        even, odd = _zero_share(sample[0::2]), _zero_share(sample[1::2])
+        if odd >= 0.2 and even <= 0.01:
+            return "utf-16-le"
+        if even >= 0.2 and odd <= 0.01:
+            return "utf-16-be"
+    return None
+
+
+def _zero_share(data: bytes) -> float:
+    return data.count(0) / len(data) if data else 0.0
 
 
 def _decode_declared(body: bytes, declared: str) -> tuple[str, str] | None:
@@ -393,7 +505,14 @@ def _convert_pdf(doc: InboxKey, body: bytes, limits: DocumentLimits) -> Converte
     try:
         reader = pypdf.PdfReader(io.BytesIO(body))
         encrypted = reader.is_encrypted
-        pages = None if encrypted else len(reader.pages)
+        # The page tree's own /Count first: a PDF claiming a million pages is refused before
+        # its tree is walked. The walk then gives the true count.
+        declared = None if encrypted else _declared_pages(reader)
+        pages: int | None
+        if declared is not None and declared > limits.max_pdf_pages:
+            pages = declared
+        else:
+            pages = None if encrypted else len(reader.pages)
     except Exception as exc:
         raise DocumentRejected(f"the PDF could not be read: {_short(exc)}") from exc
     if encrypted:
@@ -410,6 +529,15 @@ def _convert_pdf(doc: InboxKey, body: bytes, limits: DocumentLimits) -> Converte
         "title": doc.name,
     }
     return Converted("pdf", [block], len(body), {"pages": pages})
+
+
+def _declared_pages(reader: pypdf.PdfReader) -> int | None:
+    """The page tree's /Count, None when it has none (the walk of the tree then decides)."""
+    try:
+        count = reader.root_object["/Pages"].get_object()["/Count"]  # type: ignore[index]
+    except Exception:  # a malformed tree: len(reader.pages) reports it
+        return None
+    return int(count) if isinstance(count, int) and count >= 0 else None
 
 
 # --- images -------------------------------------------------------------------------------------
@@ -466,8 +594,9 @@ def _convert_docx(doc: InboxKey, body: bytes, limits: DocumentLimits) -> Convert
         raise DocumentRejected(
             "the Word document could not be read: it is an old binary .doc file; save it as .docx"
         )
+    package = _bounded_package(body, limits)
     try:
-        document = docx.Document(io.BytesIO(body))
+        document = docx.Document(io.BytesIO(package))
     except (zipfile.BadZipFile, PackageNotFoundError):
         raise DocumentRejected(
             "the Word document could not be read: it is not a .docx (Office Open XML) file"
@@ -484,6 +613,84 @@ def _convert_docx(doc: InboxKey, body: bytes, limits: DocumentLimits) -> Convert
     if not text:
         raise DocumentRejected(_EMPTY)
     return _text_document("docx", doc.name, text, body, limits, {})
+
+
+_NOT_DOCX = "the Word document could not be read: it is not a .docx (Office Open XML) file"
+_INFLATE_CHUNK = 1024 * 1024
+
+
+def _bounded_package(body: bytes, limits: DocumentLimits) -> bytes:
+    """The .docx with its XML parts inflated (at most ``max_docx_inflated_bytes`` together) and
+    its other parts (pictures, fonts, embedded files: not needed for the text) left empty.
+
+    The zip's own counts and declared sizes are checked first, so that a bomb is refused before
+    anything is inflated; since declared sizes may lie, the parts are then inflated in chunks
+    against the same cap. Memory stays within twice the cap whatever the file claims.
+    """
+    parts = _zip_entry_count(body)
+    if parts is not None and parts > limits.max_docx_parts:
+        raise DocumentRejected(
+            f"the Word document could not be read: it has {parts:,} parts; "
+            f"batchdrop reads at most {limits.max_docx_parts:,}"
+        )
+    try:
+        source = zipfile.ZipFile(io.BytesIO(body))
+    except zipfile.BadZipFile:
+        raise DocumentRejected(_NOT_DOCX) from None
+    infos = source.infolist()
+    if len(infos) > limits.max_docx_parts:
+        raise DocumentRejected(
+            f"the Word document could not be read: it has {len(infos):,} parts; "
+            f"batchdrop reads at most {limits.max_docx_parts:,}"
+        )
+    text_parts = [info for info in infos if _is_text_part(info.filename)]
+    declared = sum(info.file_size for info in text_parts)
+    if declared > limits.max_docx_inflated_bytes:
+        raise DocumentRejected(_inflates_to(f"{_megabytes(declared)}", limits))
+    out = io.BytesIO()
+    inflated = 0
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
+        for info in infos:
+            if info.is_dir():
+                continue
+            if not _is_text_part(info.filename):
+                target.writestr(info.filename, b"")
+                continue
+            chunks = []
+            try:
+                with source.open(info) as member:
+                    while chunk := member.read(_INFLATE_CHUNK):
+                        inflated += len(chunk)
+                        if inflated > limits.max_docx_inflated_bytes:
+                            raise DocumentRejected(_inflates_to("more than its zip declares", limits))
+                        chunks.append(chunk)
+            except DocumentRejected:
+                raise
+            except Exception as exc:  # a bad CRC, a corrupt stream, an encrypted or odd member
+                raise DocumentRejected(f"the Word document could not be read: {_short(exc)}") from exc
+            target.writestr(info.filename, b"".join(chunks))
+    return out.getvalue()
+
+
+def _inflates_to(amount: str, limits: DocumentLimits) -> str:
+    return (
+        f"the Word document could not be read: its text parts inflate to {amount}; "
+        f"batchdrop reads at most {_megabytes(limits.max_docx_inflated_bytes)} (a zip bomb?)"
+    )
+
+
+def _is_text_part(name: str) -> bool:
+    return name.lower().endswith((".xml", ".rels"))
+
+
+def _zip_entry_count(body: bytes) -> int | None:
+    """The entry count in a zip's end-of-central-directory record (read before zipfile builds an
+    object per entry), None when there is no such record; Zip64's 0xFFFF means "more"."""
+    end = body.rfind(b"PK\x05\x06", max(0, len(body) - 65_557))
+    if end < 0 or end + 12 > len(body):
+        return None
+    count = int.from_bytes(body[end + 10 : end + 12], "little")
+    return count if count != 0xFFFF else 0x10000
 
 
 class _DocxText:
@@ -643,3 +850,4 @@ _CONVERTERS: dict[str, Callable[[InboxKey, bytes, DocumentLimits], Converted]] =
     **dict.fromkeys(_DOCX_EXTENSIONS, _convert_docx),
 }
 assert frozenset(_CONVERTERS) == SUPPORTED_EXTENSIONS
+assert LIST_EXTENSION not in SUPPORTED_EXTENSIONS

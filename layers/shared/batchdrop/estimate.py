@@ -22,48 +22,79 @@ MAX_IMAGE_TOKENS = 1600
 REQUEST_OVERHEAD_TOKENS = 10
 
 
-def _text_tokens(text: str) -> int:
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+def _text_tokens(text: object) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN) if isinstance(text, str) else 0
+
+
+def _whole(value: object) -> int | None:
+    """``value`` as a non-negative whole number, or None (bools and other types are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = int(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if number >= 0 else None
 
 
 def input_tokens(params: dict[str, Any], detail: dict[str, Any] | None = None) -> int:
-    """Estimated input tokens of one request; ``detail`` is what the converter found (pages, pixels)."""
-    detail = detail or {}
+    """Estimated input tokens of one request; ``detail`` is what the converter found (pages, pixels).
+
+    Total: params of any shape give a number (what is not understood counts as nothing), never
+    an exception, so that one odd request cannot fail a whole window.
+    """
+    detail = detail if isinstance(detail, dict) else {}
     total = REQUEST_OVERHEAD_TOKENS
+    if not isinstance(params, dict):
+        return total
     system = params.get("system")
     if isinstance(system, str):
         total += _text_tokens(system)
     elif isinstance(system, list):
-        total += sum(_text_tokens(str(block.get("text", ""))) for block in system)
-    for message in params.get("messages", []):
+        total += sum(_text_tokens(block.get("text")) for block in system if isinstance(block, dict))
+    messages = params.get("messages")
+    for message in messages if isinstance(messages, list) else []:
+        if not isinstance(message, dict):
+            continue
         content = message.get("content")
         if isinstance(content, str):
             total += _text_tokens(content)
-            continue
-        for block in content or []:
-            total += _block_tokens(block, detail)
+        elif isinstance(content, list):
+            total += sum(_block_tokens(block, detail) for block in content if isinstance(block, dict))
     return total
 
 
 def _block_tokens(block: dict[str, Any], detail: dict[str, Any]) -> int:
     kind = block.get("type")
     if kind == "text":
-        return _text_tokens(str(block.get("text", "")))
-    source = block.get("source") or {}
+        return _text_tokens(block.get("text"))
+    source = block.get("source")
+    source = source if isinstance(source, dict) else {}
+    data = source.get("data")
     if kind == "document" and source.get("type") == "text":
-        return _text_tokens(str(source.get("data", "")))
+        return _text_tokens(data)
     if kind == "document":  # a PDF
-        pages = int(detail.get("pages") or max(1, len(str(source.get("data", ""))) * 3 // 4 // 50_000))
+        pages = _whole(detail.get("pages")) or max(
+            1, len(data) * 3 // 4 // 50_000 if isinstance(data, str) else 1
+        )
         return pages * TOKENS_PER_PDF_PAGE
     if kind == "image":
-        width, height = detail.get("width"), detail.get("height")
+        width, height = _whole(detail.get("width")), _whole(detail.get("height"))
         if width and height:
-            return min(MAX_IMAGE_TOKENS, math.ceil(int(width) * int(height) / IMAGE_PIXELS_PER_TOKEN))
+            return min(MAX_IMAGE_TOKENS, math.ceil(width * height / IMAGE_PIXELS_PER_TOKEN))
         return MAX_IMAGE_TOKENS
     return 0
 
 
 def request_cost(prices: PriceTable, params: dict[str, Any], estimated_input: int) -> Cost | None:
-    """Upper-bound cost of one request: its estimated input and its whole max_tokens of output."""
-    usage = TokenUsage(input_tokens=estimated_input, output_tokens=int(params.get("max_tokens", 0)))
-    return prices.cost(str(params.get("model", "")), usage)
+    """Upper-bound cost of one request: its estimated input and its whole max_tokens of output.
+
+    None when it cannot be known: the model has no price, or max_tokens is not a whole number.
+    """
+    if not isinstance(params, dict):
+        return None
+    max_tokens = _whole(params.get("max_tokens", 0))
+    model = params.get("model")
+    if max_tokens is None or not isinstance(model, str):
+        return None
+    return prices.cost(model, TokenUsage(input_tokens=max(0, int(estimated_input)), output_tokens=max_tokens))

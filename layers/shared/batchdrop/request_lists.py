@@ -67,6 +67,10 @@ def parse_request_list(
         except json.JSONDecodeError as exc:
             yield _error(doc, fallback, number, f"line {number} is not valid JSON: {exc.msg}")
             continue
+        except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits; nesting too deep
+            reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            yield _error(doc, fallback, number, f"line {number} cannot be read: {reason}")
+            continue
         if not isinstance(data, dict):
             yield _error(doc, fallback, number, f"line {number} must be a JSON object")
             continue
@@ -87,6 +91,10 @@ def parse_request_list(
             yield _request(doc, data, item, number, catalog)
         except (DocumentRejected, UnknownProfile, InvalidProfile) as exc:
             yield _error(doc, item, number, f"line {number} ({item}): {exc}")
+        except Exception as exc:  # a line the checks above missed is that line's error, not the list's
+            yield _error(
+                doc, item, number, f"line {number} ({item}) cannot be used: {type(exc).__name__}: {exc}"
+            )
 
 
 def _error(doc: InboxKey, item: str, number: int, reason: str) -> ListedError:
@@ -131,7 +139,7 @@ def _shorthand_params(data: dict[str, Any], profile: Profile) -> dict[str, Any]:
         overrides["model"] = data["model"]
     if "max_tokens" in data:
         value = data["max_tokens"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 128_000:
+        if not _is_max_tokens(value):
             raise DocumentRejected('"max_tokens" must be a whole number from 1 to 128000')
         overrides["max_tokens"] = value
     if "system" in data:
@@ -144,10 +152,71 @@ def _shorthand_params(data: dict[str, Any], profile: Profile) -> dict[str, Any]:
 def _full_params(params: Any, profile: Profile) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise DocumentRejected('"params" must be a JSON object of Messages API parameters')
+    if params.get("stream"):
+        raise DocumentRejected('"stream" is not allowed in a batch')
+    if "model" in params and (not isinstance(params["model"], str) or not params["model"].strip()):
+        raise DocumentRejected(f'"params.model" must be a model name, not {_shown(params["model"])}')
+    if "max_tokens" in params and not _is_max_tokens(params["max_tokens"]):
+        raise DocumentRejected(
+            f'"params.max_tokens" must be a whole number from 1 to {MAX_TOKENS:,}, '
+            f"not {_shown(params['max_tokens'])}"
+        )
+    if "system" in params:
+        _check_system(params["system"])
     messages = params.get("messages")
     if not isinstance(messages, list) or not messages:
         raise DocumentRejected('"params" needs a non-empty "messages" list')
-    if params.get("stream"):
-        raise DocumentRejected('"stream" is not allowed in a batch')
+    for index, message in enumerate(messages):
+        _check_message(index, message)
     # The profile fills in what the line leaves out.
     return {"model": profile.model, "max_tokens": profile.max_tokens, **params}
+
+
+MAX_TOKENS = 128_000
+_ROLES = ("user", "assistant")
+
+
+def _is_max_tokens(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TOKENS
+
+
+def _check_system(system: Any) -> None:
+    if isinstance(system, str):
+        return
+    if isinstance(system, list) and all(
+        isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+        for block in system
+    ):
+        return
+    raise DocumentRejected(
+        '"params.system" must be a string or a list of {"type": "text", "text": "..."} blocks, '
+        f"not {_shown(system)}"
+    )
+
+
+def _check_message(index: int, message: Any) -> None:
+    where = f'"params.messages[{index}]"'
+    if not isinstance(message, dict):
+        raise DocumentRejected(f'{where} must be an object with "role" and "content", not {_shown(message)}')
+    role = message.get("role")
+    if role not in _ROLES:
+        raise DocumentRejected(f'{where}.role must be "user" or "assistant", not {_shown(role)}')
+    content = message.get("content")
+    if isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise DocumentRejected(
+            f"{where}.content must be a string or a list of content blocks, not {_shown(content)}"
+        )
+    for position, block in enumerate(content):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise DocumentRejected(
+                f'{where}.content[{position}] must be a content block (an object with a "type"), '
+                f"not {_shown(block)}"
+            )
+
+
+def _shown(value: Any) -> str:
+    """A JSON value as a person reads it in a reason, kept short."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
+from batchdrop.documents import DocumentRejected
 from batchdrop.results import ResultObject
 
 if TYPE_CHECKING:
@@ -24,7 +25,16 @@ _UPLOADS.max_in_memory_upload_chunks = UPLOAD_PARTS_IN_MEMORY  # s3transfer's se
 
 
 class DocumentGone(LookupError):
-    """The object (or that version of it) no longer exists."""
+    """The object (or that version of it) no longer exists, or a delete marker hides it."""
+
+
+class DocumentUnreadable(DocumentRejected):
+    """S3 will not give batchdrop this document's bytes (encrypted with a key batchdrop does
+    not have or may not use, archived, forbidden). The message says why, for the user."""
+
+
+class DocumentTooLarge(DocumentRejected):
+    """The document is larger than any request of its kind may be; it was not read."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,108 @@ class StoredDocument:
     etag: str
     content_type: str
     metadata: dict[str, str]
+    storage_class: str = "STANDARD"
+
+
+@dataclass(frozen=True)
+class DocumentHead:
+    """What a HEAD of a document says, without its bytes."""
+
+    key: str
+    size: int
+    version_id: str | None
+    etag: str
+    storage_class: str  # STANDARD when S3 leaves the header out
+    archive_status: str | None  # ARCHIVE_ACCESS / DEEP_ARCHIVE_ACCESS (Intelligent-Tiering)
+    restore: str | None  # the x-amz-restore header of an archived object being or once restored
+
+
+# Codes that say something about the request or the stack (credentials, clock, throttling, a
+# missing bucket), not about the document: raised, so that the notification is retried.
+_NOT_ABOUT_THE_DOCUMENT = frozenset(
+    {
+        "ExpiredToken",
+        "InvalidToken",
+        "TokenRefreshRequired",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "RequestTimeTooSkewed",
+        "AuthorizationHeaderMalformed",
+        "AccountProblem",
+        "AllAccessDisabled",
+        "NoSuchBucket",
+        "SlowDown",
+        "RequestTimeout",
+        "Throttling",
+        "ThrottlingException",
+        "InternalError",
+        "ServiceUnavailable",
+    }
+)
+_GONE = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
+# GET or HEAD of a version that is itself a delete marker.
+_DELETE_MARKER_VERSION = frozenset({"MethodNotAllowed", "405"})
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB ({size:,} bytes)"
+
+
+def _too_large(size: int, limit: int) -> DocumentTooLarge:
+    return DocumentTooLarge(
+        f"the document is {_megabytes(size)}; "
+        f"batchdrop reads documents of this kind up to {_megabytes(limit)}"
+    )
+
+
+def _read_failure(exc: ClientError, key: str) -> Exception | None:
+    """What a failed GET or HEAD of a document means for that document, None when it is not
+    about the document (raise the ClientError: the notification is retried).
+
+    What S3 answers (its docs and SDK references): a missing key or version is 404 NoSuchKey /
+    NoSuchVersion; a version that is a delete marker 405 MethodNotAllowed; an object in Glacier
+    Flexible Retrieval, Deep Archive or an Intelligent-Tiering archive tier that is not restored
+    403 InvalidObjectState (with StorageClass and AccessTier); an SSE-C object read without its
+    key 400 InvalidRequest ("The object was stored using a form of Server Side Encryption...");
+    a KMS key the caller may not use 403 AccessDenied (the same as no s3:GetObject), other KMS
+    problems KMS.* codes. A HEAD error has no body: only its status code ("400", "403").
+    """
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    message = str(error.get("Message", "")).strip()
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in _GONE or code in _DELETE_MARKER_VERSION:
+        return DocumentGone(key)
+    if code in _NOT_ABOUT_THE_DOCUMENT or not isinstance(status, int) or status >= 500:
+        return None
+    said = f" (S3: {code}{': ' + message if message and message != code else ''})"
+    if code == "InvalidObjectState":
+        storage_class = error.get("StorageClass") or exc.response.get("StorageClass") or "an archive class"
+        tier = error.get("AccessTier") or exc.response.get("AccessTier")
+        where = f"storage class {storage_class}" + (f", {tier} tier" if tier else "")
+        return DocumentUnreadable(
+            f"the document is archived ({where}) and cannot be read until it is restored; "
+            "restore it (S3 RestoreObject) and upload it again"
+        )
+    if code.startswith("KMS."):
+        return DocumentUnreadable(
+            f"the document is encrypted with an AWS KMS key that batchdrop cannot use{said}; "
+            "give the Submit function kms:Decrypt on that key, "
+            "or upload the document with the bucket's default encryption"
+        )
+    if status == 400 and (code == "400" or "server side encryption" in message.lower()):
+        return DocumentUnreadable(
+            "the document is encrypted with a customer-provided key (SSE-C); batchdrop does not have "
+            f"the key and cannot read it{said}; upload it without SSE-C"
+        )
+    if status == 403 and code in {"AccessDenied", "403"}:
+        return DocumentUnreadable(
+            f"S3 denied batchdrop access to the document{said}: the Submit function may not read it, "
+            "or may not use the KMS key it is encrypted with (kms:Decrypt)"
+        )
+    if status in {400, 403}:
+        return DocumentUnreadable(f"S3 refused to give batchdrop the document{said}")
+    return None
 
 
 class DocumentStore:
@@ -45,24 +157,94 @@ class DocumentStore:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def get_document(self, key: str, version_id: str | None = None) -> StoredDocument:
-        """The document as the notification named it: that version, when there is one."""
+    def head_document(self, key: str, version_id: str | None = None) -> DocumentHead:
+        """The document's size, storage class and version, without reading it.
+
+        DocumentGone when it (or that version) does not exist or a delete marker hides it;
+        DocumentUnreadable when S3 refuses even its metadata (SSE-C objects answer HEAD with 400
+        without their key).
+        """
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        try:
+            response = self._s3.head_object(**kwargs)
+        except ClientError as exc:
+            failure = _read_failure(exc, key)
+            if failure is None:
+                raise
+            raise failure from exc
+        return DocumentHead(
+            key=key,
+            size=int(response.get("ContentLength", 0)),
+            version_id=response.get("VersionId") or version_id,
+            etag=response.get("ETag", "").strip('"'),
+            storage_class=response.get("StorageClass") or "STANDARD",
+            archive_status=response.get("ArchiveStatus"),
+            restore=response.get("Restore"),
+        )
+
+    def current_version_deleted(self, key: str) -> bool:
+        """Whether the key's current version is a delete marker: the document was deleted
+        (S3 answers a HEAD without a version id with 404 and ``x-amz-delete-marker: true``).
+        Any other answer, a newer real version included, is False: the GET decides."""
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            return str(headers.get("x-amz-delete-marker", "")).lower() == "true"
+        return False
+
+    def get_document(
+        self,
+        key: str,
+        version_id: str | None = None,
+        *,
+        max_bytes: int | None = None,
+        size: int | None = None,
+    ) -> StoredDocument:
+        """The document as the notification named it: that version, when there is one.
+
+        - ``size`` (the event's object size) over ``max_bytes``: DocumentTooLarge, no request made.
+        - A named version whose key is now a delete marker (deleted after the upload):
+          DocumentGone, not read. A newer real version on top is fine: the named one is read.
+        - An object over ``max_bytes`` (its Content-Length) is DocumentTooLarge without its body
+          being read; a body longer than it said is cut off at ``max_bytes`` + 1 and refused too.
+        - What S3 refuses to hand over: DocumentGone or DocumentUnreadable (see _read_failure);
+          other errors (throttling, credentials, 5xx) are raised as they are, to be retried.
+        """
+        if max_bytes is not None and size is not None and size > max_bytes:
+            raise _too_large(size, max_bytes)
+        if version_id and self.current_version_deleted(key):
+            raise DocumentGone(key)
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if version_id:
             kwargs["VersionId"] = version_id
         try:
             response = self._s3.get_object(**kwargs)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in {"NoSuchKey", "NoSuchVersion", "404"}:
-                raise DocumentGone(key) from exc
-            raise
+            failure = _read_failure(exc, key)
+            if failure is None:
+                raise
+            raise failure from exc
+        stream = response["Body"]
+        try:
+            length = response.get("ContentLength")
+            if max_bytes is not None and isinstance(length, int) and length > max_bytes:
+                raise _too_large(length, max_bytes)
+            body = stream.read() if max_bytes is None else stream.read(max_bytes + 1)
+            if max_bytes is not None and len(body) > max_bytes:
+                raise _too_large(len(body), max_bytes)
+        finally:
+            stream.close()
         return StoredDocument(
             key=key,
-            body=response["Body"].read(),
+            body=body,
             version_id=response.get("VersionId") or version_id,
             etag=response.get("ETag", "").strip('"'),
             content_type=response.get("ContentType", ""),
             metadata=response.get("Metadata", {}),
+            storage_class=response.get("StorageClass") or "STANDARD",
         )
 
     def put_result(self, obj: ResultObject) -> None:
