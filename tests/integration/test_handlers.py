@@ -131,10 +131,10 @@ def test_submit_reports_only_the_failed_record_of_a_window(
     module = sys.modules["submit"]
     real_get = module.store.get_document
 
-    def flaky_get(key: str, version_id: str | None = None) -> Any:
+    def flaky_get(key: str, version_id: str | None = None, **limits: Any) -> Any:
         if "standup" in key:
             raise ConnectionError("S3 read timed out")
-        return real_get(key, version_id)
+        return real_get(key, version_id, **limits)
 
     monkeypatch.setattr(module.store, "get_document", flaky_get)
 

@@ -30,7 +30,7 @@ from batchdrop.batch_creation import (
     Waiting,
 )
 from batchdrop.cancel import cancel_marker_job
-from batchdrop.converters import DocumentLimits, convert
+from batchdrop.converters import DocumentLimits, convert, max_source_bytes
 from batchdrop.crash_points import crash_point
 from batchdrop.manifest import REJECTED, ManifestEntry, dump_manifest, manifest_key, new_job_id, requests_key
 from batchdrop.observability import logger
@@ -137,6 +137,7 @@ class IngestWindow:
     ignored: int = 0
     cancel_requests: list[str] = field(default_factory=list)
     _seen: set[tuple[str, str | None]] = field(default_factory=set)
+    _sizes: dict[tuple[str, str | None], int] = field(default_factory=dict)  # from the events
     _catalog: ProfileCatalog | None = None
     _sequence: int = 0
     _reader: ReadAhead | None = None
@@ -156,13 +157,26 @@ class IngestWindow:
         """The notifications that ``add`` will be given, in order: their documents are read
         ahead, ``read_concurrency`` at a time. Optional; ``close`` ends the reads."""
         if self._reader is None:
-            self._reader = ReadAhead(self.store.get_document, self.read_concurrency)
-        self._reader.plan(
-            (ref.key, ref.version_id)
+            self._reader = ReadAhead(self._read_document, self.read_concurrency)
+        wanted = [
+            ref
             for ref in refs
             if ref.bucket == self.store.bucket
             and cancel_marker_job(ref.key) is None
             and documents.parse_inbox_key(ref.key) is not None
+        ]
+        for ref in wanted:
+            if ref.size is not None:
+                self._sizes[(ref.key, ref.version_id)] = ref.size
+        self._reader.plan((ref.key, ref.version_id) for ref in wanted)
+
+    def _read_document(self, key: str, version_id: str | None) -> StoredDocument:
+        """Read a document within its kind's size limit, checked (from the event's size, else a
+        HEAD) before the body is read; unsupported kinds are refused unread."""
+        doc = documents.parse_inbox_key(key)
+        limit = max_source_bytes(doc, self.document_limits) if doc is not None else None
+        return self.store.get_document(
+            key, version_id, max_bytes=limit, size=self._sizes.get((key, version_id))
         )
 
     def close(self) -> None:
@@ -172,7 +186,7 @@ class IngestWindow:
     def _read(self, key: str, version_id: str | None) -> StoredDocument:
         if self._reader is not None:
             return self._reader.get(key, version_id)
-        return self.store.get_document(key, version_id)
+        return self._read_document(key, version_id)
 
     def add(self, ref: S3ObjectRef) -> None:
         cancel = cancel_marker_job(ref.key) if ref.bucket == self.store.bucket else None

@@ -342,7 +342,8 @@ def _ended_job(h: Harness, n: int) -> tuple[str, str]:
     del lines
     jobs = JobStore(boto3.resource("dynamodb").Table(h.names["JobsTable"]))
     now = datetime.now(UTC)
-    jobs.record_intent(job_id, manifest_key(job_id), now, timedelta(minutes=20), documents=n, requests=n, rejected=0)
+    lease = timedelta(minutes=20)
+    jobs.record_intent(job_id, manifest_key(job_id), now, lease, documents=n, requests=n, rejected=0)
     jobs.record_submitted(job_id, batch.id, batch.expires_at.isoformat(), batch.created_at.isoformat(), now)
     jobs.claim_ended(job_id, now, timedelta(minutes=5))
     jobs.mark_ended(job_id, now)
@@ -486,7 +487,8 @@ def bench_poll(spec: dict[str, Any]) -> dict[str, Any]:
         for i in range(k):
             batch = client.messages.batches.create(requests=[request])  # type: ignore[list-item]
             job_id = f"20261125T120000Z-{i:08x}"
-            jobs.record_intent(job_id, manifest_key(job_id), now, timedelta(minutes=20), documents=1, requests=1, rejected=0)
+            lease = timedelta(minutes=20)
+            jobs.record_intent(job_id, manifest_key(job_id), now, lease, documents=1, requests=1, rejected=0)
             created, expires = batch.created_at.isoformat(), batch.expires_at.isoformat()
             jobs.record_submitted(job_id, batch.id, expires, created, now)
 
