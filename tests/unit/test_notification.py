@@ -82,6 +82,7 @@ def test_notification_message() -> None:
         "attempt": 1,
         "retried_in": None,
         "cancel_requested_at": None,
+        "results_archived": None,
         "documents": 5,
         "counts": summary["counts"],
         "tokens": summary["tokens"],

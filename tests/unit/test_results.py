@@ -149,6 +149,8 @@ def test_succeeded_line_becomes_markdown_answer() -> None:
         metadata={
             "batchdrop-job": JOB,
             "batchdrop-custom-id": "doc-000001-0123456789abcdef",
+            "batchdrop-source": "inbox/default/q3/report.txt",
+            "batchdrop-version-id": "v1",
             "batchdrop-model": "claude-haiku-4-5",
             "batchdrop-stop-reason": "max_tokens",
         },
@@ -200,7 +202,12 @@ def test_errored_line_becomes_error_json(error_type: str, message: str) -> None:
     obj = result_object(JOB, entry, _errored(error_type, message))
     assert obj.key == "results/default/q3/report.txt.error.json"
     assert obj.content_type == "application/json; charset=utf-8"
-    assert obj.metadata == {"batchdrop-job": JOB, "batchdrop-custom-id": "doc-000001-0123456789abcdef"}
+    assert obj.metadata == {
+        "batchdrop-job": JOB,
+        "batchdrop-custom-id": "doc-000001-0123456789abcdef",
+        "batchdrop-source": "inbox/default/q3/report.txt",
+        "batchdrop-version-id": "v1",
+    }
     assert _body(obj) == {
         "document": "inbox/default/q3/report.txt",
         "version_id": "v1",
@@ -271,7 +278,12 @@ def test_missing_object() -> None:
 def test_error_object_without_job() -> None:
     entry = _entry("a.pdf", result_key=None, status=REJECTED)
     obj = error_object(None, entry, result_type="rejected", reason="unsupported file type '.pdf'")
-    assert obj.metadata == {"batchdrop-job": "", "batchdrop-custom-id": entry.custom_id}
+    assert obj.metadata == {
+        "batchdrop-job": "",
+        "batchdrop-custom-id": entry.custom_id,
+        "batchdrop-source": "inbox/default/a.pdf",
+        "batchdrop-version-id": "v1",
+    }
     body = _body(obj)
     assert body["job_id"] is None
     assert body["error"] == {"type": "rejected", "message": "unsupported file type '.pdf'"}
@@ -349,6 +361,8 @@ def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
         "invalid_json": 0,
         "rejected": 1,
         "missing": 1,
+        "archived": 0,
+        "superseded": 0,
         "retried": 0,
     }
     assert data["documents_by_profile"] == {"default": 8, "extract": 1}
@@ -445,6 +459,8 @@ def test_summary_of_nothing() -> None:
         "invalid_json": 0,
         "rejected": 0,
         "missing": 0,
+        "archived": 0,
+        "superseded": 0,
         "retried": 0,
     }
     assert data["errors"] == []
