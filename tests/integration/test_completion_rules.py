@@ -154,6 +154,29 @@ def test_a_failed_missing_error_write_is_not_done_and_the_resumed_completion_wri
     assert len(stack.keys("results/")) == 4
 
 
+def test_a_failed_next_stage_write_is_not_done_and_the_resumed_completion_hands_it_on_once(
+    stack: Stack,
+) -> None:
+    # Given a two-stage workflow whose first stage's answer cannot be handed to the next stage
+    stack.put_document("profiles/draft.json", json.dumps({"instruction": "Draft a memo.", "next": "check"}))
+    stack.put_document("profiles/check.json", json.dumps({"instruction": "Check the memo."}))
+    keys = ["inbox/draft/a.txt", "inbox/draft/b.txt"]
+    event = _submit_and_end(stack, keys)
+    job_id = event["detail"]["job_id"]
+    _complete_with_flaky_writes(stack, job_id, lambda key: key == "inbox/check/a.txt.md")
+
+    # Then that document is not done (its answer may be written; its hand-over is not)
+    assert _checkpoint(stack, job_id)["summary"]["counts"] == {"succeeded": 1}
+    assert stack.keys("inbox/check/") == ["inbox/check/b.txt.md"]
+
+    # When the completion resumes, the answer goes to the next stage, once, and the job is whole
+    done = stack.handler("CompleteFunction")(event)
+    assert done["counts"]["succeeded"] == 2
+    assert stack.keys("inbox/check/") == ["inbox/check/a.txt.md", "inbox/check/b.txt.md"]
+    versions = stack.client("s3").list_object_versions(Bucket=stack.bucket, Prefix="inbox/check/")
+    assert len(versions["Versions"]) == 2  # neither next-stage document written twice
+
+
 # --- Case 7: results archived by the API before they were collected ------------------------------
 
 
