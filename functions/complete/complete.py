@@ -80,17 +80,19 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     ctx = replace(context_for_jobs, remaining=lambda: context.get_remaining_time_in_millis() / 1000)
     summary = complete_job(event.detail["job_id"], ctx)
     if summary["status"] != "completed":
-        metrics.add_metric(
-            "DuplicateDeliveries" if summary["status"] == "duplicate" else "HandOvers", MetricUnit.Count, 1
-        )
+        # duplicate: already completed; busy: another invocation holds the job (not an error)
+        duplicate = summary["status"] in ("duplicate", "busy")
+        metrics.add_metric("DuplicateDeliveries" if duplicate else "HandOvers", MetricUnit.Count, 1)
         return summary
     counts = summary["counts"]
     metrics.add_metric("DocumentsSucceeded", MetricUnit.Count, counts["succeeded"])
     metrics.add_metric("DocumentsRetried", MetricUnit.Count, counts["retried"])
-    metrics.add_metric(
-        "DocumentsFailed", MetricUnit.Count, summary["documents"] - counts["succeeded"] - counts["retried"]
-    )
+    metrics.add_metric("DocumentsSuperseded", MetricUnit.Count, counts["superseded"])
+    failed = summary["documents"] - counts["succeeded"] - counts["retried"] - counts["superseded"]
+    metrics.add_metric("DocumentsFailed", MetricUnit.Count, failed)
+    if summary["results_archived"]:
+        metrics.add_metric("ResultsArchived", MetricUnit.Count, 1)
     for row in summary["by_profile_and_model"]:
         record_usage_metrics(row)
     keep = ("job_id", "status", "counts", "attempt", "retried_in", "previous_attempt", "summary_key")
-    return {key: summary[key] for key in keep}
+    return {key: summary[key] for key in (*keep, "results_archived")}

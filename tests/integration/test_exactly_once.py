@@ -293,10 +293,7 @@ def test_two_completes_at_once_write_one_set_of_results_and_one_notification(
     outcomes: list[str] = []
 
     def deliver() -> None:
-        try:
-            outcomes.append(complete(event)["status"])
-        except Exception as exc:  # the loser of the claim asks to be retried later
-            outcomes.append(type(exc).__name__)
+        outcomes.append(complete(event)["status"])  # neither delivery fails
 
     threads = [threading.Thread(target=deliver) for _ in range(2)]
     for thread in threads:
@@ -304,7 +301,8 @@ def test_two_completes_at_once_write_one_set_of_results_and_one_notification(
     for thread in threads:
         thread.join()
 
-    assert sorted(outcomes) in (["JobBusy", "completed"], ["completed", "duplicate"])
+    # the loser of the claim finds the job busy (being completed) or already completed
+    assert sorted(outcomes) in (["busy", "completed"], ["completed", "duplicate"])
     assert len(stack.keys("results/")) == 2
     assert len(stack.drain(notifications)) == 1
 

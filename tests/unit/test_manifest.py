@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -132,3 +133,22 @@ def test_job_keys(function: Callable[[str], str], expected: str) -> None:
 )
 def test_follow_up_job_id_keeps_the_first_jobs_id(job_id: str, attempt: int, expected: str) -> None:
     assert follow_up_job_id(job_id, attempt) == expected
+
+
+def test_sequencer_is_written_only_when_known() -> None:
+    assert "sequencer" not in json.loads(SUBMITTED_ENTRY.to_json())
+    entry = ManifestEntry.from_json(SUBMITTED_ENTRY.to_json())
+    assert entry.sequencer is None
+    with_sequencer = replace(SUBMITTED_ENTRY, sequencer="0055AED6DCD90281E5")
+    line = with_sequencer.to_json()
+    assert json.loads(line)["sequencer"] == "0055AED6DCD90281E5"
+    assert ManifestEntry.from_json(line) == with_sequencer
+
+
+def test_a_manifest_written_before_sequencers_loads() -> None:
+    old = (
+        '{"custom_id":"c","source_key":"inbox/a.txt","version_id":null,"etag":"","profile":"default",'
+        '"error_key":"results/default/a.txt.error.json","result_key":"results/default/a.txt.md"}'
+    )
+    (entry,) = load_manifest([old])
+    assert entry.sequencer is None and entry.result_key == "results/default/a.txt.md"

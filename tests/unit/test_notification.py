@@ -82,6 +82,7 @@ def test_notification_message() -> None:
         "attempt": 1,
         "retried_in": None,
         "cancel_requested_at": None,
+        "results_archived": None,
         "documents": 5,
         "counts": summary["counts"],
         "tokens": summary["tokens"],
@@ -107,3 +108,30 @@ def test_notification_message_keeps_first_ten_errors() -> None:
     message = notification_message(summary, _store())
     assert message["errors"] == summary["errors"][:10]
     assert [e["document"] for e in message["errors"]] == [f"inbox/default/{n}.txt" for n in range(10)]
+
+
+def test_subject_says_the_results_were_archived() -> None:
+    summary = {**_summary(0, 2), "results_archived": {"batch_id": "msgbatch_01"}}
+    assert (
+        notification_subject(summary)
+        == f"batchdrop job {JOB} (results archived): 0 of 2 documents answered, 2 failed"
+    )
+    assert notification_message(summary, _store())["results_archived"] == {"batch_id": "msgbatch_01"}
+
+
+def test_subject_counts_superseded_versions_apart_from_failures() -> None:
+    summary = _summary(1, 3)
+    summary["counts"] = {**summary["counts"], "superseded": 2}
+    assert notification_subject(summary) == f"batchdrop job {JOB}: 1 of 3 documents answered, 2 superseded"
+
+
+def test_subject_with_every_mark_stays_under_sns_limit() -> None:
+    summary = {
+        **_summary(99_990, 100_000),
+        "job_id": JOB + "-a3",
+        "results_archived": {"batch_id": "b"},
+        "cancel_requested_at": "2026-11-25T10:00:00Z",
+    }
+    summary["counts"] = {**summary["counts"], "retried": 4, "superseded": 3}
+    subject = notification_subject(summary)
+    assert len(subject) < 100 and subject.startswith(f"batchdrop job {JOB}-a3 (results archived) (canceled)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -149,6 +150,8 @@ def test_succeeded_line_becomes_markdown_answer() -> None:
         metadata={
             "batchdrop-job": JOB,
             "batchdrop-custom-id": "doc-000001-0123456789abcdef",
+            "batchdrop-source": "inbox/default/q3/report.txt",
+            "batchdrop-version-id": "v1",
             "batchdrop-model": "claude-haiku-4-5",
             "batchdrop-stop-reason": "max_tokens",
         },
@@ -200,7 +203,12 @@ def test_errored_line_becomes_error_json(error_type: str, message: str) -> None:
     obj = result_object(JOB, entry, _errored(error_type, message))
     assert obj.key == "results/default/q3/report.txt.error.json"
     assert obj.content_type == "application/json; charset=utf-8"
-    assert obj.metadata == {"batchdrop-job": JOB, "batchdrop-custom-id": "doc-000001-0123456789abcdef"}
+    assert obj.metadata == {
+        "batchdrop-job": JOB,
+        "batchdrop-custom-id": "doc-000001-0123456789abcdef",
+        "batchdrop-source": "inbox/default/q3/report.txt",
+        "batchdrop-version-id": "v1",
+    }
     assert _body(obj) == {
         "document": "inbox/default/q3/report.txt",
         "version_id": "v1",
@@ -271,7 +279,12 @@ def test_missing_object() -> None:
 def test_error_object_without_job() -> None:
     entry = _entry("a.pdf", result_key=None, status=REJECTED)
     obj = error_object(None, entry, result_type="rejected", reason="unsupported file type '.pdf'")
-    assert obj.metadata == {"batchdrop-job": "", "batchdrop-custom-id": entry.custom_id}
+    assert obj.metadata == {
+        "batchdrop-job": "",
+        "batchdrop-custom-id": entry.custom_id,
+        "batchdrop-source": "inbox/default/a.pdf",
+        "batchdrop-version-id": "v1",
+    }
     body = _body(obj)
     assert body["job_id"] is None
     assert body["error"] == {"type": "rejected", "message": "unsupported file type '.pdf'"}
@@ -349,6 +362,8 @@ def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
         "invalid_json": 0,
         "rejected": 1,
         "missing": 1,
+        "archived": 0,
+        "superseded": 0,
         "retried": 0,
     }
     assert data["documents_by_profile"] == {"default": 8, "extract": 1}
@@ -445,6 +460,8 @@ def test_summary_of_nothing() -> None:
         "invalid_json": 0,
         "rejected": 0,
         "missing": 0,
+        "archived": 0,
+        "superseded": 0,
         "retried": 0,
     }
     assert data["errors"] == []
@@ -507,3 +524,79 @@ def test_record_failure_rejected() -> None:
             "error_key": "results/extract/scan.pdf.error.json",
         }
     ]
+
+
+# --- metadata, archival, superseded versions ----------------------------------------------------
+
+
+def test_metadata_value_quotes_to_ascii_and_caps_with_a_digest() -> None:
+    assert results.metadata_value("inbox/default/été notes.txt") == "inbox/default/%C3%A9t%C3%A9%20notes.txt"
+    long_a, long_b = "inbox/" + "é" * 600 + "a", "inbox/" + "é" * 600 + "b"
+    capped_a, capped_b = results.metadata_value(long_a), results.metadata_value(long_b)
+    assert len(capped_a) <= results.METADATA_VALUE_LIMIT and len(capped_b) <= results.METADATA_VALUE_LIMIT
+    assert capped_a != capped_b  # the digest of the whole keeps them apart
+    assert capped_a.isascii() and "#" in capped_a
+    head = capped_a.rsplit("#", 1)[0]
+    assert head.count("%") * 3 == len(head) - len("inbox/")  # no escape cut in half
+
+
+def test_result_objects_carry_the_versions_sequencer() -> None:
+    entry = replace(_entry(), sequencer="0055AED6DCD90281E5")
+    answer = result_object(JOB, entry, _succeeded([{"type": "text", "text": "ok"}]))
+    error = result_object(JOB, entry, _errored())
+    for obj in (answer, error):
+        assert obj.metadata["batchdrop-sequencer"] == "0055AED6DCD90281E5"
+        assert obj.metadata["batchdrop-version-id"] == "v1"
+        assert obj.metadata["batchdrop-source"] == "inbox/default/q3/report.txt"
+
+
+def test_archived_object_says_why_with_the_batch_and_dates() -> None:
+    archived = results.ResultsArchived(
+        "msgbatch_01", created_at="2026-10-01T09:00:00Z", ended_at="2026-10-01T10:00:00Z"
+    )
+    obj = results.archived_object(JOB, _entry(), archived)
+    body = _body(obj)
+    assert obj.key == "results/default/q3/report.txt.error.json" and obj.outcome == "archived"
+    assert body["result_type"] == "archived"
+    assert body["reason"] == (
+        "the results of batch msgbatch_01 were archived by the API before batchdrop collected them "
+        "(the API keeps results 29 days after a batch is created; batch created 2026-10-01T09:00:00Z, "
+        "ended 2026-10-01T10:00:00Z)"
+    )
+    assert archived.as_dict()["archived_at"] is None
+
+
+def test_summary_counts_a_superseded_version_bills_it_and_names_the_newer() -> None:
+    summary = _summary()
+    entry = _entry()
+    holder = results.Superseded(
+        key="results/default/q3/report.txt.md", version_id="v2", sequencer="00F0", job_id="job-2"
+    )
+    summary.record_superseded(entry, "succeeded", holder, _succeeded([{"type": "text", "text": "x"}]))
+    summary.record_result(_entry("b.txt"), _succeeded([{"type": "text", "text": "y"}]))
+    data = summary.to_dict()
+    assert data["counts"]["superseded"] == 1 and data["counts"]["succeeded"] == 1
+    assert data["documents"] == 2 and summary.failures == 0
+    assert data["tokens"]["input"] == 32  # both answers were billed
+    (error,) = data["errors"]
+    assert error["type"] == "superseded"
+    assert error["newer_version"] == {
+        "key": "results/default/q3/report.txt.md",
+        "version_id": "v2",
+        "sequencer": "00F0",
+        "job_id": "job-2",
+    }
+    assert "results/default/q3/report.txt.md holds version v2 (job job-2)" in error["message"]
+    assert data["errors_truncated"] is False
+
+
+def test_summary_state_round_trips_superseded_and_archived() -> None:
+    summary = _summary()
+    holder = results.Superseded(key="k", version_id=None, sequencer="01", job_id=None)
+    summary.record_superseded(_entry(), "errored", holder)
+    summary.record_failure(_entry("b.txt"), "archived", "archived")
+    again = JobSummary.from_state(
+        JOB, summary.batch_id, PriceTable.bundled(), json.loads(json.dumps(summary.to_state()))
+    )
+    assert again.to_dict() == summary.to_dict()
+    assert again.failures == 1

@@ -14,6 +14,7 @@ from batchdrop.s3_events import (
     is_sqs_event,
     objects_in_notification,
     objects_in_sqs_body,
+    sequencer_is_newer,
 )
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -83,6 +84,7 @@ def test_sqs_example_each_record_body() -> None:
             version_id=None,
             etag="d41d8cd98f00b204e9800998ecf8427e",
             size=1021,
+            sequencer="0A1B2C3D4E5F678901",
         ),
         S3ObjectRef(
             bucket=BUCKET,
@@ -90,6 +92,7 @@ def test_sqs_example_each_record_body() -> None:
             version_id=None,
             etag="d41d8cd98f00b204e9800998ecf8427e",
             size=804,
+            sequencer="0A1B2C3D4E5F678901",
         ),
     ]
 
@@ -104,6 +107,7 @@ def test_plain_s3_example() -> None:
             version_id=None,
             etag="d41d8cd98f00b204e9800998ecf8427e",
             size=1021,
+            sequencer="0A1B2C3D4E5F678901",
         )
     ]
 
@@ -118,6 +122,7 @@ def test_eventbridge_example() -> None:
             version_id=None,
             etag="b1946ac92492d2347c6235b4d2611184",
             size=804,
+            sequencer="00617F08299329D189",
         )
     ]
 
@@ -166,7 +171,14 @@ def test_eventbridge_key_is_decoded_once(raw: str, decoded: str) -> None:
 def test_s3_record_version_etag_size_and_bucket() -> None:
     record = _s3_record("inbox/a.txt", version_id="3HL4kqtJlcpXroDTDmJ", size=42, etag="abc", bucket="other")
     assert objects_in_notification({"Records": [record]}) == [
-        S3ObjectRef(bucket="other", key="inbox/a.txt", version_id="3HL4kqtJlcpXroDTDmJ", etag="abc", size=42)
+        S3ObjectRef(
+            bucket="other",
+            key="inbox/a.txt",
+            version_id="3HL4kqtJlcpXroDTDmJ",
+            etag="abc",
+            size=42,
+            sequencer="0A1B2C3D4E5F678901",
+        )
     ]
 
 
@@ -310,3 +322,41 @@ def test_is_sqs_event_on_example_files() -> None:
     assert is_sqs_event(_load("sqs-s3-put.json")) is True
     assert is_sqs_event(_load("s3-put.json")) is False
     assert is_sqs_event(_load("eventbridge-s3-object-created.json")) is False
+
+
+# --- sequencer ----------------------------------------------------------------------------------
+
+
+def test_sqs_wrapped_record_sequencer() -> None:
+    body = json.dumps({"Records": [_s3_record("inbox/a.txt")]})
+    (ref,) = objects_in_sqs_body(body)
+    assert ref.sequencer == "0A1B2C3D4E5F678901"
+
+
+def test_record_without_sequencer_is_none() -> None:
+    record = _s3_record("inbox/a.txt")
+    del record["s3"]["object"]["sequencer"]
+    assert objects_in_notification({"Records": [record]})[0].sequencer is None
+
+
+def test_eventbridge_sequencer() -> None:
+    event = _eventbridge("inbox/a.txt", size=5, etag="e", sequencer="00617F08299329D189")
+    assert objects_in_notification(event)[0].sequencer == "00617F08299329D189"
+
+
+@pytest.mark.parametrize(
+    ("candidate", "than", "newer"),
+    [
+        ("0055AED6DCD90281E6", "0055AED6DCD90281E5", True),
+        ("0055AED6DCD90281E5", "0055AED6DCD90281E6", False),
+        ("0055AED6DCD90281E5", "0055AED6DCD90281E5", False),  # the same event
+        # different lengths: the shorter is right-padded with zeros before comparing
+        ("0055AED6DCD90281E5", "0055AED6DCD90281", True),
+        ("0055AED6DCD90281", "0055AED6DCD90281E5", False),
+        ("0055AED6DCD902820", "0055AED6DCD90281E5", True),  # "...820" + "0" > "...81E5"
+        ("0055AED6DCD9028100", "0055AED6DCD90281", False),  # equal once padded
+        ("0055aed6dcd90281e6", "0055AED6DCD90281E5", True),  # hexadecimal, either case
+    ],
+)
+def test_sequencer_order_follows_s3s_rule(candidate: str, than: str, newer: bool) -> None:
+    assert sequencer_is_newer(candidate, than) is newer

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import bisect
 import json
+import sys
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from batchdrop.anthropic_batches import MessageBatches
-from batchdrop.aws.jobs_table import COMPLETED, JobRecord, JobStore, iso
+from batchdrop.aws.jobs_table import COMPLETED, COMPLETING, JobRecord, JobStore, iso
 from batchdrop.aws.messaging import BATCH_ENDED, JOB_COMPLETED, JobEvents, Notifier
 from batchdrop.aws.storage import DocumentStore
 from batchdrop.batch_creation import BatchCreation, CreationPolicy, JobToCreate
@@ -39,7 +41,17 @@ from batchdrop.manifest import (
 from batchdrop.manifest_index import LOOKUP_CHUNK, ManifestIndex, PositionSet
 from batchdrop.observability import logger
 from batchdrop.pricing import PriceTable
-from batchdrop.results import JobSummary, ResultObject, is_retryable, missing_object, result_object
+from batchdrop.results import (
+    JobSummary,
+    ResultObject,
+    ResultsArchived,
+    Superseded,
+    archived_object,
+    is_retryable,
+    metadata_value,
+    missing_object,
+    result_object,
+)
 
 T = TypeVar("T")
 
@@ -52,8 +64,8 @@ HANDOVER_MARGIN_SECONDS = 60.0
 MAX_ORIGINS = 20
 
 
-class JobBusy(RuntimeError):
-    """Another Complete invocation is working on the job right now."""
+class JobNotEnded(RuntimeError):
+    """A "Batch Ended" for a job that is not (or no longer) waiting to be completed."""
 
 
 @dataclass(frozen=True)
@@ -87,36 +99,57 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 
 class _ParallelWriter:
-    """Writes result objects with bounded concurrency and bounded memory."""
+    """Runs each document's writes with bounded concurrency and bounded memory, and says which
+    were confirmed.
 
-    def __init__(self, store: DocumentStore, concurrency: int) -> None:
-        self._store = store
+    A document's writes (its result object, and in a workflow its next-stage document) are one
+    task. Its ``confirm`` runs in the caller's thread, in the order the tasks were submitted, and
+    only once the task has returned: that is when a document may be called done and counted. A
+    task that raised leaves its document unconfirmed (done by a later run); the first failure
+    stops new submissions and is raised by ``check``.
+    """
+
+    def __init__(self, concurrency: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="result-writer")
         self._limit = concurrency * 4
-        self._pending: set[Future[None]] = set()
+        self._pending: deque[tuple[int, Future[Any], Callable[[Any], None]]] = deque()
+        self._positions: set[int] = set()
+        self.failures: list[Exception] = []
 
-    def write(self, obj: ResultObject) -> None:
-        self.run(self._store.put_result, obj)
+    def submit(self, position: int, task: Callable[[], T], confirm: Callable[[T], None]) -> None:
+        self.check()
+        while len(self._pending) >= self._limit:
+            self._settle_oldest()
+            self.check()
+        self._positions.add(position)
+        self._pending.append((position, self._pool.submit(task), confirm))
 
-    def run(self, fn: Callable[..., Any], *args: Any) -> None:
-        if len(self._pending) >= self._limit:
-            done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                future.result()
-        self._pending.add(self._pool.submit(fn, *args))
+    def pending(self, position: int) -> bool:
+        """Whether a task of this position was submitted and is not settled yet."""
+        return position in self._positions
+
+    def _settle_oldest(self) -> None:
+        position, future, confirm = self._pending.popleft()
+        self._positions.discard(position)
+        try:
+            value = future.result()
+        except Exception as exc:  # that document stays undone; the others still settle
+            logger.warning("a result write failed", extra={"position": position, "error": repr(exc)})
+            self.failures.append(exc)
+            return
+        confirm(value)
 
     def drain(self) -> None:
-        """Wait until everything written so far is stored."""
-        for future in self._pending:
-            future.result()
-        self._pending = set()
+        """Wait for every task submitted; confirm those that succeeded (failures are kept)."""
+        while self._pending:
+            self._settle_oldest()
+
+    def check(self) -> None:
+        if self.failures:
+            raise self.failures[0]
 
     def close(self) -> None:
-        try:
-            for future in self._pending:
-                future.result()
-        finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -214,63 +247,130 @@ class _Completion:
         )
         self.facts = _ManifestFacts.of(manifest)
         self.attempt = self.facts.attempt
+        self.archived: ResultsArchived | None = None
+        self._since_save = 0
 
     def save(self, writer: _ParallelWriter) -> None:
-        writer.drain()  # what the checkpoint calls done must be written
+        """Checkpoint what is confirmed: what the checkpoint calls done is written, and the
+        summary saved with it counts exactly those documents."""
+        writer.drain()
         self.checkpoint.summary = self.summary.to_state()
         self.ctx.store.put_json(checkpoint_key(self.job.job_id), self.checkpoint.to_json())
+        self._since_save = 0
+
+    def _confirmed(self, position: int) -> None:
+        self.checkpoint.done.add(position)
+        self._since_save += 1
+        if len(self.checkpoint.done) * 2 >= len(self.manifest) > 1:
+            crash_point("complete:halfway")
+
+    def _write(self, entry: ManifestEntry, obj: ResultObject) -> Superseded | None:
+        """A document's writes (in a writer thread): its result object, unless a newer version
+        of the document holds the key, then its answer as the next stage's document."""
+        sibling = entry.result_key if entry.result_key and obj.key != entry.result_key else None
+        held = self.ctx.store.put_newest(obj, sibling=sibling)
+        if held is None and entry.next_profile and obj.outcome == "succeeded":
+            self._hand_to_next_stage(entry, obj)
+        return held
+
+    def _submit(
+        self,
+        writer: _ParallelWriter,
+        position: int,
+        entry: ManifestEntry,
+        obj: ResultObject,
+        record: Callable[[], None],
+        line: dict[str, Any] | None = None,
+    ) -> None:
+        """Write a document's object; once confirmed, ``record`` it (or count it superseded)."""
+
+        def confirm(held: Superseded | None) -> None:
+            if held is None:
+                record()
+            else:
+                self.summary.record_superseded(entry, obj.outcome, held, line)
+            self._confirmed(position)
+
+        writer.submit(position, lambda: self._write(entry, obj), confirm)
 
     def collect(self, raw: Any) -> bool:
         """Stream the results; False when time ran short and the job was handed over."""
         job_id = self.job.job_id
         done = self.checkpoint.done
-        since_save = 0
-        writer = _ParallelWriter(self.ctx.store, self.ctx.write_concurrency)
+        self._since_save = 0
+        writer = _ParallelWriter(self.ctx.write_concurrency)
         try:
-            for chunk in _chunks(self.ctx.batches.results(str(self.job.batch_id)), LOOKUP_CHUNK):
-                entries = self.manifest.get_many([str(line.get("custom_id", "")) for _, line in chunk])
-                for text, line in chunk:
-                    raw.write(text + "\n")
-                    found = entries.get(str(line.get("custom_id", "")))
-                    if found is None:
-                        logger.warning(
-                            "result line for no document of this job",
-                            extra={"custom_id": line.get("custom_id")},
-                        )
-                        continue
-                    position, entry = found
-                    if position in done:
-                        continue  # written before a hand-over or a crash
-                    if is_retryable(line) and entry.attempt < self.ctx.max_attempts:
-                        self.checkpoint.retry.add(position)
-                        self.summary.record_retry(entry, line)
-                    else:
-                        obj = result_object(job_id, entry, line)
-                        writer.write(obj)
-                        self.summary.record_result(entry, line, obj.outcome)
-                        if entry.next_profile and obj.outcome == "succeeded":
-                            writer.run(self._hand_to_next_stage, entry, obj)
-                    done.add(position)
-                    since_save += 1
-                    if len(done) * 2 >= len(self.manifest) > 1:
-                        crash_point("complete:halfway")
-                    if since_save >= CHECKPOINT_EVERY or self._time_short():
-                        self.save(writer)
-                        since_save = 0
-                        if self._time_short():
-                            return False
+            try:
+                for chunk in _chunks(self.ctx.batches.results(str(self.job.batch_id)), LOOKUP_CHUNK):
+                    entries = self.manifest.get_many([str(line.get("custom_id", "")) for _, line in chunk])
+                    for text, line in chunk:
+                        raw.write(text + "\n")
+                        found = entries.get(str(line.get("custom_id", "")))
+                        if found is None:
+                            logger.warning(
+                                "result line for no document of this job",
+                                extra={"custom_id": line.get("custom_id")},
+                            )
+                            continue
+                        position, entry = found
+                        if position in done or writer.pending(position):
+                            continue  # written before a hand-over or a crash
+                        if is_retryable(line) and entry.attempt < self.ctx.max_attempts:
+                            self.checkpoint.retry.add(position)
+                            self.summary.record_retry(entry, line)
+                            self._confirmed(position)
+                        else:
+                            obj = result_object(job_id, entry, line)
+                            self._submit(
+                                writer,
+                                position,
+                                entry,
+                                obj,
+                                partial(self.summary.record_result, entry, line, obj.outcome),
+                                line,
+                            )
+                        if self._since_save >= CHECKPOINT_EVERY or self._time_short():
+                            self.save(writer)
+                            writer.check()
+                            if self._time_short():
+                                return False
+            except Exception as exc:
+                archived = _archival(exc, self.job, self.ctx.batches)
+                if archived is None:
+                    raise
+                self.archived = archived
+                logger.warning("the batch's results were archived by the API", extra=archived.as_dict())
+            # Every result line's write confirmed before deciding which documents have none.
+            self.save(writer)
+            writer.check()
             for position, entry in self.manifest.entries():
                 if position in done:
                     continue
                 if entry.status == REJECTED:
                     self.summary.record_failure(entry, "rejected", entry.reason or "rejected")
+                    self._confirmed(position)
+                elif self.archived is not None:
+                    reason = self.archived.reason
+                    self._submit(
+                        writer,
+                        position,
+                        entry,
+                        archived_object(job_id, entry, self.archived),
+                        partial(self.summary.record_failure, entry, "archived", reason),
+                    )
                 else:
-                    writer.write(missing_object(job_id, entry))
-                    self.summary.record_failure(entry, "missing", "no result line for this request")
-                done.add(position)
+                    reason = "no result line for this request"
+                    self._submit(
+                        writer,
+                        position,
+                        entry,
+                        missing_object(job_id, entry),
+                        partial(self.summary.record_failure, entry, "missing", reason),
+                    )
             self.save(writer)
+            writer.check()
         except Exception:
-            # A cut results stream, a throttled write: keep what was done for the retry.
+            # A cut results stream, a throttled write: keep what was confirmed for the retry.
             self.save(writer)
             raise
         finally:
@@ -285,7 +385,7 @@ class _Completion:
         metadata = {
             METADATA_WORKFLOW: entry.workflow_id or self.job.job_id,
             METADATA_STAGE: str(entry.stage + 1),
-            METADATA_ORIGIN: quote(entry.origin_key or entry.source_key, safe="/"),
+            METADATA_ORIGIN: metadata_value(entry.origin_key or entry.source_key),
             METADATA_PREVIOUS_JOB: self.job.job_id,
         }
         self.ctx.store.put_once(key, answer.body, answer.content_type, metadata, owner=self.job.job_id)
@@ -333,10 +433,34 @@ class _Completion:
         return resubmit(self.job, entries, self.attempt + 1, self.ctx)
 
 
+def _archival(exc: Exception, job: JobRecord, batches: MessageBatches) -> ResultsArchived | None:
+    """The archival of the batch's results, when that is what ``exc`` says; else None.
+
+    The API answers 404 for the results of a batch it archived (29 days after its creation).
+    A 404 also comes for a batch not ended yet, so the batch is looked at: ended means archived.
+    Only an exception of a loaded SDK can be its NotFoundError, so the SDK is never imported here.
+    """
+    if isinstance(exc, ResultsArchived):
+        return exc
+    anthropic = sys.modules.get("anthropic")
+    if anthropic is None or not isinstance(exc, anthropic.NotFoundError):
+        return None
+    batch = batches.retrieve(str(job.batch_id))
+    if not batch.ended:
+        return None
+    return ResultsArchived(
+        batch.id,
+        created_at=batch.created_at or None,
+        ended_at=batch.ended_at or job.item.get("ended_at"),
+        archived_at=getattr(batch, "archived_at", None),
+    )
+
+
 def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
     """Collect an ended job's results: the summary (``status`` "completed"), or ``status``
-    "duplicate" when another delivery already completed the job, or "handed_over" when this
-    invocation ran short of time and passed the job on to the next."""
+    "duplicate" when another delivery already completed the job, "busy" when another invocation
+    holds a live lease on it, or "handed_over" when this invocation ran short of time and passed
+    the job on to the next."""
     job = ctx.jobs.get(job_id)
     if job is None:
         raise LookupError(f"no job {job_id} in the jobs table")
@@ -347,9 +471,16 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
         if current is not None and current.status == COMPLETED:
             logger.info("job already completed: duplicate delivery ignored", extra={"job_id": job_id})
             return {"job_id": job_id, "status": "duplicate"}
-        # Another invocation holds a live lease: fail, so that EventBridge retries later and
-        # finishes the job if that invocation dies.
-        raise JobBusy(f"job {job_id} is {current.status if current else 'gone'}; not completing it now")
+        if current is not None and current.status == COMPLETING:
+            # Another invocation holds a live lease. Not an error: failing would only send this
+            # event to the dead-letter queue (and raise its alarm) while the results are being
+            # written. If that invocation dies, Poll announces the job again after
+            # REDRIVE_AFTER_SECONDS (longer than the lease) and that delivery takes it over.
+            logger.info(
+                "job being completed by another invocation: delivery ignored", extra={"job_id": job_id}
+            )
+            return {"job_id": job_id, "status": "busy"}
+        raise JobNotEnded(f"job {job_id} is {current.status if current else 'gone'}; not completing it")
 
     with ManifestIndex(ctx.store.read_lines(job.manifest_key)) as manifest:
         return _collect(job, ctx, manifest)
@@ -384,6 +515,7 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
         estimate=compare_with_estimate(work.summary, work.facts.estimated, work.facts.estimated_in_full),
         attempt=work.attempt,
         cancel_requested_at=job.item.get("cancel_requested_at"),
+        results_archived=work.archived.as_dict() if work.archived else None,
         retried_in=follow_up,
         previous_attempt=job.item.get("previous_job_id"),
         created_at=job.created_at,
@@ -480,14 +612,24 @@ def resubmit(
     return follow_up
 
 
+# SNS subjects must be shorter than 100 characters.
+MAX_SUBJECT = 99
+
+
 def notification_subject(summary: dict[str, Any]) -> str:
     counts = summary["counts"]
     retried = counts.get("retried", 0)
-    failed = summary["documents"] - counts["succeeded"] - retried
+    superseded = counts.get("superseded", 0)
+    failed = summary["documents"] - counts["succeeded"] - retried - superseded
     answered = f"{counts['succeeded']} of {summary['documents']} documents answered"
-    canceled = " (canceled)" if summary.get("cancel_requested_at") else ""
-    text = f"batchdrop job {summary['job_id']}{canceled}: {answered}"
-    return text + (f", {failed} failed" if failed else "") + (f", {retried} retried" if retried else "")
+    marks = ("(results archived) " if summary.get("results_archived") else "") + (
+        "(canceled) " if summary.get("cancel_requested_at") else ""
+    )
+    text = f"batchdrop job {summary['job_id']} {marks}".rstrip() + f": {answered}"
+    for count, word in ((failed, "failed"), (retried, "retried"), (superseded, "superseded")):
+        if count:
+            text += f", {count} {word}"
+    return text if len(text) <= MAX_SUBJECT else text[: MAX_SUBJECT - 3] + "..."
 
 
 def notification_message(summary: dict[str, Any], store: DocumentStore) -> dict[str, Any]:
@@ -499,6 +641,7 @@ def notification_message(summary: dict[str, Any], store: DocumentStore) -> dict[
         "attempt": summary.get("attempt", 1),
         "retried_in": summary.get("retried_in"),
         "cancel_requested_at": summary.get("cancel_requested_at"),
+        "results_archived": summary.get("results_archived"),
         "documents": summary["documents"],
         "counts": summary["counts"],
         "tokens": summary["tokens"],

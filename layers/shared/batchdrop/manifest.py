@@ -44,13 +44,17 @@ class ManifestEntry:
     stage: int = 1
     origin_key: str | None = None  # the document the workflow started from
     previous_job_id: str | None = None
+    # The S3 event's sequencer of this version: orders the versions of one key (newest wins in
+    # results/). Written only when known, so manifests without it read the same as before.
+    sequencer: str | None = None
 
     def to_json(self) -> str:
         # Every field is a plain value: no need for asdict's recursive deep copy (a third of
         # Submit's own CPU per document when it was used).
-        return json.dumps(
-            {name: getattr(self, name) for name in _ENTRY_FIELDS}, ensure_ascii=False, separators=(",", ":")
-        )
+        data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
+        if data["sequencer"] is None:
+            del data["sequencer"]
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, line: str) -> ManifestEntry:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 from batchdrop.manifest import ManifestEntry
 from batchdrop.pricing import Cost, PriceTable, TokenUsage
 
 RESULT_TYPES = ("succeeded", "errored", "expired", "canceled")
 # Outcomes of a document beyond the API's result types: an answer that should be JSON and is
-# not, a document never sent, a request the results do not mention.
-OUTCOMES = (*RESULT_TYPES, "invalid_json", "rejected", "missing", "retried")
+# not, a document never sent, a request the results do not mention, results the API archived
+# before they were collected, and a version whose key already holds a newer version's outcome.
+OUTCOMES = (*RESULT_TYPES, "invalid_json", "rejected", "missing", "archived", "superseded", "retried")
 # Failures worth another attempt in a follow-up batch: the API's transient errors, and expiry.
 RETRYABLE_ERRORS = frozenset({"api_error", "overloaded_error", "rate_limit_error", "timeout_error"})
 
@@ -34,6 +37,107 @@ _REASONS = {
     "canceled": "the batch was canceled before this request was processed",
     "missing": "the batch results have no line for this request",
 }
+
+
+# S3 user metadata of result objects (boto3 names them without x-amz-meta-). S3 allows 2 KB of
+# user metadata in all (names and values, UTF-8) and returns only printable ASCII: keys are
+# URL-quoted and every value capped (metadata_value), so even a 1,024-byte key fits.
+METADATA_JOB = "batchdrop-job"
+METADATA_CUSTOM_ID = "batchdrop-custom-id"
+METADATA_SOURCE = "batchdrop-source"
+METADATA_VERSION_ID = "batchdrop-version-id"
+METADATA_SEQUENCER = "batchdrop-sequencer"
+METADATA_VALUE_LIMIT = 256
+
+
+def metadata_value(text: str, limit: int = METADATA_VALUE_LIMIT) -> str:
+    """``text`` as an S3 metadata value: URL-quoted as the origin of a next-stage document is
+    (``unquote`` gives it back), and when longer than ``limit`` cut and ended with ``#`` and a
+    digest of the whole, so that two long values stay distinct."""
+    quoted = quote(text, safe="/")
+    if len(quoted) <= limit:
+        return quoted
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    head = quoted[: limit - len(digest) - 1]
+    if "%" in head[-2:]:  # never cut a %XX escape in half
+        head = head[: head.rindex("%")]
+    return f"{head}#{digest}"
+
+
+class ResultsArchived(RuntimeError):
+    """The API no longer has the batch's results: it archives them 29 days after the batch was
+    created, and a batch ended but not collected by then answers 404 for its results."""
+
+    def __init__(
+        self,
+        batch_id: str,
+        *,
+        created_at: str | None = None,
+        ended_at: str | None = None,
+        archived_at: str | None = None,
+    ) -> None:
+        super().__init__(f"the results of batch {batch_id} were archived by the API")
+        self.batch_id = batch_id
+        self.created_at = created_at
+        self.ended_at = ended_at
+        self.archived_at = archived_at
+
+    @property
+    def reason(self) -> str:
+        dates = ", ".join(
+            f"{name} {value}"
+            for name, value in (
+                ("created", self.created_at),
+                ("ended", self.ended_at),
+                ("archived", self.archived_at),
+            )
+            if value
+        )
+        return (
+            f"the results of batch {self.batch_id} were archived by the API before batchdrop "
+            f"collected them (the API keeps results 29 days after a batch is created"
+            + (f"; batch {dates}" if dates else "")
+            + ")"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "created_at": self.created_at,
+            "ended_at": self.ended_at,
+            "archived_at": self.archived_at,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """A result key already holds the outcome of a newer version of the same document."""
+
+    key: str
+    version_id: str | None
+    sequencer: str | None
+    job_id: str | None
+
+    def describe(self) -> str:
+        version = f"version {self.version_id}" if self.version_id else "a newer version"
+        job = f" (job {self.job_id})" if self.job_id else ""
+        return f"{self.key} holds {version}{job}, sequencer {self.sequencer}"
+
+
+def document_metadata(job_id: str | None, entry: ManifestEntry) -> dict[str, str]:
+    """What every result object of a document version carries: its job and request, and which
+    version of which source it answers (the sequencer orders versions of one key)."""
+    metadata = {
+        METADATA_JOB: metadata_value(job_id or ""),
+        METADATA_CUSTOM_ID: metadata_value(entry.custom_id),
+        METADATA_SOURCE: metadata_value(entry.source_key),
+    }
+    if entry.version_id:
+        metadata[METADATA_VERSION_ID] = metadata_value(entry.version_id)
+    if entry.sequencer:
+        metadata[METADATA_SEQUENCER] = metadata_value(entry.sequencer)
+    return metadata
 
 
 @dataclass(frozen=True)
@@ -85,10 +189,9 @@ def result_object(job_id: str, entry: ManifestEntry, line: dict[str, Any]) -> Re
             body=text.encode(),
             content_type=f"{content_type}; charset=utf-8",
             metadata={
-                "batchdrop-job": job_id,
-                "batchdrop-custom-id": entry.custom_id,
-                "batchdrop-model": str(message.get("model", "")),
-                "batchdrop-stop-reason": str(message.get("stop_reason", "")),
+                **document_metadata(job_id, entry),
+                "batchdrop-model": metadata_value(str(message.get("model", ""))),
+                "batchdrop-stop-reason": metadata_value(str(message.get("stop_reason", ""))),
             },
         )
     if result["type"] == "errored":
@@ -124,13 +227,18 @@ def error_object(
         key=entry.error_key,
         body=json.dumps(body, ensure_ascii=False, indent=2).encode(),
         content_type="application/json; charset=utf-8",
-        metadata={"batchdrop-job": job_id or "", "batchdrop-custom-id": entry.custom_id},
+        metadata=document_metadata(job_id, entry),
         outcome=result_type,
     )
 
 
 def missing_object(job_id: str, entry: ManifestEntry) -> ResultObject:
     return error_object(job_id, entry, result_type="missing", reason=_REASONS["missing"])
+
+
+def archived_object(job_id: str, entry: ManifestEntry, archived: ResultsArchived) -> ResultObject:
+    """The error of a document whose result the API archived before batchdrop collected it."""
+    return error_object(job_id, entry, result_type="archived", reason=archived.reason)
 
 
 @dataclass
@@ -145,7 +253,7 @@ class JobSummary:
     usage: dict[tuple[str, str], TokenUsage] = field(default_factory=dict)
     stop_reasons: Counter[str] = field(default_factory=Counter)
     documents_by_profile: Counter[str] = field(default_factory=Counter)
-    errors: list[dict[str, str]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
     def record_result(self, entry: ManifestEntry, line: dict[str, Any], outcome: str | None = None) -> None:
         """Count a result line; ``outcome`` is what became of it when that differs from its type."""
@@ -154,12 +262,7 @@ class JobSummary:
         self.counts[outcome or result_type] += 1
         self.documents_by_profile[entry.profile] += 1
         if result_type == "succeeded":  # billed, whatever became of the answer
-            message = result["message"]
-            model = str(message.get("model") or entry.model or "unknown")
-            usage = TokenUsage.from_api(message.get("usage") or {})
-            key = (entry.profile, model)
-            self.usage[key] = self.usage.get(key, TokenUsage()) + usage
-            self.stop_reasons[str(message.get("stop_reason"))] += 1
+            self._bill(entry, result["message"])
             if outcome == "invalid_json":
                 self._add_error(entry, "invalid_json", "the answer is not valid JSON")
         elif result_type == "errored":
@@ -167,6 +270,36 @@ class JobSummary:
             self._add_error(entry, api_error.get("type", "unknown_error"), api_error.get("message", ""))
         else:
             self._add_error(entry, result_type, _REASONS.get(result_type, result_type))
+
+    def _bill(self, entry: ManifestEntry, message: dict[str, Any]) -> None:
+        model = str(message.get("model") or entry.model or "unknown")
+        usage = TokenUsage.from_api(message.get("usage") or {})
+        key = (entry.profile, model)
+        self.usage[key] = self.usage.get(key, TokenUsage()) + usage
+        self.stop_reasons[str(message.get("stop_reason"))] += 1
+
+    def record_superseded(
+        self, entry: ManifestEntry, outcome: str, holder: Superseded, line: dict[str, Any] | None = None
+    ) -> None:
+        """A version whose outcome was not written: its key holds a newer version's. An answer
+        is still billed, so its tokens and cost count."""
+        self.counts["superseded"] += 1
+        self.documents_by_profile[entry.profile] += 1
+        if line is not None and line["result"]["type"] == "succeeded":
+            self._bill(entry, line["result"]["message"])
+        self._add_error(
+            entry,
+            "superseded",
+            f"this version's outcome ({outcome}) was not written: {holder.describe()}",
+            {
+                "newer_version": {
+                    "key": holder.key,
+                    "version_id": holder.version_id,
+                    "sequencer": holder.sequencer,
+                    "job_id": holder.job_id,
+                }
+            },
+        )
 
     def record_retry(self, entry: ManifestEntry, line: dict[str, Any]) -> None:
         """A transient failure sent again in a follow-up job: not this document's last word."""
@@ -204,7 +337,9 @@ class JobSummary:
         self.documents_by_profile[entry.profile] += 1
         self._add_error(entry, kind, reason)
 
-    def _add_error(self, entry: ManifestEntry, error_type: str, message: str) -> None:
+    def _add_error(
+        self, entry: ManifestEntry, error_type: str, message: str, extra: dict[str, Any] | None = None
+    ) -> None:
         if len(self.errors) < MAX_ERRORS_IN_SUMMARY:
             self.errors.append(
                 {
@@ -212,6 +347,7 @@ class JobSummary:
                     "type": error_type,
                     "message": message,
                     "error_key": entry.error_key,
+                    **(extra or {}),
                 }
             )
 
@@ -221,8 +357,14 @@ class JobSummary:
 
     @property
     def failures(self) -> int:
-        """Documents of this job left without an answer (retried ones are not: they go on)."""
-        return self.documents - self.counts.get("succeeded", 0) - self.counts.get("retried", 0)
+        """Documents of this job left without an answer (retried ones are not: they go on; nor
+        superseded ones: a newer version of the document has its own outcome)."""
+        return (
+            self.documents
+            - self.counts.get("succeeded", 0)
+            - self.counts.get("retried", 0)
+            - self.counts.get("superseded", 0)
+        )
 
     @property
     def total_usage(self) -> TokenUsage:

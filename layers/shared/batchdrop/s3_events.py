@@ -30,6 +30,19 @@ class S3ObjectRef:
     version_id: str | None = None
     etag: str = ""
     size: int | None = None
+    # Orders the events of one key (a later version has a greater one): see sequencer_is_newer.
+    sequencer: str | None = None
+
+
+def sequencer_is_newer(candidate: str, than: str) -> bool:
+    """Whether the event with sequencer ``candidate`` came after the one with ``than`` (same key).
+
+    S3's rule: sequencers may differ in length; right-pad the shorter with zeros, then compare
+    the strings lexicographically (they are hexadecimal, compared case-insensitively here).
+    Sequencers of different keys cannot be compared.
+    """
+    width = max(len(candidate), len(than))
+    return candidate.upper().ljust(width, "0") > than.upper().ljust(width, "0")
 
 
 def is_sqs_event(event: Mapping[str, Any]) -> bool:
@@ -80,6 +93,7 @@ def _from_s3_notification(payload: Mapping[str, Any]) -> list[S3ObjectRef]:
                 version_id=obj.version_id or None,
                 etag=obj.etag,
                 size=obj.get("size"),
+                sequencer=obj.get("sequencer") or None,
             )
         )
     return refs
@@ -97,5 +111,6 @@ def _from_eventbridge(payload: Mapping[str, Any]) -> list[S3ObjectRef]:
             version_id=obj.get("version-id") or None,
             etag=obj.etag,
             size=obj.size,
+            sequencer=obj.get("sequencer") or None,
         )
     ]

@@ -8,12 +8,21 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from batchdrop.documents import DocumentRejected
-from batchdrop.results import ResultObject
+from batchdrop.results import (
+    METADATA_JOB,
+    METADATA_SEQUENCER,
+    METADATA_SOURCE,
+    METADATA_VERSION_ID,
+    ResultObject,
+    Superseded,
+)
+from batchdrop.s3_events import sequencer_is_newer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -35,6 +44,18 @@ class DocumentUnreadable(DocumentRejected):
 
 class DocumentTooLarge(DocumentRejected):
     """The document is larger than any request of its kind may be; it was not read."""
+
+
+class WriteContended(RuntimeError):
+    """A conditional write kept losing to other writers of the same key."""
+
+
+# A conditional write that fails (412: the key changed since it was looked at; 409: another
+# write of the key was under way; 404: the object looked at is gone) is decided again.
+_CONDITION_FAILED = frozenset(
+    {"PreconditionFailed", "412", "ConditionalRequestConflict", "409", "NoSuchKey", "404"}
+)
+CONDITIONAL_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -256,6 +277,61 @@ class DocumentStore:
             Metadata=obj.metadata,
         )
 
+    def put_newest(self, obj: ResultObject, sibling: str | None = None) -> Superseded | None:
+        """Write a document version's result object unless its key already holds the outcome
+        of a newer version of the same document; then write nothing and say who holds it.
+
+        Versions are ordered by their S3 event sequencer (metadata ``batchdrop-sequencer``),
+        comparable only for one source key (``batchdrop-source``). An object without a
+        sequencer is written unconditionally, as before. The write is conditional: created
+        with ``If-None-Match: *`` (one request when the key is new), or replacing exactly the
+        object that was looked at (``If-Match`` its ETag), so a newer version's answer written
+        between the look and the write is never overwritten. ``sibling``: the document's other
+        result key (its answer's, for an error object); a newer version there supersedes too
+        (that check is a plain HEAD, not atomic with the write).
+        """
+        sequencer = obj.metadata.get(METADATA_SEQUENCER)
+        if not sequencer:
+            self.put_result(obj)
+            return None
+        if sibling:
+            head = self._head(sibling)
+            held = _newer_holder(obj, sibling, head) if head is not None else None
+            if held is not None:
+                return held
+        condition = {"IfNoneMatch": "*"}
+        for _ in range(CONDITIONAL_ATTEMPTS):
+            try:
+                self._s3.put_object(
+                    Bucket=self.bucket,
+                    Key=obj.key,
+                    Body=obj.body,
+                    ContentType=obj.content_type,
+                    Metadata=obj.metadata,
+                    **condition,  # type: ignore[arg-type]
+                )
+                return None
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in _CONDITION_FAILED:
+                    raise
+            head = self._head(obj.key)
+            if head is None:
+                condition = {"IfNoneMatch": "*"}
+                continue
+            held = _newer_holder(obj, obj.key, head)
+            if held is not None:
+                return held
+            condition = {"IfMatch": str(head["ETag"])}
+        raise WriteContended(f"{obj.key}: other writes kept winning over {CONDITIONAL_ATTEMPTS} attempts")
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            return dict(self._s3.head_object(Bucket=self.bucket, Key=key))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+
     def put_once(
         self, key: str, body: bytes, content_type: str, metadata: dict[str, str], owner: str
     ) -> bool:
@@ -323,6 +399,24 @@ class DocumentStore:
         body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
         for raw in body.iter_lines():
             yield raw.decode("utf-8")
+
+
+def _newer_holder(obj: ResultObject, key: str, head: dict[str, Any]) -> Superseded | None:
+    """Who holds ``key``, when that is a newer version of the document ``obj`` is about."""
+    held = head.get("Metadata", {})
+    theirs = held.get(METADATA_SEQUENCER)
+    ours = obj.metadata[METADATA_SEQUENCER]
+    if not theirs or held.get(METADATA_SOURCE) != obj.metadata.get(METADATA_SOURCE):
+        return None  # no order known, or another source (sequencers of two keys do not compare)
+    if not sequencer_is_newer(theirs, ours):
+        return None  # an older version, or this very one written before (rewritten, same content)
+    version_id, job_id = held.get(METADATA_VERSION_ID), held.get(METADATA_JOB)
+    return Superseded(
+        key=key,
+        version_id=unquote(version_id) if version_id else None,
+        sequencer=theirs,
+        job_id=unquote(job_id) if job_id else None,
+    )
 
 
 DocumentVersion = tuple[str, str | None]  # (key, version id)
