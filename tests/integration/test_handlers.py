@@ -319,6 +319,7 @@ def test_complete_writes_results_summary_and_one_notification(
         "invalid_json": 0,
         "rejected": 0,
         "missing": 0,
+        "not_submitted": 0,
         "archived": 0,
         "superseded": 0,
         "retried": 0,

@@ -83,6 +83,7 @@ def test_notification_message() -> None:
         "retried_in": None,
         "cancel_requested_at": None,
         "results_archived": None,
+        "not_submitted": None,
         "documents": 5,
         "counts": summary["counts"],
         "tokens": summary["tokens"],

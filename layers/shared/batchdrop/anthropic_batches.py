@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from batchdrop.results import ResultsArchived
+
 if TYPE_CHECKING:
     import anthropic
 
@@ -43,10 +45,6 @@ class BatchRefused(RuntimeError):
 class BatchRejected(RuntimeError):
     """The API refused the batch for good (400, 401, 403, 404, 413): no batch, and sending the
     same requests again would be refused again."""
-
-
-class ResultsArchived(LookupError):
-    """The batch's results are gone: the API archives them 29 days after the batch was created."""
 
 
 def retry_after_seconds(headers: Any) -> float | None:
@@ -237,7 +235,12 @@ class MessageBatches:
         try:
             decoder = self._call(lambda client: client.messages.batches.results(batch_id))
         except anthropic.NotFoundError as exc:
-            raise ResultsArchived(f"the results of batch {batch_id} are no longer available: {exc}") from exc
+            batch = self.retrieve(batch_id)
+            if not batch.ended:
+                raise
+            raise ResultsArchived(
+                batch_id, created_at=batch.created_at, ended_at=batch.ended_at, archived_at=batch.archived_at
+            ) from exc
         try:
             for text in decoder.http_response.iter_lines():
                 if text.strip():

@@ -47,6 +47,7 @@ from batchdrop.results import (
     ResultsArchived,
     Superseded,
     archived_object,
+    error_object,
     is_retryable,
     metadata_value,
     missing_object,
@@ -297,11 +298,14 @@ class _Completion:
         """Stream the results; False when time ran short and the job was handed over."""
         job_id = self.job.job_id
         done = self.checkpoint.done
+        end_reason = None if self.job.batch_id else str(self.job.item.get("end_reason") or "")
         self._since_save = 0
         writer = _ParallelWriter(self.ctx.write_concurrency)
         try:
             try:
-                for chunk in _chunks(self.ctx.batches.results(str(self.job.batch_id)), LOOKUP_CHUNK):
+                # A job no batch was made for (end_reason) has no results: its documents get errors.
+                lines = self.ctx.batches.results(str(self.job.batch_id)) if self.job.batch_id else iter(())
+                for chunk in _chunks(lines, LOOKUP_CHUNK):
                     entries = self.manifest.get_many([str(line.get("custom_id", "")) for _, line in chunk])
                     for text, line in chunk:
                         raw.write(text + "\n")
@@ -349,6 +353,14 @@ class _Completion:
                 if entry.status == REJECTED:
                     self.summary.record_failure(entry, "rejected", entry.reason or "rejected")
                     self._confirmed(position)
+                elif end_reason:
+                    self._submit(
+                        writer,
+                        position,
+                        entry,
+                        error_object(job_id, entry, result_type="not_submitted", reason=end_reason),
+                        partial(self.summary.record_failure, entry, "not_submitted", end_reason),
+                    )
                 elif self.archived is not None:
                     reason = self.archived.reason
                     self._submit(
@@ -464,7 +476,7 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
     job = ctx.jobs.get(job_id)
     if job is None:
         raise LookupError(f"no job {job_id} in the jobs table")
-    if job.batch_id is None:
+    if job.batch_id is None and not job.item.get("end_reason"):
         raise ValueError(f"job {job_id} has no batch")
     if not ctx.jobs.claim_completion(job_id, ctx.now(), ctx.lease):
         current = ctx.jobs.get(job_id)
@@ -516,6 +528,8 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
         attempt=work.attempt,
         cancel_requested_at=job.item.get("cancel_requested_at"),
         results_archived=work.archived.as_dict() if work.archived else None,
+        # Why no batch was ever made for the job (its documents each have an .error.json).
+        not_submitted=None if job.batch_id else job.item.get("end_reason"),
         retried_in=follow_up,
         previous_attempt=job.item.get("previous_job_id"),
         created_at=job.created_at,
@@ -622,8 +636,10 @@ def notification_subject(summary: dict[str, Any]) -> str:
     superseded = counts.get("superseded", 0)
     failed = summary["documents"] - counts["succeeded"] - retried - superseded
     answered = f"{counts['succeeded']} of {summary['documents']} documents answered"
-    marks = ("(results archived) " if summary.get("results_archived") else "") + (
-        "(canceled) " if summary.get("cancel_requested_at") else ""
+    marks = (
+        ("(results archived) " if summary.get("results_archived") else "")
+        + ("(not submitted) " if summary.get("not_submitted") else "")
+        + ("(canceled) " if summary.get("cancel_requested_at") else "")
     )
     text = f"batchdrop job {summary['job_id']} {marks}".rstrip() + f": {answered}"
     for count, word in ((failed, "failed"), (retried, "retried"), (superseded, "superseded")):
@@ -642,6 +658,7 @@ def notification_message(summary: dict[str, Any], store: DocumentStore) -> dict[
         "retried_in": summary.get("retried_in"),
         "cancel_requested_at": summary.get("cancel_requested_at"),
         "results_archived": summary.get("results_archived"),
+        "not_submitted": summary.get("not_submitted"),
         "documents": summary["documents"],
         "counts": summary["counts"],
         "tokens": summary["tokens"],

@@ -16,7 +16,16 @@ RESULT_TYPES = ("succeeded", "errored", "expired", "canceled")
 # Outcomes of a document beyond the API's result types: an answer that should be JSON and is
 # not, a document never sent, a request the results do not mention, results the API archived
 # before they were collected, and a version whose key already holds a newer version's outcome.
-OUTCOMES = (*RESULT_TYPES, "invalid_json", "rejected", "missing", "archived", "superseded", "retried")
+OUTCOMES = (
+    *RESULT_TYPES,
+    "invalid_json",
+    "rejected",
+    "not_submitted",  # no batch was ever made for it (the queue stayed full, the API refused it)
+    "missing",
+    "archived",
+    "superseded",
+    "retried",
+)
 # Failures worth another attempt in a follow-up batch: the API's transient errors, and expiry.
 RETRYABLE_ERRORS = frozenset({"api_error", "overloaded_error", "rate_limit_error", "timeout_error"})
 

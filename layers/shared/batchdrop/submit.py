@@ -210,6 +210,7 @@ class IngestWindow:
             etag=ref.etag,
             profile=doc.profile,
             error_key=documents.error_key(doc),
+            sequencer=ref.sequencer,
         )
         try:
             if doc.extension == LIST_EXTENSION:
