@@ -557,7 +557,22 @@ class BatchEngine:
                 "queue_full": self._queue_full,
                 "requests_submitted": sum(self._submissions.values()),
                 "requests_by_custom_id": dict(self._submissions),
+                "succeeded_by_custom_id": self._succeeded_by_custom_id(),
             }
+
+    def _succeeded_by_custom_id(self) -> dict[str, int]:
+        """How many times each custom_id succeeded, over the batches that ended (and are not
+        deleted): what the API bills. A request errored or expired is not billed; one that
+        succeeded in two batches was billed twice. Hold the engine's lock."""
+        now = self._clock()
+        billed: Counter[str] = Counter()
+        for batch in self._batches.values():
+            self._refreshed(batch, now)
+            for line in batch.results or ():
+                result = json.loads(line)
+                if result["result"]["type"] == "succeeded":
+                    billed[result["custom_id"]] += 1
+        return dict(billed)
 
     def _check_queue(self, config: EmulatorConfig, now: float, size: int) -> None:
         """Raise the queue-full 429 (and count it) if a create of `size` requests must be refused;
