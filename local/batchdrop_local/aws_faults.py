@@ -151,6 +151,19 @@ def default_answer(service: str, operation: str, kind: str) -> ErrorAnswer:
     return table[service][kind]
 
 
+# Messages of errors that are often armed explicitly (S3's error-code list).
+_MESSAGES = {
+    "InvalidObjectState": "The operation is not valid for the object's storage class",
+    "InvalidRequest": "Invalid Request",
+    "NoSuchKey": "The specified key does not exist.",
+    "NoSuchBucket": "The specified bucket does not exist",
+    "PreconditionFailed": "At least one of the pre-conditions you specified did not hold",
+    "ServiceUnavailable": "Service is unable to handle request.",
+    "ThrottlingException": "Rate of requests exceeds the allowed throughput.",
+    "RequestLimitExceeded": "Throughput exceeds the current throughput limit for your account.",
+}
+
+
 @dataclass
 class FaultRule:
     """An armed fault. ``seen`` counts the calls that matched, ``served`` the faults answered."""
@@ -194,7 +207,7 @@ class FaultRule:
 
     def answer(self, operation: str) -> ErrorAnswer:
         base = (
-            ErrorAnswer(self.status or 400, self.code or "", self.message or "")
+            ErrorAnswer(self.status or 400, self.code or "", _MESSAGES.get(self.code or "", self.code or ""))
             if self.kind == "explicit"
             else default_answer(self.service, operation, self.kind)
         )
