@@ -51,7 +51,8 @@ def endpoint(server: AwsServer) -> str:
 
 def _client(endpoint: str, service: str, config: Config | None = None, app_id: str | None = None) -> Any:
     if app_id:
-        config = (config or Config()).merge(Config(user_agent_appid=app_id))
+        app: dict[str, Any] = {"user_agent_appid": app_id}  # newer than botocore-stubs
+        config = (config or Config()).merge(Config(**app))
     return boto3.client(  # type: ignore[call-overload]
         service,
         endpoint_url=endpoint,
@@ -72,6 +73,12 @@ def bucket(endpoint: str) -> str:
     name = f"faults-{uuid.uuid4().hex[:12]}"
     _client(endpoint, "s3").create_bucket(Bucket=name)
     return name
+
+
+def _fields(exc: pytest.ExceptionInfo[ClientError]) -> dict[str, Any]:
+    """The parsed error, with the extra elements a service sends (Size, Type, ...)."""
+    response: Any = exc.value.response
+    return dict(response["Error"])
 
 
 def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
@@ -257,8 +264,8 @@ def test_keys_of_more_than_1024_utf8_bytes_are_refused_as_s3_refuses_them(s3: An
         with pytest.raises(ClientError) as raised:
             call()
         assert _error(raised) == (400, "KeyTooLongError")
-        assert raised.value.response["Error"]["Size"] == "1025"
-        assert raised.value.response["Error"]["MaxSizeAllowed"] == "1024"
+        assert _fields(raised)["Size"] == "1025"
+        assert _fields(raised)["MaxSizeAllowed"] == "1024"
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["k" * 1024]
 
 
@@ -268,7 +275,7 @@ def test_user_metadata_over_2_kb_is_refused_as_s3_refuses_it(s3: Any, bucket: st
     with pytest.raises(ClientError) as raised:
         s3.put_object(Bucket=bucket, Key="over", Body=b"x", Metadata={"a": "x" * 2000, "b": "y" * 47})
     assert _error(raised) == (400, "MetadataTooLarge")
-    assert raised.value.response["Error"]["Size"] == "2049"
+    assert _fields(raised)["Size"] == "2049"
     with pytest.raises(ClientError) as raised:
         s3.copy_object(
             Bucket=bucket,
@@ -361,7 +368,7 @@ def test_sns_faults_are_query_protocol_errors_and_an_after_effect_publish_is_del
     with pytest.raises(ClientError) as raised:
         sns.publish(TopicArn=topic, Message="first")
     assert _error(raised) == (400, "Throttling")
-    assert raised.value.response["Error"]["Type"] == "Sender"
+    assert _fields(raised)["Type"] == "Sender"
     faults.arm("sns", "Publish", "error")
     with pytest.raises(ClientError) as raised:
         sns.publish(TopicArn=topic, Message="second")
