@@ -12,7 +12,8 @@ Limits (answered before moto sees the request, see ``s3_limit_refusal``):
   maximum allowed metadata size").
 
 Events (``make_s3_events_faithful``, a patch of moto's ``moto.s3.notifications`` in this
-process): moto's records carry no ``versionId`` and no ``sequencer``. S3's carry the object's
+process): moto's records carry no ``versionId`` and no ``sequencer``, and encode the slashes of a
+key (S3 form-encodes the key but keeps its slashes). S3's carry the object's
 version when the bucket is versioned, and a sequencer, "a string representation of a hexadecimal
 value used to determine event sequence, only used with PUTs and DELETEs". The S3 User Guide
 (*Event message structure*): "If you compare the sequencer strings from two event notifications
@@ -32,6 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote_plus
 
 MAX_KEY_BYTES = 1024
 MAX_USER_METADATA_BYTES = 2048
@@ -136,6 +138,9 @@ def _faithful_record(original: Callable[..., dict[str, Any]]) -> Callable[..., d
         for record in event.get("Records", []):
             s3 = record["s3"]
             obj = s3["object"]
+            # Form-encoded as S3 does ("red flower.jpg" -> "red+flower.jpg"), but S3 leaves the
+            # slashes of a key as they are, where moto encodes them as %2F.
+            obj["key"] = quote_plus(key.name, safe="/")
             if getattr(bucket, "versioning_status", None) in ("Enabled", "Suspended"):
                 obj["versionId"] = key.version_id
             sequencer = getattr(_CURRENT, "sequencer", None)
