@@ -25,6 +25,11 @@ it. The admin path ``/_batchdrop/aws-faults`` (an S3 bucket name cannot start wi
 serves its own under ``/moto-api``) arms, lists and clears rules over HTTP, and
 ``batchdrop local aws-fault`` uses it against a running local stack.
 
+botocore 1.44 (the local virtualenv's) retries in its "standard" mode by default: 3 attempts in
+all (DynamoDB 4) for throttling codes and 500/502/503/504, with jittered exponential backoff. So
+a rule with ``count=1`` on a retried kind is absorbed by the SDK; ``count >= 3`` (4 for DynamoDB)
+reaches the caller as a ClientError.
+
 This module imports no moto at import time, so that the CLI stays light.
 """
 
@@ -43,6 +48,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, unquote_plus
@@ -559,28 +565,12 @@ def render_error(
     return answer.status, headers, body
 
 
-_REASONS = {
-    200: "OK",
-    201: "Created",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    429: "Too Many Requests",
-}
-_REASONS |= {
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-    409: "Conflict",
-    413: "Payload Too Large",
-}
-
-
 def _respond(
     start_response: StartResponse, status: int, headers: list[tuple[str, str]], body: bytes
 ) -> list[bytes]:
     if not any(name.lower() == "content-length" for name, _ in headers):
         headers = [*headers, ("Content-Length", str(len(body)))]
-    start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
     return [body]
 
 

@@ -351,6 +351,18 @@ def test_one_dynamodb_throttle_is_retried_and_an_after_effect_write_lands(
     assert "Item" not in _client(endpoint, "dynamodb").get_item(TableName=jobs, Key=item)
 
 
+def test_four_dynamodb_throttles_in_a_row_outlast_its_four_default_attempts(
+    faults: AwsFaults, endpoint: str
+) -> None:
+    jobs = _table(endpoint)
+    rule = faults.arm("dynamodb", "GetItem", "throttle", count=4)
+    with pytest.raises(ClientError) as raised:
+        _client(endpoint, "dynamodb").get_item(TableName=jobs, Key={"pk": {"S": "job-3"}})
+    assert _error(raised) == (400, "ProvisionedThroughputExceededException")
+    assert raised.value.response["ResponseMetadata"]["RetryAttempts"] == 3
+    assert rule.served == 4
+
+
 # --- SNS ------------------------------------------------------------------------------------
 
 
