@@ -749,6 +749,8 @@ def _request(url: str, method: str, payload: dict[str, Any] | None = None) -> An
     except urllib.error.HTTPError as exc:
         detail = json.loads(exc.read() or b"{}").get("error", exc.reason)
         raise SystemExit(f"batchdrop: {detail}") from exc
+    except urllib.error.URLError as exc:
+        raise SystemExit(f"batchdrop: the local stack at {url} does not answer ({exc.reason})") from exc
 
 
 def describe_rule(rule: dict[str, Any]) -> str:

@@ -565,3 +565,8 @@ def test_the_cli_talks_to_the_stack_named_by_state_json(
     assert faults.stats() == []
     with pytest.raises(SystemExit, match="no local stack"):
         cli.main([*fault, "list", "--state-dir", str(tmp_path / "nowhere")])
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    (stopped / "state.json").write_text(json.dumps({"endpoint": "http://127.0.0.1:9"}))
+    with pytest.raises(SystemExit, match="does not answer"):
+        cli.main([*fault, "list", "--state-dir", str(stopped)])
