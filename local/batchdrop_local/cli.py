@@ -3,6 +3,7 @@
 batchdrop local up          moto + the Anthropic emulator + the template's functions
 batchdrop local emulator    only the Anthropic Message Batches emulator
 batchdrop local emulator-admin  faults, archival, queue-full, settings of a running emulator
+batchdrop local aws-fault   make calls to the local stack's AWS services fail on cue
 batchdrop demo              the whole pipeline on samples/, then stop
 batchdrop invoke F EVENT    sam local invoke, or in process against the local stack
 batchdrop cancel JOB_ID     cancel a job (writes its jobs/<job-id>/cancel marker)
@@ -23,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from batchdrop_local.aws_faults import add_cli_commands as add_aws_fault_commands
 from batchdrop_local.emulator import add_admin_arguments as add_emulator_admin_arguments
 from batchdrop_local.emulator import add_cli_arguments as add_emulator_arguments
 from batchdrop_local.emulator import run_admin as run_emulator_admin
@@ -304,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_emulator_admin_arguments(emulator_admin)
     emulator_admin.set_defaults(run=run_emulator_admin)
+    add_aws_fault_commands(local, DEFAULT_STATE_DIR)
 
     demo = commands.add_parser("demo", help="run the whole pipeline locally on the sample documents")
     add_stack_arguments(demo, default_port=0)

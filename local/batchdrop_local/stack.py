@@ -13,12 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
+from batchdrop_local.aws_faults import ADMIN_PATH, FUNCTION_APP_PREFIX, AwsFaults, AwsServer
 from batchdrop_local.emulator import EmulatorConfig, EmulatorServer
 from batchdrop_local.moto_atomic import make_dynamodb_writes_atomic
-from batchdrop_local.provision import ACCOUNT_ID, REGION, LocalStackResources, provision, rate_seconds
+from batchdrop_local.provision import (
+    ACCOUNT_ID,
+    REGION,
+    LocalFunction,
+    LocalStackResources,
+    provision,
+    rate_seconds,
+)
 from batchdrop_local.runtime import FunctionWorker, lambda_environment
+from batchdrop_local.s3_fidelity import make_s3_events_faithful
 from batchdrop_local.template import DEFAULT_STATE_DIR
 from batchdrop_local.triggers import EventBridgeRuleSource, EventSource, ScheduleSource, SqsSource
 
@@ -88,7 +96,9 @@ class LocalStack:
     ) -> None:
         self.options = options or LocalStackOptions()
         self.report = report
-        self.moto: ThreadedMotoServer | None = None
+        self.moto: AwsServer | None = None
+        # Faults on the AWS side: arm(...) makes chosen calls fail as the real service fails them.
+        self.aws_faults = AwsFaults()
         self.emulator: EmulatorServer | None = None
         self.resources: LocalStackResources | None = None
         self.workers: dict[str, FunctionWorker] = {}
@@ -111,10 +121,9 @@ class LocalStack:
         opts = self.options
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         make_dynamodb_writes_atomic()
-        self.moto = ThreadedMotoServer(ip_address=opts.host, port=opts.port, verbose=False)
-        self.moto.start()
-        if opts.port == 0:
-            opts.port = self.moto._server.server_port  # type: ignore[union-attr]
+        make_s3_events_faithful()
+        self.moto = AwsServer(opts.host, opts.port, self.aws_faults).start()
+        opts.port = self.moto.port
         parameters = dict(opts.parameters)
         if opts.real_api:
             if not opts.anthropic_api_key:
@@ -143,7 +152,7 @@ class LocalStack:
         log_dir = opts.state_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         for logical_id, fn in self.resources.functions.items():
-            env = lambda_environment(fn, self.endpoint, opts.function_env)
+            env = self._function_environment(fn, opts.function_env)
             self.workers[logical_id] = _ReportingWorker(fn, env, log_dir, report=self.report)
         for worker in self.workers.values():
             worker.warm()
@@ -152,6 +161,13 @@ class LocalStack:
             source.start()
         self._write_state()
         return self
+
+    def _function_environment(self, fn: LocalFunction, extra: dict[str, str]) -> dict[str, str]:
+        """Lambda's environment, plus an SDK app id that names the function in the User-Agent
+        of its AWS calls, so that a fault can be aimed at the functions (``caller=``)."""
+        return lambda_environment(
+            fn, self.endpoint, {"AWS_SDK_UA_APP_ID": FUNCTION_APP_PREFIX + fn.logical_id, **extra}
+        )
 
     def _queue_url_for_arn(self, arn: str) -> str:
         name = arn.rsplit(":", 1)[1]
@@ -230,7 +246,7 @@ class LocalStack:
             worker = self.workers[logical_id]
             fn = self.resources.functions[logical_id]
             # Set before stopping: a container started in between already gets the new environment.
-            worker._env = lambda_environment(fn, self.endpoint, {**self.options.function_env, **env})
+            worker._env = self._function_environment(fn, {**self.options.function_env, **env})
             worker.stop()
             worker.invocations = 0  # the next invocation waits for a cold start
             worker.warm()
@@ -274,6 +290,7 @@ class LocalStack:
             "parameters": self.resources.parameters,
             "functions": {lid: fn.name for lid, fn in self.resources.functions.items()},
             "logs": str(self.options.state_dir / "logs"),
+            "aws_faults_url": self.endpoint + ADMIN_PATH,
             "pid": os.getpid(),
         }
 
