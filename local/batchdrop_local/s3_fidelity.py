@@ -18,11 +18,12 @@ version when the bucket is versioned, and a sequencer, "a string representation 
 value used to determine event sequence, only used with PUTs and DELETEs". The S3 User Guide
 (*Event message structure*): "If you compare the sequencer strings from two event notifications
 on the same object key, the event notification with the greater sequencer hexadecimal value is
-the event that occurred later ... The sequencers can be of different lengths. So to compare these
-values, you first left pad the shorter value with zeros, and then do a lexicographical
-comparison." The sequencers made here grow per key and do change length (the 16th event of a key
-has one more digit than the 15th), so a consumer that compares them as plain strings is caught
-out exactly as it would be by S3; ``sequencer_order`` is the documented comparison.
+the event that occurred later ... The sequencers can be of different lengths. So, to compare
+these values, first right pad the shorter value with zeros, and then do a lexicographical
+comparison." (Older revisions of that page said "left pad"; the current one, which batchdrop's
+``s3_events.sequencer_is_newer`` follows, says right.) The sequencers made here are S3's usual
+18 hexadecimal digits: a time stamp that grows per key, then a per-key counter's low byte;
+``sequencer_order`` is the documented comparison.
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ def user_metadata_bytes(environ: Mapping[str, Any]) -> int:
 
 
 def sequencer_order(sequencer: str) -> str:
-    """The documented comparison key: left-pad with zeros, then compare as strings."""
-    return sequencer.upper().rjust(64, "0")
+    """The documented comparison key: right-pad with zeros, then compare as strings."""
+    return sequencer.upper().ljust(64, "0")
 
 
 class _Sequencers:
@@ -105,9 +106,9 @@ class _Sequencers:
             self._per_key[(bucket, key)] = generation
             self._stamp = max(self._stamp + 1, time.time_ns() // 1000)
             stamp = self._stamp
-        # generation in front, with no padding: the value grows per key, and so does its length
-        # now and then, which S3 documents and a plain string comparison gets wrong.
-        return f"{generation:X}{stamp:016X}"
+        # The stamp decides the order (it grows for every event); the counter's byte makes each
+        # sequencer of a key distinct, as S3's are.
+        return f"{stamp:016X}{generation % 256:02X}"
 
 
 SEQUENCERS = _Sequencers()

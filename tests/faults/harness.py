@@ -336,7 +336,9 @@ class Outcome:
                 "succeeded (summary, notifications)": self.succeeded,
                 "notifications": self.notifications,
                 "failed_invocations": [
-                    f"{c.function}: {(c.error or '').strip().splitlines()[-1:]}" for c in self.calls if not c.ok
+                    f"{c.function}: {(c.error or '').strip().splitlines()[-1:]}"
+                    for c in self.calls
+                    if not c.ok
                 ],
                 "unused_faults": self.unused_faults,
                 "dead_letters": self.dead_letters,
@@ -399,7 +401,9 @@ class FaultHarness:
     def jobs(self) -> dict[str, dict[str, Any]]:
         """Job items of the jobs table (not the claims that share it), by job id, as plain values."""
         found: dict[str, dict[str, Any]] = {}
-        for page in self.dynamodb.get_paginator("scan").paginate(TableName=self.table_name, ConsistentRead=True):
+        for page in self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table_name, ConsistentRead=True
+        ):
             for item in page["Items"]:
                 job_id = item["job_id"]["S"]
                 if "status" in item and not job_id.startswith(CLAIM_PREFIXES):
@@ -450,22 +454,35 @@ class FaultHarness:
             key = f"{prefix}{doc.name}"
             body = doc.body
             if body is None:
-                body = f"Fault matrix, {prefix}: document {index} reports {index * 7 + 3} widgets sold.".encode()
+                body = (
+                    f"Fault matrix, {prefix}: document {index} reports {index * 7 + 3} widgets sold.".encode()
+                )
             uploaded[key] = self.put(key, body)
         return uploaded
 
     def put(self, key: str, body: bytes) -> dict[str, Any]:
         response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
-        return {"size": len(body), "eTag": response["ETag"].strip('"'), "versionId": response.get("VersionId")}
+        return {
+            "size": len(body),
+            "eTag": response["ETag"].strip('"'),
+            "versionId": response.get("VersionId"),
+        }
 
     def resend_s3_notifications(self, uploaded: dict[str, dict[str, Any]]) -> int:
         """The notification S3 sent for each upload, once more (S3 delivers at least once)."""
         for key, obj in uploaded.items():
-            self.sqs.send_message(QueueUrl=self.ingest_queue, MessageBody=json.dumps(self._s3_event(key, obj)))
+            self.sqs.send_message(
+                QueueUrl=self.ingest_queue, MessageBody=json.dumps(self._s3_event(key, obj))
+            )
         return len(uploaded)
 
     def _s3_event(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
-        s3_object = {"key": quote_plus(key), "size": obj["size"], "eTag": obj["eTag"], "sequencer": "0A1B2C3D4E5F"}
+        s3_object = {
+            "key": quote_plus(key),
+            "size": obj["size"],
+            "eTag": obj["eTag"],
+            "sequencer": "0A1B2C3D4E5F",
+        }
         if obj["versionId"]:
             s3_object["versionId"] = obj["versionId"]
         return {
@@ -513,7 +530,9 @@ class FaultHarness:
             job_id: job
             for job_id, job in self.jobs().items()
             if job_id not in known
-            and any(e["source_key"].startswith(prefix) for e in self.manifest(job_id, job.get("manifest_key")))
+            and any(
+                e["source_key"].startswith(prefix) for e in self.manifest(job_id, job.get("manifest_key"))
+            )
         }
 
     def run(self, scenario: Scenario, once_dir: Path) -> Outcome:
@@ -570,11 +589,15 @@ class FaultHarness:
         submitted_now = Counter(stats["requests_by_custom_id"])
         billed_now = Counter(stats["succeeded_by_custom_id"])
         names = {e["custom_id"] for job_id in outcome.jobs for e in self.manifests[job_id]}
-        outcome.submitted = {c: n - submitted_before[c] for c, n in submitted_now.items() if n > submitted_before[c]}
+        outcome.submitted = {
+            c: n - submitted_before[c] for c, n in submitted_now.items() if n > submitted_before[c]
+        }
         outcome.billed = {c: n - billed_before[c] for c, n in billed_now.items() if n > billed_before[c]}
         outcome.unaccounted = {c: n for c, n in outcome.submitted.items() if c not in names}
         dead_after = self.dead_letters()
-        outcome.dead_letters = {name: n - dead_before[name] for name, n in dead_after.items() if n > dead_before[name]}
+        outcome.dead_letters = {
+            name: n - dead_before[name] for name, n in dead_after.items() if n > dead_before[name]
+        }
         outcome.calls = self.calls.since(mark)
         if scenario.crash and any(c.function == scenario.crash[0] and crashed(c) for c in outcome.calls):
             self.spent_crash.add(scenario.crash[0])
@@ -589,7 +612,10 @@ class FaultHarness:
         if scenario.duplicate == "s3":
             duplicates_sent += self.resend_s3_notifications(state.uploaded)  # at once, as S3 may
             duplicate_stages.add("uploaded")
-        expected_stages = {"s3": {"uploaded", "submitted", "completed"}, "batch-ended": {"ended", "completed"}}
+        expected_stages = {
+            "s3": {"uploaded", "submitted", "completed"},
+            "batch-ended": {"ended", "completed"},
+        }
         waiting_for: list[str] = []
         timed_out = False
         while True:
@@ -625,12 +651,18 @@ class FaultHarness:
             undelivered = {name: n for name, n in self.stack.undelivered_messages().items() if n}
             waiting_for = [
                 *(f"an object for {e.label}" for e in expected if not {e.answer_key, e.error_key} & found),
-                *(f"job {job_id} ({job['status']})" for job_id, job in jobs.items() if job["status"] not in TERMINAL),
+                *(
+                    f"job {job_id} ({job['status']})"
+                    for job_id, job in jobs.items()
+                    if job["status"] not in TERMINAL
+                ),
                 *([] if jobs else ["a job"]),
                 *(f"{n} message(s) for {name}" for name, n in undelivered.items()),
                 *(
                     f"duplicates at {stage}"
-                    for stage in sorted(expected_stages.get(scenario.duplicate or "", set()) - duplicate_stages)
+                    for stage in sorted(
+                        expected_stages.get(scenario.duplicate or "", set()) - duplicate_stages
+                    )
                 ),
                 *(f"step {step.name}" for step in scenario.steps if step.name not in state.acted),
             ]

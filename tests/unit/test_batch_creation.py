@@ -196,7 +196,7 @@ def test_a_queue_full_for_too_long_gives_up_with_the_reason() -> None:
     job = JobToCreate("job-1", 3, waiting_since=T0 - timedelta(hours=25), refusals=40)
     outcome, jobs, _, _ = _run([BatchRefused("queue full", retry_after=None)], job)
     assert isinstance(outcome, GaveUp)
-    assert "queue stayed full for 24 hours" in jobs.gave_up["job-1"] and jobs.waiting == {}
+    assert "did not accept the batch for 24 hours" in jobs.gave_up["job-1"] and jobs.waiting == {}
 
 
 def test_a_refusal_for_good_gives_up_at_once() -> None:

@@ -230,10 +230,11 @@ class BatchCreation:
         now = self.now()
         since = job.waiting_since or now
         if now - since >= self.policy.queue_wait_max:
-            hours = self.policy.queue_wait_max.total_seconds() / 3600
+            waited = self.policy.queue_wait_max.total_seconds()
+            span = f"{waited / 3600:g} hours" if waited >= 3600 else f"{waited:g} seconds"
             return self._give_up(
                 job,
-                f"not submitted: the Message Batches queue stayed full for {hours:g} hours "
+                f"not submitted: the API did not accept the batch for {span} "
                 f"(BatchQueueMaxWaitHours); last answer: {reason}",
             )
         step = self.policy.first_backoff * (2 ** min(job.refusals, 16))

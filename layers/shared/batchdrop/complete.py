@@ -494,6 +494,7 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
             return {"job_id": job_id, "status": "busy"}
         raise JobNotEnded(f"job {job_id} is {current.status if current else 'gone'}; not completing it")
 
+    crash_point("complete:after-claim")
     with ManifestIndex(ctx.store.read_lines(job.manifest_key)) as manifest:
         return _collect(job, ctx, manifest)
 
@@ -543,6 +544,7 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
     ctx.store.put_json(summary_key(job_id), body)
     # In a workflow, one notification at its end (and per stage when the profile asks for it).
     notify = workflow is None or workflow["final"] or work.facts.notify_each_stage
+    crash_point("complete:before-notify")
     if notify and not work.checkpoint.notified:
         ctx.notifier.publish(notification_subject(body), notification_message(body, ctx.store))
         work.checkpoint.notified = True
