@@ -91,6 +91,7 @@ class AwsFault:
     caller: str = "functions"  # a function's logical id, or any function
     status: int | None = None
     code: str | None = None
+    message: str | None = None
 
     def arm(self, stack: LocalStack) -> str:
         rule = stack.aws_faults.arm(
@@ -103,6 +104,7 @@ class AwsFault:
             caller=self.caller,
             status=self.status,
             code=self.code,
+            message=self.message,
         )
         return str(rule.id)
 
@@ -589,6 +591,7 @@ class FaultHarness:
         submitted_now = Counter(stats["requests_by_custom_id"])
         billed_now = Counter(stats["succeeded_by_custom_id"])
         names = {e["custom_id"] for job_id in outcome.jobs for e in self.manifests[job_id]}
+        names |= set(state.notes.get("foreign_custom_ids", ()))  # batches the scenario made itself
         outcome.submitted = {
             c: n - submitted_before[c] for c, n in submitted_now.items() if n > submitted_before[c]
         }

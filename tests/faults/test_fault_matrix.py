@@ -268,6 +268,37 @@ def _summary_says(text: str) -> Callable[[Outcome], None]:
     return check
 
 
+def _create_noted(h: FaultHarness, state: State) -> bool:
+    return _job(state, lambda _, job: job["status"] == "submitting" and "create_calls" in job)
+
+
+def _foreign_batch(h: FaultHarness, state: State) -> None:
+    """Someone else's batch of the same size, made right after the job's create call: Poll can
+    tell it from the job's own only by its results."""
+    import anthropic
+
+    size = next(int(job["requests"]) for job in state.jobs.values() if "create_calls" in job)
+    requests = [
+        {
+            "custom_id": f"foreign-{n}",
+            "params": {
+                "model": "claude-haiku-4-5",
+                "max_tokens": 16,
+                "messages": [{"role": "user", "content": f"Someone else's request {n}."}],
+            },
+        }
+        for n in range(size)
+    ]
+    client = anthropic.Anthropic(api_key="someone-else", base_url=h.emulator.url, max_retries=0)
+    client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
+    state.notes["foreign_custom_ids"] = [r["custom_id"] for r in requests]
+
+
+def _disowned(outcome: Outcome) -> None:
+    assert outcome.completions("wrong_batch") == 1, "Complete did not disown the foreign batch"
+    assert any(p.get("created") for p in _payloads(outcome, POLL)), "Poll never created the job's batch"
+
+
 # --- the documents of the scenarios about documents -----------------------------------------------
 
 # Source keys of 1,020 bytes: their result keys (results/ is 2 bytes longer than inbox/, plus
@@ -301,6 +332,12 @@ BAD_LIST = "\n".join(
         {"id": "good-2", "prompt": "Say goodbye."},
     )
 ).encode()
+
+# What S3 answers a GET of an SSE-C object made without its key (a HEAD gets a bare 400).
+SSE_C_MESSAGE = (
+    "The object was stored using a form of Server Side Encryption. "
+    "The correct parameters must be provided to retrieve the object."
+)
 
 BIG_JOB = tuple(Doc(f"doc-{n:03d}.txt") for n in range(210))
 
@@ -473,10 +510,12 @@ SCENARIOS = [
             Doc("sse-c.txt", expect="error", reason="customer"),
             Doc("plain.txt"),
         ),
+        # As S3 answers: a HEAD of an archived or SSE-KMS object succeeds (metadata needs no
+        # restore and no kms:Decrypt), its GET fails; SSE-C fails both without the key.
         aws_faults=(
             AwsFault(
                 "s3",
-                None,
+                "GetObject",
                 "explicit",
                 count=None,
                 match="kms.txt",
@@ -486,7 +525,7 @@ SCENARIOS = [
             ),
             AwsFault(
                 "s3",
-                None,
+                "GetObject",
                 "explicit",
                 count=None,
                 match="archived.txt",
@@ -503,6 +542,7 @@ SCENARIOS = [
                 caller=SUBMIT,
                 status=400,
                 code="InvalidRequest",
+                message=SSE_C_MESSAGE,
             ),
         ),
     ),
@@ -680,6 +720,15 @@ SCENARIOS = [
         check=_all(_poll_reported("adopted"), _one_batch_per_job),
     ),
     _crash(SUBMIT, "create:after-batch-claim", check=_all(_poll_reported("adopted"), _one_batch_per_job)),
+    Scenario(
+        "adopted-foreign-batch",
+        "Submit dies at its create call; a same-size batch of someone else's is made then: "
+        "Poll adopts it, Complete finds none of the job's requests in it and disowns it",
+        crash=(SUBMIT, "create:before-call"),
+        steps=(Step("make a foreign batch", _create_noted, _foreign_batch),),
+        function_retry=True,
+        check=_disowned,
+    ),
     _crash(POLL, "poll:after-claim-ended"),
     _crash(POLL, "poll:after-emit"),
     _crash(COMPLETE, "complete:after-claim"),

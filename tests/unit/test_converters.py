@@ -7,6 +7,7 @@ import codecs
 import io
 import tracemalloc
 import zipfile
+from typing import Any
 
 import pypdf
 import pytest
@@ -27,11 +28,11 @@ def _doc(path: str) -> InboxKey:
     return InboxKey(key=f"inbox/default/{path}", profile="default", path=path)
 
 
-def _convert(path: str, body: bytes, **limits: int) -> Converted:
+def _convert(path: str, body: bytes, **limits: Any) -> Converted:
     return convert(_doc(path), body, DocumentLimits(**limits))
 
 
-def _rejected(path: str, body: bytes, **limits: int) -> str:
+def _rejected(path: str, body: bytes, **limits: Any) -> str:
     with pytest.raises(DocumentRejected) as caught:
         _convert(path, body, **limits)
     return str(caught.value)
@@ -666,4 +667,13 @@ def test_pictures_in_a_docx_are_not_inflated_and_its_text_is_still_read() -> Non
 def test_a_pdf_claiming_more_pages_than_allowed_is_refused_from_its_page_count() -> None:
     assert _rejected("a.pdf", files.pdf_claiming_pages(1_000_000)) == (
         "the PDF has 1,000,000 pages; the model accepts at most 100 pages"
+    )
+
+
+def test_a_docx_that_takes_too_long_to_inflate_is_refused() -> None:
+    # Given a .docx within every byte limit, and no time at all to inflate it
+    body = files.docx_bomb(inflated_bytes=3 * 1024 * 1024)
+    # Then it is refused for the time it would take, not converted
+    assert _rejected("a.docx", body, max_inflate_seconds=0.0) == (
+        "the Word document could not be read: inflating its parts took longer than 0 s (a zip bomb?)"
     )

@@ -100,6 +100,8 @@ class JobToCreate:
     create_calls: list[datetime] = field(default_factory=list)
     waiting_since: datetime | None = None
     refusals: int = 0  # 429s so far
+    # Batches once adopted for the job whose results proved to be another's: never again.
+    disowned: frozenset[str] = frozenset()
 
 
 def requests_from_lines(lines: Iterator[str]) -> list[dict[str, Any]]:
@@ -191,7 +193,7 @@ class BatchCreation:
         candidates = [
             batch
             for batch in self.batches.created_since(since)
-            if batch.requests == job.requests and near_a_call(batch)
+            if batch.requests == job.requests and near_a_call(batch) and batch.id not in job.disowned
         ]
         for batch in sorted(candidates, key=lambda b: b.created_at):
             if self.jobs.claim_batch(batch.id, job.job_id, self.now()):

@@ -63,6 +63,12 @@ CHECKPOINT_EVERY = 1000
 HANDOVER_MARGIN_SECONDS = 60.0
 # Documents a workflow's summary names as where it started.
 MAX_ORIGINS = 20
+# Documents with shortened keys a summary names.
+MAX_SHORTENED = 100
+
+
+class WrongBatch(RuntimeError):
+    """An adopted batch's results name none of the job's documents: it was another's."""
 
 
 class JobNotEnded(RuntimeError):
@@ -205,6 +211,9 @@ class _ManifestFacts:
     origins: list[str] = field(default_factory=list)  # the first MAX_ORIGINS, sorted
     estimated: float = 0.0  # the submitted requests' estimated cost at batch price
     estimated_in_full: bool = True  # every one of them had an estimate
+    # Documents whose keys were shortened to fit S3 (the first MAX_SHORTENED), and how many.
+    shortened: list[dict[str, Any]] = field(default_factory=list)
+    shortened_count: int = 0
 
     @classmethod
     def of(cls, manifest: ManifestIndex) -> _ManifestFacts:
@@ -213,6 +222,20 @@ class _ManifestFacts:
             facts.attempt = max(facts.attempt, e.attempt)
             facts.notify_each_stage = facts.notify_each_stage or e.notify_stage
             facts.profiles.add(e.profile)
+            if e.full_keys:
+                facts.shortened_count += 1
+                if len(facts.shortened) < MAX_SHORTENED:
+                    kept = {"result_key": e.result_key, "error_key": e.error_key}
+                    facts.shortened.append(
+                        {
+                            "document": e.source_key,
+                            **({"item": e.item} if e.item is not None else {}),
+                            **{
+                                field: {"key": kept[field], "full_key": full}
+                                for field, full in e.full_keys.items()
+                            },
+                        }
+                    )
             if e.status == REJECTED:
                 continue
             facts.estimated += e.estimated_cost or 0.0
@@ -307,6 +330,10 @@ class _Completion:
                 lines = self.ctx.batches.results(str(self.job.batch_id)) if self.job.batch_id else iter(())
                 for chunk in _chunks(lines, LOOKUP_CHUNK):
                     entries = self.manifest.get_many([str(line.get("custom_id", "")) for _, line in chunk])
+                    if not entries and self.job.item.get("adopted"):
+                        # Found by listing (size and time), not named by a create's answer: its
+                        # custom_ids prove whose it is. None of this job's: give it back.
+                        raise WrongBatch(f"batch {self.job.batch_id} holds none of job {job_id}'s requests")
                     for text, line in chunk:
                         raw.write(text + "\n")
                         found = entries.get(str(line.get("custom_id", "")))
@@ -496,7 +523,16 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
 
     crash_point("complete:after-claim")
     with ManifestIndex(ctx.store.read_lines(job.manifest_key)) as manifest:
-        return _collect(job, ctx, manifest)
+        try:
+            return _collect(job, ctx, manifest)
+        except WrongBatch as exc:
+            # The adoption was wrong: the job goes back to finding (or creating) its batch.
+            assert job.batch_id is not None
+            ctx.jobs.disown_batch(job_id, job.batch_id, ctx.now())
+            logger.error(
+                "adopted batch belongs to no document of the job: disowned", extra={"job_id": job_id}
+            )
+            return {"job_id": job_id, "status": "wrong_batch", "batch_id": job.batch_id, "reason": str(exc)}
 
 
 def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) -> dict[str, Any]:
@@ -531,6 +567,7 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
         results_archived=work.archived.as_dict() if work.archived else None,
         # Why no batch was ever made for the job (its documents each have an .error.json).
         not_submitted=None if job.batch_id else job.item.get("end_reason"),
+        shortened_keys={"count": work.facts.shortened_count, "documents": work.facts.shortened},
         retried_in=follow_up,
         previous_attempt=job.item.get("previous_job_id"),
         created_at=job.created_at,

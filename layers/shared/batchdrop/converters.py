@@ -16,6 +16,7 @@ import binascii
 import codecs
 import io
 import re
+import time
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ class DocumentLimits:
     # most this many parts (a zip bomb is refused before it inflates, not after).
     max_docx_inflated_bytes: int = 64 * _MB
     max_docx_parts: int = 10_000
+    # Inflating a .docx's parts may take at most this long (seconds): with the byte cap, this
+    # bounds the CPU a hostile document can cost the invocation and the documents after it.
+    max_inflate_seconds: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -649,6 +653,7 @@ def _bounded_package(body: bytes, limits: DocumentLimits) -> bytes:
         raise DocumentRejected(_inflates_to(f"{_megabytes(declared)}", limits))
     out = io.BytesIO()
     inflated = 0
+    deadline = time.monotonic() + limits.max_inflate_seconds
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
         for info in infos:
             if info.is_dir():
@@ -663,6 +668,11 @@ def _bounded_package(body: bytes, limits: DocumentLimits) -> bytes:
                         inflated += len(chunk)
                         if inflated > limits.max_docx_inflated_bytes:
                             raise DocumentRejected(_inflates_to("more than its zip declares", limits))
+                        if time.monotonic() > deadline:
+                            raise DocumentRejected(
+                                "the Word document could not be read: inflating its parts took longer "
+                                f"than {limits.max_inflate_seconds:g} s (a zip bomb?)"
+                            )
                         chunks.append(chunk)
             except DocumentRejected:
                 raise

@@ -47,13 +47,17 @@ class ManifestEntry:
     # The S3 event's sequencer of this version: orders the versions of one key (newest wins in
     # results/). Written only when known, so manifests without it read the same as before.
     sequencer: str | None = None
+    # The keys the layout gives this document that S3 cannot hold (over 1,024 bytes), by the
+    # field they were shortened in ({"result_key": <full key>, ...}); None when all fit.
+    full_keys: dict[str, str] | None = None
 
     def to_json(self) -> str:
         # Every field is a plain value: no need for asdict's recursive deep copy (a third of
         # Submit's own CPU per document when it was used).
         data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
-        if data["sequencer"] is None:
-            del data["sequencer"]
+        for optional in ("sequencer", "full_keys"):
+            if data[optional] is None:
+                del data[optional]
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod

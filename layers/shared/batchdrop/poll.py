@@ -223,6 +223,7 @@ def _redrive_creation(
         create_calls=[parse_time(str(t)) for t in job.item.get("create_calls", [])],
         waiting_since=parse_time(str(waiting_since)) if waiting_since else None,
         refusals=int(job.item.get("create_refusals", 0)),
+        disowned=frozenset(job.item.get("disowned_batches", [])),
     )
     outcome = BatchCreation(jobs, batches, now, policy.creation()).run(
         target, lambda: requests_from_lines(store.read_lines(key))

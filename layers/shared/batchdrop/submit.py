@@ -211,6 +211,7 @@ class IngestWindow:
             profile=doc.profile,
             error_key=documents.error_key(doc),
             sequencer=ref.sequencer,
+            full_keys=_full_keys({"error_key": documents.full_error_key(doc)}),
         )
         try:
             if doc.extension == LIST_EXTENSION:
@@ -237,6 +238,7 @@ class IngestWindow:
             etag=stored.etag or base.etag,
             model=profile.model,
             result_key=documents.result_key(doc, profile),
+            full_keys=documents.shortened_keys(doc, profile) or None,
             kind=converted.kind,
             next_profile=profile.next,
             notify_stage=profile.notify_each_stage,
@@ -251,7 +253,13 @@ class IngestWindow:
         for line in parse_request_list(doc, stored.body, self.profiles):
             custom_id = self._next_custom_id(doc.key, stored.version_id, line.item)
             if isinstance(line, ListedError):
-                entry = replace(base, custom_id=custom_id, item=line.item, error_key=line.error_key)
+                entry = replace(
+                    base,
+                    custom_id=custom_id,
+                    item=line.item,
+                    error_key=line.error_key,
+                    full_keys=_full_keys({"error_key": documents.full_error_key(doc, line.item)}),
+                )
                 self._reject(entry, line.reason)
                 continue
             entry = replace(
@@ -264,6 +272,7 @@ class IngestWindow:
                 model=str(line.params.get("model")),
                 result_key=line.result_key,
                 error_key=line.error_key,
+                full_keys=documents.shortened_keys(doc, line.profile, line.item) or None,
             )
             self._append(entry, line.params, None, line.profile.max_job_cost_usd)
 
@@ -443,6 +452,12 @@ class IngestWindow:
             return job.status == ABANDONED
         age = jobs.claim_age(identity, now)
         return age is not None and age > grace
+
+
+def _full_keys(keys: dict[str, str]) -> dict[str, str] | None:
+    """Those of ``keys`` (full, by field) that S3 cannot hold and were shortened; None if none."""
+    long = {name: key for name, key in keys.items() if not documents.key_fits(key)}
+    return long or None
 
 
 def _job_submitted(job_id: str, requests: int, outcome: CreationOutcome) -> JobSubmitted:

@@ -464,6 +464,41 @@ class JobStore:
             ExpressionAttributeValues={":now": iso(now)},
         )
 
+    def disown_batch(self, job_id: str, batch_id: str, now: datetime) -> bool:
+        """An adopted batch turned out to be another's (its results name none of the job's
+        requests): the job goes back to ``submitting`` without it, never to adopt it again, and
+        its creation lease ends now so that Poll finds or creates the job's own batch."""
+        disowned = self._conditional_update(
+            job_id,
+            UpdateExpression=(
+                "SET #s = :submitting, creation_lease_until = :now, updated_at = :now, "
+                "disowned_batches = list_append(if_not_exists(disowned_batches, :none), :b) "
+                "REMOVE batch_id, batch_expires_at, adopted, completing_claimed_at, ending_claimed_at, "
+                "ended_at"
+            ),
+            ConditionExpression="#s = :completing AND batch_id = :id",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":submitting": SUBMITTING,
+                ":completing": COMPLETING,
+                ":now": iso(now),
+                ":none": [],
+                ":b": [batch_id],
+                ":id": batch_id,
+            },
+        )
+        if disowned:
+            try:
+                self._table.delete_item(
+                    Key={"job_id": BATCH_PREFIX + batch_id},
+                    ConditionExpression="claimed_by = :job",
+                    ExpressionAttributeValues={":job": job_id},
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        return disowned
+
     def release_completion(self, job_id: str, now: datetime) -> bool:
         """Give the job back (its checkpoint saved) for the next Complete to take."""
         return self._conditional_update(
