@@ -68,8 +68,12 @@ validate: sam-venv ## sam validate --lint (offline)
 security: checkov-venv ## checkov on template.yaml: zero failed checks
 	$(CHECKOV) -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
-test: venv lint validate security ## set up and run every test (unit, integration, emulator, end-to-end)
-	$(BIN)/pytest
+# The fault matrix runs on two local stacks at once: its scenarios mostly wait (leases,
+# redeliveries), so two halve its time even on two cores.
+MATRIX_WORKERS ?= 2
+test: venv lint validate security ## set up and run every test (unit, integration, emulator, end-to-end, fault matrix)
+	$(BIN)/pytest --ignore=tests/faults
+	$(BIN)/pytest tests/faults -n $(MATRIX_WORKERS) --dist load
 
 test-fast: venv ## unit and emulator tests only
 	$(BIN)/pytest tests/unit tests/emulator

@@ -42,7 +42,8 @@ context_for_jobs = CompletionContext(
     max_attempts=settings.max_attempts,
     creation=CreationPolicy(
         lease=timedelta(seconds=settings.submit_grace_seconds),
-        queue_wait_max=timedelta(hours=settings.queue_wait_max_hours),
+        queue_wait_max=settings.queue_wait_max,
+        first_backoff=timedelta(seconds=settings.queue_retry_first_seconds),
     ),
 )
 
@@ -81,8 +82,12 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     summary = complete_job(event.detail["job_id"], ctx)
     if summary["status"] != "completed":
         # duplicate: already completed; busy: another invocation holds the job (not an error)
-        duplicate = summary["status"] in ("duplicate", "busy")
-        metrics.add_metric("DuplicateDeliveries" if duplicate else "HandOvers", MetricUnit.Count, 1)
+        metric = {
+            "duplicate": "DuplicateDeliveries",
+            "busy": "DuplicateDeliveries",
+            "wrong_batch": "BatchesDisowned",
+        }
+        metrics.add_metric(metric.get(summary["status"], "HandOvers"), MetricUnit.Count, 1)
         return summary
     counts = summary["counts"]
     metrics.add_metric("DocumentsSucceeded", MetricUnit.Count, counts["succeeded"])

@@ -518,7 +518,7 @@ SCENARIOS = [
                 "GetObject",
                 "explicit",
                 count=None,
-                match="kms.txt",
+                match="inbox/default/unreadable-objects/kms.txt",
                 caller=SUBMIT,
                 status=403,
                 code="AccessDenied",
@@ -528,7 +528,7 @@ SCENARIOS = [
                 "GetObject",
                 "explicit",
                 count=None,
-                match="archived.txt",
+                match="inbox/default/unreadable-objects/archived.txt",
                 caller=SUBMIT,
                 status=403,
                 code="InvalidObjectState",
@@ -538,7 +538,7 @@ SCENARIOS = [
                 None,
                 "explicit",
                 count=None,
-                match="sse-c.txt",
+                match="inbox/default/unreadable-objects/sse-c.txt",
                 caller=SUBMIT,
                 status=400,
                 code="InvalidRequest",
@@ -589,15 +589,14 @@ SCENARIOS = [
     ),
     Scenario(
         "s3-write-result",
-        f"S3 PutObject SlowDown x{PAST_AWS_RETRIES} on the 2nd result write (Complete; case 2)",
+        f"S3 PutObject SlowDown x{PAST_AWS_RETRIES} on one result write (Complete; case 2)",
         aws_faults=(
             AwsFault(
                 "s3",
                 "PutObject",
                 "throttle",
                 count=PAST_AWS_RETRIES,
-                nth=2,
-                match="results/default/s3-write-result/",
+                match="results/default/s3-write-result/two words.txt",
                 caller=COMPLETE,
             ),
         ),
@@ -693,7 +692,7 @@ SCENARIOS = [
     ),
     Scenario(
         "big-job",
-        f"210 documents; the 100th result write fails x{PAST_AWS_RETRIES} (Complete)",
+        f"210 documents; the 100th document's result write fails x{PAST_AWS_RETRIES} (Complete)",
         documents=BIG_JOB,
         aws_faults=(
             AwsFault(
@@ -701,8 +700,7 @@ SCENARIOS = [
                 "PutObject",
                 "throttle",
                 count=PAST_AWS_RETRIES,
-                nth=100,
-                match="results/default/big-job/",
+                match="results/default/big-job/doc-099.txt",
                 caller=COMPLETE,
             ),
         ),
@@ -779,7 +777,7 @@ def test_every_document_answered_once_billed_once_and_notified_once(
     scenario: Scenario, harness: FaultHarness, fault_matrix: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     outcome = harness.run(scenario, tmp_path / "crash-once")
-    row = outcome.row()
+    row = {**outcome.row(), "index": SCENARIOS.index(scenario)}
     fault_matrix.append(row)
     assert_scenario_held(outcome, harness.diagnostics(outcome))
     row["verdict"] = "ok"

@@ -56,10 +56,14 @@ class FakeJobs:
     gave_up: dict[str, str] = field(default_factory=dict)
     create_calls: dict[str, list[datetime]] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    owner: str = "writer"  # who holds the creation lease
 
-    def note_create_call(self, job_id: str, now: datetime) -> None:
+    def note_create_call(self, job_id: str, now: datetime, owner: str, lease: timedelta) -> bool:
+        if owner != self.owner:
+            return False
         self.create_calls.setdefault(job_id, []).append(now)
         self.log.append("note")
+        return True
 
     def claim_batch(self, batch_id: str, job_id: str, now: datetime, force: bool = False) -> bool:
         holder = self.batch_claims.get(batch_id)
@@ -79,11 +83,11 @@ class FakeJobs:
     def get(self, job_id: str) -> None:
         return None
 
-    def record_waiting(self, job_id: str, now: datetime, until: datetime, reason: str) -> bool:
+    def record_waiting(self, job_id: str, now: datetime, until: datetime, reason: str, owner: str) -> bool:
         self.waiting[job_id] = (until, reason)
         return True
 
-    def give_up_creation(self, job_id: str, now: datetime, reason: str) -> bool:
+    def give_up_creation(self, job_id: str, now: datetime, reason: str, owner: str) -> bool:
         self.gave_up[job_id] = reason
         return True
 
@@ -132,7 +136,7 @@ def _run(
         clock.now += timedelta(seconds=seconds)
 
     creation = BatchCreation(jobs, batches, clock, CreationPolicy(**policy), sleep)  # type: ignore[arg-type]
-    outcome = creation.run(job or JobToCreate("job-1", len(REQUESTS)), REQUESTS)
+    outcome = creation.run(job or JobToCreate("job-1", len(REQUESTS), "writer"), REQUESTS)
     return outcome, jobs, batches, slept
 
 
@@ -166,7 +170,7 @@ def test_when_listing_fails_nothing_is_created_again() -> None:
     jobs, batches = FakeJobs(), FakeBatches(clock, [BatchMayExist("504")])
     batches.list_error = RuntimeError("list answered 500")
     outcome = BatchCreation(jobs, batches, clock, CreationPolicy(), lambda _: None).run(  # type: ignore[arg-type]
-        JobToCreate("job-1", 3), REQUESTS
+        JobToCreate("job-1", 3, "writer"), REQUESTS
     )
     assert isinstance(outcome, Uncertain) and batches.log == ["create", "list"]
     assert jobs.submitted == {} and jobs.waiting == {} and jobs.gave_up == {}
@@ -184,16 +188,16 @@ def test_a_full_queue_makes_the_job_wait_with_backoff() -> None:
     until, reason = jobs.waiting["job-1"]
     assert until == T0 + timedelta(minutes=1) and "429" in reason
     # the second refusal waits twice as long, up to the maximum
-    job = JobToCreate("job-1", 3, waiting_since=T0 - timedelta(hours=1), refusals=3)
+    job = JobToCreate("job-1", 3, "writer", waiting_since=T0 - timedelta(hours=1), refusals=3)
     _, jobs, _, _ = _run([BatchRefused("queue full", retry_after=None)], job)
     assert jobs.waiting["job-1"][0] == T0 + timedelta(minutes=8)
-    job = JobToCreate("job-1", 3, waiting_since=T0 - timedelta(hours=1), refusals=12)
+    job = JobToCreate("job-1", 3, "writer", waiting_since=T0 - timedelta(hours=1), refusals=12)
     _, jobs, _, _ = _run([BatchRefused("queue full", retry_after=None)], job)
     assert jobs.waiting["job-1"][0] == T0 + timedelta(minutes=30)
 
 
 def test_a_queue_full_for_too_long_gives_up_with_the_reason() -> None:
-    job = JobToCreate("job-1", 3, waiting_since=T0 - timedelta(hours=25), refusals=40)
+    job = JobToCreate("job-1", 3, "writer", waiting_since=T0 - timedelta(hours=25), refusals=40)
     outcome, jobs, _, _ = _run([BatchRefused("queue full", retry_after=None)], job)
     assert isinstance(outcome, GaveUp)
     assert "did not accept the batch for 24 hours" in jobs.gave_up["job-1"] and jobs.waiting == {}
@@ -211,7 +215,7 @@ def test_an_earlier_create_is_adopted_before_anything_is_created() -> None:
     mine = _batch("msgbatch_mine", called + timedelta(seconds=2), 3)
     other_size = _batch("msgbatch_size", called + timedelta(seconds=1), 4)
     too_late = _batch("msgbatch_late", called + timedelta(minutes=10), 3)
-    job = JobToCreate("job-1", 3, create_calls=[called])
+    job = JobToCreate("job-1", 3, "writer", create_calls=[called])
     outcome, _, batches, _ = _run([], job, existing=[mine, other_size, too_late])
     # Then the batch of its size made right after its create call is adopted; no create
     assert isinstance(outcome, Created) and outcome.adopted and outcome.batch.id == "msgbatch_mine"
@@ -221,7 +225,7 @@ def test_an_earlier_create_is_adopted_before_anything_is_created() -> None:
 def test_a_batch_another_job_claimed_is_not_adopted() -> None:
     called = T0 - timedelta(minutes=30)
     theirs = _batch("msgbatch_theirs", called + timedelta(seconds=1), 3)
-    job = JobToCreate("job-1", 3, create_calls=[called])
+    job = JobToCreate("job-1", 3, "writer", create_calls=[called])
     clock = Clock()
     jobs, batches = FakeJobs(batch_claims={"msgbatch_theirs": "job-2"}), FakeBatches(clock, ["ok"], [theirs])
     outcome = BatchCreation(jobs, batches, clock, CreationPolicy(), lambda _: None).run(job, REQUESTS)  # type: ignore[arg-type]
@@ -233,7 +237,7 @@ def test_a_just_created_batch_taken_by_another_job_is_claimed_back() -> None:
     clock = Clock()
     jobs, batches = FakeJobs(batch_claims={"msgbatch_0": "job-2"}), FakeBatches(clock, ["ok"])
     outcome = BatchCreation(jobs, batches, clock, CreationPolicy(), lambda _: None).run(  # type: ignore[arg-type]
-        JobToCreate("job-1", 3), REQUESTS
+        JobToCreate("job-1", 3, "writer"), REQUESTS
     )
     assert isinstance(outcome, Created) and jobs.batch_claims["msgbatch_0"] == "job-1"
 
@@ -248,6 +252,18 @@ def test_requests_are_read_only_when_a_create_is_needed() -> None:
         raise AssertionError("the requests were read although the batch was found")
 
     outcome = BatchCreation(jobs, batches, clock, CreationPolicy(), lambda _: None).run(  # type: ignore[arg-type]
-        JobToCreate("job-1", 3, create_calls=[called]), unreadable
+        JobToCreate("job-1", 3, "writer", create_calls=[called]), unreadable
     )
     assert isinstance(outcome, Created) and outcome.adopted
+
+
+def test_a_writer_that_lost_its_lease_never_calls_create() -> None:
+    # Given a writer that slept past its lease while another (Poll) took the creation over
+    clock = Clock()
+    jobs, batches = FakeJobs(owner="poll"), FakeBatches(clock, ["ok"])
+    outcome = BatchCreation(jobs, batches, clock, CreationPolicy(), lambda _: None).run(  # type: ignore[arg-type]
+        JobToCreate("job-1", 3, "writer"), REQUESTS
+    )
+    # Then it leaves the creation to the new owner: no create, nothing recorded
+    assert isinstance(outcome, Uncertain) and batches.log == []
+    assert jobs.submitted == {} and jobs.waiting == {}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -96,12 +97,20 @@ CreationOutcome = Created | Waiting | Uncertain | GaveUp
 class JobToCreate:
     job_id: str
     requests: int  # how many requests its batch holds
+    # The token under which this writer holds the job's creation lease (record_intent or
+    # claim_creation): create is called only while it still holds it.
+    owner: str = ""
     # When each create of the job's batch was called so far (recorded before the call).
     create_calls: list[datetime] = field(default_factory=list)
     waiting_since: datetime | None = None
     refusals: int = 0  # 429s so far
     # Batches once adopted for the job whose results proved to be another's: never again.
     disowned: frozenset[str] = frozenset()
+
+
+def new_owner() -> str:
+    """A token for one writer's hold on a job's creation."""
+    return uuid.uuid4().hex
 
 
 def requests_from_lines(lines: Iterator[str]) -> list[dict[str, Any]]:
@@ -144,7 +153,10 @@ class BatchCreation:
             if body is None:
                 body = requests() if callable(requests) else requests
             called = self.now()
-            self.jobs.note_create_call(job.job_id, called)
+            if not self.jobs.note_create_call(job.job_id, called, job.owner, self.policy.lease):
+                # The lease ran out (this writer was slow) and another took the creation over:
+                # it finds this writer's batches by their create calls, or creates the batch.
+                return self._uncertain(job, "the creation was taken over by another writer")
             job.create_calls.append(called)
             crash_point("create:before-call")
             try:
@@ -241,7 +253,7 @@ class BatchCreation:
             )
         step = self.policy.first_backoff * (2 ** min(job.refusals, 16))
         until = now + min(step, self.policy.max_backoff)
-        self.jobs.record_waiting(job.job_id, now, until, reason)
+        self.jobs.record_waiting(job.job_id, now, until, reason, job.owner)
         logger.warning(
             "batch not created: waiting for capacity",
             extra={"job_id": job.job_id, "until": until.isoformat(), "reason": reason},
@@ -249,7 +261,7 @@ class BatchCreation:
         return Waiting(until, reason)
 
     def _give_up(self, job: JobToCreate, reason: str) -> GaveUp:
-        self.jobs.give_up_creation(job.job_id, self.now(), reason)
+        self.jobs.give_up_creation(job.job_id, self.now(), reason, job.owner)
         logger.error("no batch will be made for the job", extra={"job_id": job.job_id, "reason": reason})
         return GaveUp(reason)
 

@@ -18,7 +18,7 @@ from batchdrop.anthropic_batches import MessageBatches
 from batchdrop.aws.jobs_table import COMPLETED, COMPLETING, JobRecord, JobStore, iso
 from batchdrop.aws.messaging import BATCH_ENDED, JOB_COMPLETED, JobEvents, Notifier
 from batchdrop.aws.storage import DocumentStore
-from batchdrop.batch_creation import BatchCreation, CreationPolicy, JobToCreate
+from batchdrop.batch_creation import BatchCreation, CreationPolicy, JobToCreate, new_owner
 from batchdrop.crash_points import crash_point
 from batchdrop.documents import (
     METADATA_ORIGIN,
@@ -541,6 +541,8 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
     with tempfile.NamedTemporaryFile("w+", encoding="utf-8", suffix=".jsonl") as raw:
         try:
             collected = work.collect(raw)
+        except WrongBatch:
+            raise  # the job keeps its claim: complete_job disowns the batch from `completing`
         except Exception:
             # Give the job back at once, so the retry (EventBridge, Lambda) need not wait out the lease.
             ctx.jobs.release_completion(job_id, ctx.now())
@@ -642,11 +644,13 @@ def resubmit(
     ctx.store.put_bytes(
         requests_key(follow_up), "".join(line + "\n" for line in lines).encode(), "application/x-ndjson"
     )
+    owner = new_owner()
     ctx.jobs.record_intent(
         follow_up,
         manifest_key(follow_up),
         ctx.now(),
         ctx.creation.lease,
+        owner,
         documents=len(entries),
         requests=len(lines),
         rejected=0,
@@ -656,7 +660,7 @@ def resubmit(
     )
     crash_point("complete:after-follow-up-intent")
     outcome = BatchCreation(ctx.jobs, ctx.batches, ctx.now, ctx.creation).run(
-        JobToCreate(follow_up, len(lines)), [json.loads(line) for line in lines]
+        JobToCreate(follow_up, len(lines), owner), [json.loads(line) for line in lines]
     )
     logger.info(
         "transient failures resubmitted",

@@ -25,6 +25,7 @@ from batchdrop.batch_creation import (
     GaveUp,
     JobToCreate,
     Waiting,
+    new_owner,
     requests_from_lines,
 )
 from batchdrop.crash_points import crash_point
@@ -208,7 +209,8 @@ def _redrive_creation(
     A job recorded without its requests (before they were written first) cannot be created
     here: it is abandoned, which frees its claims for the redelivered notifications.
     """
-    if not jobs.claim_creation(job.job_id, now(), policy.submit_grace):
+    owner = new_owner()
+    if not jobs.claim_creation(job.job_id, now(), policy.submit_grace, owner):
         return  # another poller has it, or its writer came back
     key = requests_key(job.job_id)
     if store is None or not store.exists(key):
@@ -220,6 +222,7 @@ def _redrive_creation(
     target = JobToCreate(
         job.job_id,
         int(job.item.get("requests", 0)),
+        owner=owner,
         create_calls=[parse_time(str(t)) for t in job.item.get("create_calls", [])],
         waiting_since=parse_time(str(waiting_since)) if waiting_since else None,
         refusals=int(job.item.get("create_refusals", 0)),

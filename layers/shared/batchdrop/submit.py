@@ -28,6 +28,7 @@ from batchdrop.batch_creation import (
     GaveUp,
     JobToCreate,
     Waiting,
+    new_owner,
 )
 from batchdrop.cancel import cancel_marker_job
 from batchdrop.converters import DocumentLimits, convert, max_source_bytes
@@ -356,11 +357,13 @@ class IngestWindow:
                 requests_key(job_id), "".join(p.line + "\n" for p in claimed).encode(), "application/x-ndjson"
             )
             costs = [p.entry.estimated_cost for p in claimed]
+            owner = new_owner()
             jobs.record_intent(
                 job_id,
                 key,
                 now(),
                 policy.lease,
+                owner,
                 documents=len(entries),
                 requests=len(claimed),
                 rejected=len(rejected),
@@ -370,7 +373,7 @@ class IngestWindow:
                 estimate_complete=None not in costs,
             )
             crash_point("submit:before-create")
-            outcome = creation.run(JobToCreate(job_id, len(claimed)), [p.request for p in claimed])
+            outcome = creation.run(JobToCreate(job_id, len(claimed), owner), [p.request for p in claimed])
             submitted.append(_job_submitted(job_id, len(claimed), outcome))
         return SubmitOutcome(
             jobs=submitted,

@@ -34,6 +34,8 @@ SUBMITTING, SUBMITTED, ENDING, ENDED, COMPLETING, COMPLETED, ABANDONED = (
 # Items that record which job holds a document version share the table; their key starts so.
 CLAIM_PREFIX = "doc#"
 BATCH_PREFIX = "batch#"
+# A creation step's condition: the job still waits for its batch, and the writer still holds it.
+_HELD_BY_OWNER = "#s = :submitting AND attribute_not_exists(batch_id) AND creation_owner = :owner"
 # DynamoDB's limit on the writes of one TransactWriteItems call.
 TRANSACTION_ITEMS = 100
 # Job records are kept this long after creation (DynamoDB TTL); results stay in S3.
@@ -95,13 +97,22 @@ class JobStore:
         return _record(_plain(item)) if item else None
 
     def record_intent(
-        self, job_id: str, manifest_key: str, now: datetime, lease: timedelta, **attributes: Any
+        self,
+        job_id: str,
+        manifest_key: str,
+        now: datetime,
+        lease: timedelta,
+        owner: str | None = None,
+        **attributes: Any,
     ) -> None:
         """Write the job before the batch is created, so a crash leaves a trace to reconcile.
 
-        The job is open from here on, and its creation is leased to the writer for ``lease``:
-        after that Poll takes the creation over (finds the batch, or creates it).
+        The job is open from here on, and its creation is leased to the writer (``owner``, a
+        token of its own) for ``lease``: after that Poll takes the creation over (finds the
+        batch, or creates it), and the writer may no longer call create (note_create_call).
         """
+        if owner is not None:
+            attributes["creation_owner"] = owner
         self._table.put_item(
             Item={
                 "job_id": job_id,
@@ -117,12 +128,12 @@ class JobStore:
             ConditionExpression="attribute_not_exists(job_id)",
         )
 
-    def claim_creation(self, job_id: str, now: datetime, lease: timedelta) -> bool:
+    def claim_creation(self, job_id: str, now: datetime, lease: timedelta, owner: str) -> bool:
         """Take over creating the batch of a job still ``submitting`` whose creation lease ran
-        out (its writer died, or it waits for queue capacity): one taker wins."""
+        out (its writer died, or it waits for queue capacity): one taker wins, as ``owner``."""
         return self._conditional_update(
             job_id,
-            UpdateExpression="SET creation_lease_until = :until, updated_at = :now",
+            UpdateExpression="SET creation_lease_until = :until, creation_owner = :owner, updated_at = :now",
             ConditionExpression=(
                 "#s = :submitting AND attribute_not_exists(batch_id) AND "
                 "(attribute_not_exists(creation_lease_until) OR creation_lease_until <= :now)"
@@ -132,20 +143,34 @@ class JobStore:
                 ":submitting": SUBMITTING,
                 ":now": iso(now),
                 ":until": iso(now + lease),
+                ":owner": owner,
             },
         )
 
-    def note_create_call(self, job_id: str, now: datetime) -> None:
-        """Record, before calling create, that a create of the job's batch is being called: only
-        a batch made near one of these moments can be the job's (see batch_creation.find)."""
-        self._table.update_item(
-            Key={"job_id": job_id},
-            UpdateExpression="SET create_calls = list_append(if_not_exists(create_calls, :none), :now)",
-            ConditionExpression="attribute_exists(job_id)",
-            ExpressionAttributeValues={":none": [], ":now": [iso(now)]},
+    def note_create_call(self, job_id: str, now: datetime, owner: str, lease: timedelta) -> bool:
+        """Before calling create: record the call (only a batch made near one of these moments
+        can be the job's, see batch_creation.find) and renew the creation lease, if ``owner``
+        still holds it. False when another took the creation over: then create must not be
+        called, since the new owner creates (or finds) the batch itself."""
+        return self._conditional_update(
+            job_id,
+            UpdateExpression=(
+                "SET create_calls = list_append(if_not_exists(create_calls, :none), :now), "
+                "creation_lease_until = :until, updated_at = :at"
+            ),
+            ConditionExpression=_HELD_BY_OWNER,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":none": [],
+                ":now": [iso(now)],
+                ":at": iso(now),
+                ":until": iso(now + lease),
+                ":submitting": SUBMITTING,
+                ":owner": owner,
+            },
         )
 
-    def record_waiting(self, job_id: str, now: datetime, until: datetime, reason: str) -> bool:
+    def record_waiting(self, job_id: str, now: datetime, until: datetime, reason: str, owner: str) -> bool:
         """The API refused to create the batch for now (429: the batch queue is full): the job
         waits, its creation leased to nobody until ``until``, when Poll tries again."""
         return self._conditional_update(
@@ -155,7 +180,7 @@ class JobStore:
                 "last_refusal = :reason, create_refusals = if_not_exists(create_refusals, :zero) + :one, "
                 "updated_at = :now"
             ),
-            ConditionExpression="#s = :submitting AND attribute_not_exists(batch_id)",
+            ConditionExpression=_HELD_BY_OWNER,
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
                 ":submitting": SUBMITTING,
@@ -164,10 +189,11 @@ class JobStore:
                 ":reason": reason[:1000],
                 ":zero": 0,
                 ":one": 1,
+                ":owner": owner,
             },
         )
 
-    def give_up_creation(self, job_id: str, now: datetime, reason: str) -> bool:
+    def give_up_creation(self, job_id: str, now: datetime, reason: str, owner: str) -> bool:
         """No batch will be made for this job (the queue stayed full too long, or the API refused
         the batch for good). It goes on as if its batch had ended with nothing in it: Poll
         announces it and Complete gives every document its ``.error.json`` with ``reason``."""
@@ -176,13 +202,14 @@ class JobStore:
             UpdateExpression=(
                 "SET #s = :submitted, end_reason = :reason, updated_at = :now REMOVE creation_lease_until"
             ),
-            ConditionExpression="#s = :submitting AND attribute_not_exists(batch_id)",
+            ConditionExpression=_HELD_BY_OWNER,
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
                 ":submitted": SUBMITTED,
                 ":submitting": SUBMITTING,
                 ":reason": reason[:2000],
                 ":now": iso(now),
+                ":owner": owner,
             },
         )
 
