@@ -22,6 +22,7 @@ import pytest
 from batchdrop_local.emulator import FailRule
 from batchdrop_local.runtime import FunctionWorker
 from batchdrop_local.stack import LocalStack, LocalStackOptions
+from batchdrop_local.triggers import SqsSource
 from tests.faults.harness import (
     COMPLETE,
     POLL,
@@ -340,6 +341,27 @@ SSE_C_MESSAGE = (
 )
 
 BIG_JOB = tuple(Doc(f"doc-{n:03d}.txt") for n in range(210))
+
+
+def _window(seconds: float) -> Callable[[FaultHarness], None]:
+    """Set the ingest queue's batching window (IngestBatchingWindowSeconds, as Lambda's poller)."""
+
+    def set_window(h: FaultHarness) -> None:
+        for source in h.stack.sources:
+            if isinstance(source, SqsSource):
+                source.window_seconds = seconds
+
+    return set_window
+
+
+def _big_window(h: FaultHarness, state: State) -> None:
+    _remember_stack(h, state)
+    _window(20.0)(h)
+
+
+def _one_job_of_all(outcome: Outcome) -> None:
+    sizes = sorted(len(outcome.state.notes["h"].manifests[job_id]) for job_id in outcome.jobs)
+    assert sizes == [len(BIG_JOB)], f"jobs of {sizes} documents, not one of {len(BIG_JOB)}"
 
 
 # --- the scenarios --------------------------------------------------------------------------------
@@ -705,6 +727,10 @@ SCENARIOS = [
             ),
         ),
         function_retry=True,
+        # One window long enough for all 210 uploads: one job of 210 documents.
+        before=_big_window,
+        after=_window(1.0),
+        check=_one_job_of_all,
         deadline=180.0,
     ),
     # --- a crash at every state transition ---
