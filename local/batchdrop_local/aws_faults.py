@@ -56,7 +56,7 @@ from urllib.parse import parse_qs, unquote, unquote_plus
 from batchdrop_local.s3_fidelity import s3_limit_refusal
 
 ADMIN_PATH = "/_batchdrop/aws-faults"
-SERVICES = ("s3", "dynamodb", "sns", "events", "sqs")
+SERVICES = ("s3", "dynamodb", "sns", "events", "sqs", "secretsmanager")
 KINDS = ("throttle", "error", "after-effect", "access-denied", "explicit", "partial")
 # The local stack's functions send ``app/lambda.<LogicalId>`` in their User-Agent
 # (AWS_SDK_UA_APP_ID), so that a rule can target the functions and leave the stack's own
@@ -145,6 +145,16 @@ def default_answer(service: str, operation: str, kind: str) -> ErrorAnswer:
             "error": ErrorAnswer(500, "InternalException", "Internal service error."),
             "access-denied": ErrorAnswer(
                 400, "AccessDeniedException", f"User is not authorized to perform: events:{operation}"
+            ),
+        },
+        "secretsmanager": {  # JSON 1.1, as EventBridge
+            "throttle": ErrorAnswer(400, "ThrottlingException", "Rate exceeded"),
+            "error": ErrorAnswer(500, "InternalServiceError", "An error occurred on the server side."),
+            "access-denied": ErrorAnswer(
+                400,
+                "AccessDeniedException",
+                f"User is not authorized to perform: secretsmanager:{operation} because no identity-based "
+                "policy allows the secretsmanager:GetSecretValue action",
             ),
         },
         "sqs": {
@@ -559,7 +569,7 @@ def render_error(
             ("Content-Type", "application/x-amz-json-1.0"),
             ("x-amzn-query-error", f"{answer.code};{fault}"),
         ]
-    else:  # events
+    else:  # events, secretsmanager (JSON 1.1)
         body = json.dumps({"__type": answer.code, "message": answer.message}).encode()
         headers.append(("Content-Type", "application/x-amz-json-1.1"))
     return answer.status, headers, body

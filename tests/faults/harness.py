@@ -138,6 +138,7 @@ class Scenario:
     emulator_faults: tuple[EmulatorFault, ...] = ()
     aws_faults: tuple[AwsFault, ...] = ()
     crash: tuple[str, str] | None = None  # (function, crash point)
+    function_env: dict[str, dict[str, str]] = field(default_factory=dict)  # extra, per function
     duplicate: Literal["s3", "batch-ended"] | None = None
     # True: an invocation must fail and be retried by its event source; False: none may fail;
     # None: either (the fault may or may not outlast the retries of the SDK or botocore).
@@ -538,10 +539,12 @@ class FaultHarness:
         }
 
     def run(self, scenario: Scenario, once_dir: Path) -> Outcome:
-        wanted = {}
+        wanted = {name: dict(env) for name, env in scenario.function_env.items()}
         if scenario.crash:
             function, point = scenario.crash
-            wanted[function] = {"BATCHDROP_CRASH_POINTS": point, "BATCHDROP_CRASH_ONCE_DIR": str(once_dir)}
+            wanted.setdefault(function, {}).update(
+                {"BATCHDROP_CRASH_POINTS": point, "BATCHDROP_CRASH_ONCE_DIR": str(once_dir)}
+            )
         self.configure_functions(wanted)
         self.collect_notifications()
         known_jobs = set(self.jobs())
@@ -568,7 +571,7 @@ class FaultHarness:
             state.uploaded = self.upload(prefix, scenario.documents)
             if scenario.after_upload:
                 scenario.after_upload(self, state)
-            outcome = self._settle(scenario, state, known_jobs, started)
+            outcome = self._settle(scenario, state, known_jobs, started, mark)
         finally:
             if scenario.after:
                 scenario.after(self)
@@ -606,7 +609,9 @@ class FaultHarness:
             self.spent_crash.add(scenario.crash[0])
         return outcome
 
-    def _settle(self, scenario: Scenario, state: State, known_jobs: set[str], started: float) -> Outcome:
+    def _settle(
+        self, scenario: Scenario, state: State, known_jobs: set[str], started: float, mark: int
+    ) -> Outcome:
         prefix = state.prefix
         expected = expected_outputs(prefix, scenario.documents)
         results_prefix = "results/default/" + prefix.removeprefix("inbox/default/")
@@ -668,6 +673,16 @@ class FaultHarness:
                     )
                 ),
                 *(f"step {step.name}" for step in scenario.steps if step.name not in state.acted),
+                # A crashed container's invocation ends when its process has exited, which may be
+                # after the rest of the pipeline has already finished the job.
+                *(
+                    [f"the crash of {scenario.crash[0]} at {scenario.crash[1]}"]
+                    if scenario.crash
+                    and not any(
+                        c.function == scenario.crash[0] and crashed(c) for c in self.calls.since(mark)
+                    )
+                    else []
+                ),
             ]
             if not waiting_for:
                 break

@@ -713,6 +713,17 @@ SCENARIOS = [
         function_retry=True,
     ),
     Scenario(
+        "secrets-manager",
+        f"Secrets Manager GetSecretValue throttled x{PAST_AWS_RETRIES} (Submit reading the API key at its create)",
+        # The key is cached for API_KEY_MAX_AGE_SECONDS: 0 makes Submit read it at every create.
+        function_env={SUBMIT: {"API_KEY_MAX_AGE_SECONDS": "0"}},
+        aws_faults=(
+            AwsFault("secretsmanager", "GetSecretValue", "throttle", count=PAST_AWS_RETRIES, caller=SUBMIT),
+        ),
+        function_retry=True,
+        check=_poll_reported("created"),
+    ),
+    Scenario(
         "big-job",
         f"210 documents; the 100th document's result write fails x{PAST_AWS_RETRIES} (Complete)",
         documents=BIG_JOB,
@@ -822,4 +833,4 @@ def test_the_matrix_has_every_scenario_issue_9_asks_for() -> None:
     }
     assert named <= crash_points, f"crash points no scenario fires: {sorted(named - crash_points)}"
     services = {f.service for s in SCENARIOS for f in s.aws_faults}
-    assert {"s3", "dynamodb", "sns", "events"} <= services
+    assert {"s3", "dynamodb", "sns", "events", "secretsmanager"} <= services
