@@ -185,16 +185,7 @@ class DocumentStore:
         DocumentUnreadable when S3 refuses even its metadata (SSE-C objects answer HEAD with 400
         without their key).
         """
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
-        if version_id:
-            kwargs["VersionId"] = version_id
-        try:
-            response = self._s3.head_object(**kwargs)
-        except ClientError as exc:
-            failure = _read_failure(exc, key)
-            if failure is None:
-                raise
-            raise failure from exc
+        response = self._read_call(self._s3.head_object, key, version_id)
         return DocumentHead(
             key=key,
             size=int(response.get("ContentLength", 0)),
@@ -238,16 +229,7 @@ class DocumentStore:
             raise _too_large(size, max_bytes)
         if version_id and self.current_version_deleted(key):
             raise DocumentGone(key)
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
-        if version_id:
-            kwargs["VersionId"] = version_id
-        try:
-            response = self._s3.get_object(**kwargs)
-        except ClientError as exc:
-            failure = _read_failure(exc, key)
-            if failure is None:
-                raise
-            raise failure from exc
+        response = self._read_call(self._s3.get_object, key, version_id)
         stream = response["Body"]
         try:
             length = response.get("ContentLength")
@@ -267,6 +249,20 @@ class DocumentStore:
             metadata=response.get("Metadata", {}),
             storage_class=response.get("StorageClass") or "STANDARD",
         )
+
+    def _read_call(self, call: Callable[..., Any], key: str, version_id: str | None) -> Any:
+        """A GET or HEAD of a document (that version, when named); a failure that is about the
+        document (gone, unreadable) raised as what it means, others as they came."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        try:
+            return call(**kwargs)
+        except ClientError as exc:
+            failure = _read_failure(exc, key)
+            if failure is None:
+                raise
+            raise failure from exc
 
     def put_result(self, obj: ResultObject) -> None:
         self._s3.put_object(
