@@ -264,13 +264,15 @@ class DocumentStore:
                 raise
             raise failure from exc
 
-    def put_result(self, obj: ResultObject) -> None:
+    def put_result(self, obj: ResultObject, **condition: str) -> None:
+        """Write a result object; ``condition``: S3's IfNoneMatch or IfMatch, when given."""
         self._s3.put_object(
             Bucket=self.bucket,
             Key=obj.key,
             Body=obj.body,
             ContentType=obj.content_type,
             Metadata=obj.metadata,
+            **condition,  # type: ignore[arg-type]
         )
 
     def put_newest(self, obj: ResultObject, sibling: str | None = None) -> Superseded | None:
@@ -298,14 +300,7 @@ class DocumentStore:
         condition = {"IfNoneMatch": "*"}
         for _ in range(CONDITIONAL_ATTEMPTS):
             try:
-                self._s3.put_object(
-                    Bucket=self.bucket,
-                    Key=obj.key,
-                    Body=obj.body,
-                    ContentType=obj.content_type,
-                    Metadata=obj.metadata,
-                    **condition,  # type: ignore[arg-type]
-                )
+                self.put_result(obj, **condition)
                 return None
             except ClientError as exc:
                 if exc.response["Error"]["Code"] not in _CONDITION_FAILED:
