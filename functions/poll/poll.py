@@ -29,6 +29,7 @@ policy = PollPolicy(
     queue_wait_max=settings.queue_wait_max,
     queue_retry_first=timedelta(seconds=settings.queue_retry_first_seconds),
     ending_lease=timedelta(seconds=settings.ending_lease_seconds),
+    create_span=timedelta(seconds=settings.create_span_seconds),
 )
 
 

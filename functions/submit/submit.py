@@ -53,6 +53,7 @@ creation_policy = CreationPolicy(
     lease=timedelta(seconds=settings.submit_grace_seconds),
     queue_wait_max=settings.queue_wait_max,
     first_backoff=timedelta(seconds=settings.queue_retry_first_seconds),
+    create_span=timedelta(seconds=settings.create_span_seconds),
 )
 
 

@@ -172,9 +172,11 @@ def test_a_fault_aimed_at_submit_is_served_to_it_alone_and_retried_by_its_sdk(
     rule = stack.aws_faults.arm("s3", None, "throttle", caller="SubmitFunction")
     try:
         done_before = len(submit_events.results)
+        # The test's own calls are not Submit's (an object outside inbox/ starts nothing).
+        s3.put_object(Bucket=bucket, Key=f"notes/{uuid.uuid4().hex[:6]}.txt", Body=b"not a document")
+        assert rule.seen == 0
         key = f"inbox/fault-{uuid.uuid4().hex[:6]}.txt"
         s3.put_object(Bucket=bucket, Key=key, Body=b"a document")
-        assert rule.seen == 0
         assert stack.aws_faults.wait_served(rule, timeout=60)
         # Then Submit's SDK retried it and the invocation that handled the document succeeded.
         _until(lambda: submit_events.s3_records(key) and len(submit_events.results) > done_before)

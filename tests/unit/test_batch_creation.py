@@ -83,6 +83,10 @@ class FakeJobs:
     def get(self, job_id: str) -> None:
         return None
 
+    def settle_create_call(self, job_id: str, called: datetime) -> None:
+        self.create_calls[job_id].remove(called)
+        self.log.append("settle")
+
     def record_waiting(self, job_id: str, now: datetime, until: datetime, reason: str, owner: str) -> bool:
         self.waiting[job_id] = (until, reason)
         return True
@@ -158,11 +162,25 @@ def test_a_lost_answer_is_found_by_listing_and_never_created_again(status: str) 
     assert len(batches.made) == 1 and jobs.submitted["job-1"] == ("msgbatch_0", True)
 
 
-def test_a_failure_that_made_no_batch_is_listed_before_the_next_create() -> None:
-    outcome, _, batches, slept = _run([BatchMayExist("500"), "ok"])
-    assert isinstance(outcome, Created) and not outcome.adopted
-    assert batches.log == ["create", "list", "create"]
-    assert len(batches.made) == 1 and len(slept) == 1
+def test_after_a_lost_answer_with_no_batch_listed_nothing_is_created_before_the_span() -> None:
+    # Given a create whose answer was lost, and a list that does not (yet) show a batch
+    outcome, jobs, batches, slept = _run([BatchMayExist("504"), "ok"], create_span=timedelta(minutes=3))
+    # Then the job waits until a batch that call made would surely be listed: no second create
+    assert isinstance(outcome, Waiting) and batches.log == ["create", "list"] and slept == []
+    assert jobs.waiting["job-1"][0] == T0 + timedelta(minutes=3)
+    # and its call stays one that may have made a batch (the next try lists first)
+    assert jobs.create_calls["job-1"] == [T0]
+
+
+def test_a_refused_call_is_settled_and_never_looked_for() -> None:
+    # Given a create the API refused (429: no batch was made)
+    outcome, jobs, batches, _ = _run([BatchRefused("queue full", retry_after=3600.0)])
+    assert isinstance(outcome, Waiting)
+    # Then the call is settled: a later try has no call to look for, so it lists nothing
+    assert jobs.create_calls["job-1"] == [] and "settle" in jobs.log
+    foreign = _batch("msgbatch_foreign", T0 + timedelta(seconds=1), 3)
+    _, _, batches, _ = _run(["ok"], JobToCreate("job-1", 3, "writer"), existing=[foreign])
+    assert batches.log == ["create"]
 
 
 def test_when_listing_fails_nothing_is_created_again() -> None:

@@ -60,8 +60,11 @@ class CreationPolicy:
     # Waits between tries while the queue is full: doubling from the first up to the last.
     first_backoff: timedelta = timedelta(minutes=1)
     max_backoff: timedelta = timedelta(minutes=30)
-    # Creates tried in one call after answers that made no batch (each after finding out).
+    # Creates tried in one call after 429s that asked for a short wait.
     attempts: int = 3
+    # How long after a create call a batch it made may take to be listed (tests shorten it):
+    # no batch is created again for the job before then.
+    create_span: timedelta = CREATE_SPAN
     # A 429 asking for at most this long is waited out in place; a longer one ends the call.
     wait_in_place_seconds: float = 10.0
 
@@ -148,7 +151,6 @@ class BatchCreation:
             if found is not None:
                 return self._recorded(job, found, adopted=True)
         body: list[dict[str, Any]] | None = None
-        backoff = self.policy.first_backoff.total_seconds()
         for attempt in range(1, self.policy.attempts + 1):
             if body is None:
                 body = requests() if callable(requests) else requests
@@ -162,6 +164,7 @@ class BatchCreation:
             try:
                 batch = self.batches.create(body)
             except BatchRefused as exc:
+                self._settled(job, called)  # a 429 made no batch: no listing need look for it
                 wait = exc.retry_after
                 short = wait is not None and wait <= self.policy.wait_in_place_seconds
                 if attempt < self.policy.attempts and short and wait is not None:
@@ -169,6 +172,7 @@ class BatchCreation:
                     continue
                 return self._wait(job, f"the API refused to create the batch for now (429): {exc}")
             except BatchRejected as exc:
+                self._settled(job, called)
                 return self._give_up(job, str(exc))
             except BatchMayExist as exc:
                 logger.warning("the answer to a create was lost: finding out", extra={"job_id": job.job_id})
@@ -178,11 +182,13 @@ class BatchCreation:
                     return self._uncertain(job, f"{exc}; and listing the batches failed: {list_error}")
                 if found is not None:
                     return self._recorded(job, found, adopted=True)
-                if attempt < self.policy.attempts:
-                    self.sleep(min(backoff, self.policy.wait_in_place_seconds))
-                    backoff *= 2
-                    continue
-                return self._wait(job, f"creating the batch failed {attempt} times, no batch made: {exc}")
+                # Not listed yet is not proof of none: a batch this call made may still show up
+                # until create_span after the call. Nothing is created again before then.
+                return self._wait(
+                    job,
+                    f"no batch listed after a lost create answer ({exc}); listing again before a new create",
+                    not_before=called + self.policy.create_span,
+                )
             crash_point("create:after-call")
             return self._recorded(job, batch, adopted=False)
         raise AssertionError("unreachable")
@@ -191,7 +197,7 @@ class BatchCreation:
         """The batch one of the job's earlier creates made, claimed for it; None when none did.
 
         The API lists no requests, so a batch is recognised by its size and by being created
-        within CREATE_SPAN after one of the job's create calls, among the batches no other job
+        within create_span after one of the job's create calls, among the batches no other job
         has claimed; the oldest such one is the job's.
         """
         if not job.create_calls:
@@ -200,7 +206,9 @@ class BatchCreation:
 
         def near_a_call(batch: BatchInfo) -> bool:
             created = _parse(batch.created_at)
-            return any(call - CLOCK_SKEW <= created <= call + CREATE_SPAN for call in job.create_calls)
+            return any(
+                call - CLOCK_SKEW <= created <= call + self.policy.create_span for call in job.create_calls
+            )
 
         candidates = [
             batch
@@ -240,7 +248,11 @@ class BatchCreation:
         )
         return Created(batch, adopted)
 
-    def _wait(self, job: JobToCreate, reason: str) -> Waiting | GaveUp:
+    def _settled(self, job: JobToCreate, called: datetime) -> None:
+        self.jobs.settle_create_call(job.job_id, called)
+        job.create_calls.remove(called)
+
+    def _wait(self, job: JobToCreate, reason: str, not_before: datetime | None = None) -> Waiting | GaveUp:
         now = self.now()
         since = job.waiting_since or now
         if now - since >= self.policy.queue_wait_max:
@@ -253,6 +265,8 @@ class BatchCreation:
             )
         step = self.policy.first_backoff * (2 ** min(job.refusals, 16))
         until = now + min(step, self.policy.max_backoff)
+        if not_before is not None:
+            until = max(until, not_before)
         self.jobs.record_waiting(job.job_id, now, until, reason, job.owner)
         logger.warning(
             "batch not created: waiting for capacity",

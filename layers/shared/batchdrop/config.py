@@ -143,6 +143,8 @@ class Settings:
     queue_wait_max_seconds: int = 0
     queue_retry_first_seconds: int = 60
     ending_lease_seconds: int = 300
+    # How long a batch a create made may take to appear in the list (no create again before).
+    create_span_seconds: int = 180
 
     @property
     def queue_wait_max(self) -> timedelta:
@@ -181,4 +183,5 @@ class Settings:
             queue_wait_max_seconds=_int(env, "QUEUE_WAIT_MAX_SECONDS", 0, 0, 604_800),
             queue_retry_first_seconds=_int(env, "QUEUE_RETRY_FIRST_SECONDS", 60, 1, 3600),
             ending_lease_seconds=_int(env, "ENDING_LEASE_SECONDS", 300, 0, 3600),
+            create_span_seconds=_int(env, "CREATE_SPAN_SECONDS", 180, 1, 3600),
         )

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from batchdrop.anthropic_batches import BatchInfo, MessageBatches
-from batchdrop.aws.jobs_table import COMPLETING, ENDED, SUBMITTED, SUBMITTING, JobRecord, JobStore
+from batchdrop.aws.jobs_table import COMPLETING, ENDED, ENDING, SUBMITTED, SUBMITTING, JobRecord, JobStore
 from batchdrop.aws.messaging import BATCH_ENDED, JobEvents
 from batchdrop.aws.storage import DocumentStore
 from batchdrop.batch_creation import (
+    CREATE_SPAN,
     BatchCreation,
     Created,
     CreationPolicy,
@@ -84,12 +86,16 @@ class PollPolicy:
     # tried again after this long at first (doubling up to 30 minutes).
     queue_wait_max: timedelta = timedelta(hours=24)
     queue_retry_first: timedelta = timedelta(minutes=1)
+    create_span: timedelta = CREATE_SPAN
     # A poller that claimed "Batch Ended" but died before sending it is replaced after this long.
     ending_lease: timedelta = ENDING_LEASE
 
     def creation(self) -> CreationPolicy:
         return CreationPolicy(
-            lease=self.submit_grace, queue_wait_max=self.queue_wait_max, first_backoff=self.queue_retry_first
+            lease=self.submit_grace,
+            queue_wait_max=self.queue_wait_max,
+            first_backoff=self.queue_retry_first,
+            create_span=self.create_span,
         )
 
 
@@ -111,39 +117,84 @@ def poll_open_jobs(
     policy = policy or PollPolicy()
     report = PollReport()
     running: list[JobRecord] = []
+    failures: list[Exception] = []
+
+    def each(job: JobRecord, step: Callable[[], None]) -> None:
+        """One job's work; a job that fails does not stop the others (the tick fails at the end)."""
+        try:
+            step()
+        except Exception as exc:
+            logger.exception("a job could not be polled", extra={"job_id": job.job_id})
+            failures.append(exc)
+
     for job in jobs.open_jobs():
         report.open_jobs += 1
+        # A job no batch was made for (end_reason) is announced, and re-announced, like any.
+        unbatched_end = job.batch_id is None and bool(job.item.get("end_reason"))
         if job.status in (ENDED, COMPLETING):
             ended_at = job.item.get("ended_at") or job.item["updated_at"]
             if now() - parse_time(str(ended_at)) > policy.uncollected_after:
                 report.uncollected += 1
             # Its "Batch Ended" was lost (dead-lettered) or its Complete died: announce it again.
-            if job.batch_id and jobs.claim_redrive(job.job_id, now(), policy.redrive_after):
-                events.emit(BATCH_ENDED, {"job_id": job.job_id, "batch_id": job.batch_id, "redrive": True})
-                report.redriven.append(job.job_id)
+            if job.batch_id or unbatched_end:
+                each(job, partial(_redrive_announcement, job, jobs, events, now, policy, report))
             continue
         if job.batch_id is None:
             if job.status == SUBMITTING and _creation_lease_over(job, now(), policy):
-                _redrive_creation(job, jobs, batches(), store, now, policy, report)
-            elif job.status == SUBMITTED and job.item.get("end_reason"):
-                _announce_ended(job, jobs, events, now, report, None, policy.ending_lease)  # no batch
+                each(job, partial(_redrive_creation, job, jobs, batches(), store, now, policy, report))
+            elif job.status in (SUBMITTED, ENDING) and unbatched_end:
+                each(job, partial(_announce_ended, job, jobs, events, now, report, None, policy.ending_lease))
             continue
         expires_at = job.item.get("batch_expires_at")
         if expires_at and parse_time(str(expires_at)) < now():
             report.overdue += 1
         running.append(job)
-    if not running:
-        return report
-    for job, batch in zip(running, _retrieve_all(batches(), running, concurrency), strict=True):
-        assert job.batch_id is not None
-        if job.item.get("cancel_requested_at") and batch.processing_status == "in_progress":
-            batches().cancel(job.batch_id)  # requested before the batch existed (or was adopted)
-        if not batch.ended:
-            jobs.update_progress(job.job_id, batch.processing_status, batch.request_counts, now())
-            report.in_progress += 1
-            continue
-        _announce_ended(job, jobs, events, now, report, batch, policy.ending_lease)
+    if running:
+        for job, batch in zip(running, _retrieve_all(batches(), running, concurrency), strict=True):
+            if isinstance(batch, Exception):
+                logger.error(
+                    "a job's batch could not be retrieved", extra={"job_id": job.job_id, "error": str(batch)}
+                )
+                failures.append(batch)
+                continue
+            each(job, partial(_watch, job, batch, jobs, batches, events, now, policy, report))
+    if failures:
+        raise failures[0]  # after every other job had its turn: the alarm still sees the error
     return report
+
+
+def _redrive_announcement(
+    job: JobRecord,
+    jobs: JobStore,
+    events: JobEvents,
+    now: Callable[[], datetime],
+    policy: PollPolicy,
+    report: PollReport,
+) -> None:
+    if jobs.claim_redrive(job.job_id, now(), policy.redrive_after):
+        events.emit(BATCH_ENDED, {"job_id": job.job_id, "batch_id": job.batch_id, "redrive": True})
+        report.redriven.append(job.job_id)
+
+
+def _watch(
+    job: JobRecord,
+    batch: BatchInfo,
+    jobs: JobStore,
+    batches: Callable[[], MessageBatches],
+    events: JobEvents,
+    now: Callable[[], datetime],
+    policy: PollPolicy,
+    report: PollReport,
+) -> None:
+    """A running job's batch as retrieved: its progress stored, or its end announced."""
+    assert job.batch_id is not None
+    if job.item.get("cancel_requested_at") and batch.processing_status == "in_progress":
+        batches().cancel(job.batch_id)  # requested before the batch existed (or was adopted)
+    if not batch.ended:
+        jobs.update_progress(job.job_id, batch.processing_status, batch.request_counts, now())
+        report.in_progress += 1
+        return
+    _announce_ended(job, jobs, events, now, report, batch, policy.ending_lease)
 
 
 def _announce_ended(
@@ -183,14 +234,24 @@ def _creation_lease_over(job: JobRecord, now: datetime, policy: PollPolicy) -> b
     return now - parse_time(job.created_at) > policy.submit_grace  # recorded before leases
 
 
-def _retrieve_all(client: MessageBatches, running: list[JobRecord], concurrency: int) -> list[BatchInfo]:
-    """Each job's batch, in order; the first alone (it builds the client), the rest in parallel."""
+def _retrieve_all(
+    client: MessageBatches, running: list[JobRecord], concurrency: int
+) -> list[BatchInfo | Exception]:
+    """Each job's batch, in order, or why it could not be retrieved; the first alone (it builds
+    the client), the rest in parallel."""
+
+    def retrieve(batch_id: str) -> BatchInfo | Exception:
+        try:
+            return client.retrieve(batch_id)
+        except Exception as exc:
+            return exc
+
     ids = [str(job.batch_id) for job in running]
-    first = client.retrieve(ids[0])
+    first = retrieve(ids[0])
     if len(ids) == 1 or concurrency <= 1:
-        return [first, *(client.retrieve(batch_id) for batch_id in ids[1:])]
+        return [first, *(retrieve(batch_id) for batch_id in ids[1:])]
     with ThreadPoolExecutor(max_workers=min(concurrency, len(ids) - 1), thread_name_prefix="poll") as pool:
-        return [first, *pool.map(client.retrieve, ids[1:])]
+        return [first, *pool.map(retrieve, ids[1:])]
 
 
 def _redrive_creation(
@@ -223,7 +284,12 @@ def _redrive_creation(
         job.job_id,
         int(job.item.get("requests", 0)),
         owner=owner,
-        create_calls=[parse_time(str(t)) for t in job.item.get("create_calls", [])],
+        # Only the calls that may have made a batch: not those the API answered with a refusal.
+        create_calls=[
+            parse_time(str(t))
+            for t in job.item.get("create_calls", [])
+            if t not in set(job.item.get("settled_calls", []))
+        ],
         waiting_since=parse_time(str(waiting_since)) if waiting_since else None,
         refusals=int(job.item.get("create_refusals", 0)),
         disowned=frozenset(job.item.get("disowned_batches", [])),

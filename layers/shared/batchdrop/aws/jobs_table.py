@@ -46,6 +46,11 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def iso_ms(moment: datetime) -> str:
+    """To the millisecond: create calls of one job may be less than a second apart."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 @dataclass(frozen=True)
 class JobRecord:
     job_id: str
@@ -162,12 +167,22 @@ class JobStore:
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
                 ":none": [],
-                ":now": [iso(now)],
+                ":now": [iso_ms(now)],
                 ":at": iso(now),
                 ":until": iso(now + lease),
                 ":submitting": SUBMITTING,
                 ":owner": owner,
             },
+        )
+
+    def settle_create_call(self, job_id: str, called: datetime) -> None:
+        """The create called at ``called`` was answered: it made no batch (429, 4xx). Listing
+        need never look for its batch again (see batch_creation.find)."""
+        self._table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET settled_calls = list_append(if_not_exists(settled_calls, :none), :at)",
+            ConditionExpression="attribute_exists(job_id)",
+            ExpressionAttributeValues={":none": [], ":at": [iso_ms(called)]},
         )
 
     def record_waiting(self, job_id: str, now: datetime, until: datetime, reason: str, owner: str) -> bool:
@@ -501,7 +516,7 @@ class JobStore:
                 "SET #s = :submitting, creation_lease_until = :now, updated_at = :now, "
                 "disowned_batches = list_append(if_not_exists(disowned_batches, :none), :b) "
                 "REMOVE batch_id, batch_expires_at, adopted, completing_claimed_at, ending_claimed_at, "
-                "ended_at"
+                "ended_at, waiting_since, create_refusals"
             ),
             ConditionExpression="#s = :completing AND batch_id = :id",
             ExpressionAttributeNames={"#s": "status"},
