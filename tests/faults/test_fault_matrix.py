@@ -764,6 +764,9 @@ SCENARIOS = [
         "Submit dies at its create call; a same-size batch of someone else's is made then: "
         "Poll adopts it, Complete finds none of the job's requests in it and disowns it",
         crash=(SUBMIT, "create:before-call"),
+        # Poll takes a batch for the job's if made within CREATE_SPAN_SECONDS of its call: wide
+        # enough here that the foreign batch, made as soon as the call is seen, is in it.
+        function_env={POLL: {"CREATE_SPAN_SECONDS": "60"}},
         steps=(Step("make a foreign batch", _create_noted, _foreign_batch),),
         function_retry=True,
         check=_disowned,
