@@ -5,15 +5,19 @@ timeout, a 5xx that a gateway sent after the API acted) may or may not have made
 The rules, in order:
 
 1. The job is recorded (``submitting``, with its manifest and its requests in S3) before any
-   create, and its creation is leased to whoever records it.
-2. Before a create that may repeat an earlier one, find out: list the batches created since the
-   job was recorded, and adopt one of the job's size that no other job has claimed.
-3. A 429 (the organisation's batch queue is full) made no batch: the job waits, with backoff,
-   and Poll tries again when the wait is over; after ``queue_wait_max`` it gives up, and every
-   document gets an ``.error.json`` that names the reason. Nothing is dead-lettered meanwhile.
-4. A refusal that will not change (400, 413...) gives up at once, with the API's reason.
-5. A lost answer that listing could not settle leaves the job to Poll once the lease runs out:
-   Poll lists again (the batch shows up there if it exists) and creates it only if not.
+   create, and its creation is leased to one owner (a token): only the lease's holder calls
+   create, renewing the lease first; a writer that lost it calls nothing.
+2. Each create call is recorded (``create_calls``) before it is made. Before a create that may
+   repeat an earlier one, find out: list the batches, and adopt one of the job's size made
+   within ``create_span`` of one of those calls that no other job has claimed.
+3. A 429 (the organisation's batch queue is full) made no batch: the call is settled (never
+   looked for), the job waits with backoff, and Poll tries again when the wait is over; after
+   ``queue_wait_max`` it gives up, and every document gets an ``.error.json`` that names the
+   reason. Nothing is dead-lettered meanwhile.
+4. A refusal that will not change (400, 413...) is settled too, and gives up at once.
+5. A lost answer (5xx, 408, 409, dropped connection, timeout) is settled by listing; with no
+   batch listed, nothing is created again before ``create_span`` after the call. When listing
+   fails, Poll settles it once the lease runs out.
 
 An adopted batch is checked when its results are read: their custom_ids must be the manifest's
 (Complete). The residual risk is named in the README (Guarantees).
@@ -166,8 +170,11 @@ class BatchCreation:
             except BatchRefused as exc:
                 self._settled(job, called)  # a 429 made no batch: no listing need look for it
                 wait = exc.retry_after
-                short = wait is not None and wait <= self.policy.wait_in_place_seconds
-                if attempt < self.policy.attempts and short and wait is not None:
+                if (
+                    attempt < self.policy.attempts
+                    and wait is not None
+                    and wait <= self.policy.wait_in_place_seconds
+                ):
                     self.sleep(wait)
                     continue
                 return self._wait(job, f"the API refused to create the batch for now (429): {exc}")
