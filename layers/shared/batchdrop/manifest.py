@@ -50,12 +50,21 @@ class ManifestEntry:
     # The keys the layout gives this document that S3 cannot hold (over 1,024 bytes), by the
     # field they were shortened in ({"result_key": <full key>, ...}); None when all fit.
     full_keys: dict[str, str] | None = None
+    # What the documents table records of the source: SHA-256 of the bytes read, and a hash of
+    # the profile's effective settings (model, params, schema) the request was built with.
+    content_sha256: str | None = None
+    settings_hash: str | None = None
+    # A structured-output profile's JSON Schema as submitted: the job's own copy
+    # (``schema_key``), so that an edited schema file cannot change how answers are checked.
+    schema_key: str | None = None
+    # Set when the model was deprecated at submit: its scheduled retirement (RFC 3339).
+    model_retires_at: str | None = None
 
     def to_json(self) -> str:
         # Every field is a plain value: no need for asdict's recursive deep copy (a third of
         # Submit's own CPU per document when it was used).
         data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
-        for optional in ("sequencer", "full_keys"):
+        for optional in _OPTIONAL_FIELDS:
             if data[optional] is None:
                 del data[optional]
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -66,6 +75,8 @@ class ManifestEntry:
 
 
 _ENTRY_FIELDS = tuple(f.name for f in fields(ManifestEntry))
+# Written only when set, so manifests without them read the same as before.
+_OPTIONAL_FIELDS = ("sequencer", "full_keys", "content_sha256", "settings_hash", "schema_key", "model_retires_at")
 
 
 def new_job_id(now: datetime) -> str:
@@ -104,6 +115,16 @@ def results_key(job_id: str) -> str:
 
 def summary_key(job_id: str) -> str:
     return f"jobs/{job_id}/summary.json"
+
+
+def documents_key(job_id: str) -> str:
+    """One row per document of the job: what happened to it (the documents table)."""
+    return f"jobs/{job_id}/documents.jsonl"
+
+
+def job_schema_key(job_id: str, profile: str) -> str:
+    """The JSON Schema a structured-output profile's requests were sent with."""
+    return f"jobs/{job_id}/schemas/{profile}.json"
 
 
 def dump_manifest(entries: Iterable[ManifestEntry]) -> bytes:
