@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 PROFILES = {
     "profiles/brief.yaml": b"model: claude-haiku-4-5\nmax_tokens: 200\ninstruction: Two sentences on ${name}.\n",
-    "profiles/facts.json": b'{"model": "claude-sonnet-4-5", "output_format": "json", "instruction": "List the facts."}',
+    "profiles/facts.json": b'{"model": "claude-sonnet-4-6", "output_format": "json", "instruction": "List the facts."}',
 }
 DOCUMENTS = {
     "inbox/brief/plain.txt": b"The warehouse in Lyon opened on 4 August.",

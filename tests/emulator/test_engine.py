@@ -62,11 +62,11 @@ def test_answer_names_model_title_word_count_and_first_sentence() -> None:
         {"type": "text", "text": "Summarise the report."},
     ]
     message = answer(
-        params(model="claude-sonnet-4-5", messages=[{"role": "user", "content": content}]), "msg_1"
+        params(model="claude-sonnet-4-6", messages=[{"role": "user", "content": content}]), "msg_1"
     )
 
     text = text_of(message)
-    assert "claude-sonnet-4-5" in text
+    assert "claude-sonnet-4-6" in text
     assert '"Annual report"' in text
     assert "Revenue grew by 12% in 2024." in text
     assert "91 words" in text  # 7 + 4 * 20 in the document, 3 in the question

@@ -173,7 +173,7 @@ def test_profiles_from_the_bucket_mix_models_and_formats_in_one_batch(stack: Sta
         "profiles/extract.json",
         json.dumps(
             {
-                "model": "claude-sonnet-4-5",
+                "model": "claude-sonnet-4-6",
                 "output_format": "json",
                 "instruction": "Extract the totals.",
                 "citations": True,
@@ -198,10 +198,10 @@ def test_profiles_from_the_bucket_mix_models_and_formats_in_one_batch(stack: Sta
     ]
     assert summarize["messages"][0]["content"][-1]["text"] == "Summarise minutes.txt in three bullets."
     extract = requests["inbox/extract/invoice.txt"]
-    assert extract["model"] == "claude-sonnet-4-5"
+    assert extract["model"] == "claude-sonnet-4-6"
     assert extract["messages"][0]["content"][0]["citations"] == {"enabled": True}
     manifest = _manifest(stack, result["jobs"][0]["job_id"])
-    assert manifest["inbox/extract/invoice.txt"]["model"] == "claude-sonnet-4-5"
+    assert manifest["inbox/extract/invoice.txt"]["model"] == "claude-sonnet-4-6"
     assert manifest["inbox/summarize/minutes.txt"]["result_key"] == "results/summarize/minutes.txt.md"
     errors = {
         key: json.loads(stack.get_text(key))["reason"]
@@ -221,7 +221,7 @@ def test_profiles_from_the_bucket_mix_models_and_formats_in_one_batch(stack: Sta
     assert isinstance(answer, dict)
     assert stack.get_text("results/summarize/minutes.txt.md")
     assert summary["documents_by_profile"] == {"broken": 1, "extract": 1, "sumarize": 1, "summarize": 1}
-    assert set(summary["tokens_by_model"]) == {"claude-haiku-4-5", "claude-sonnet-4-5"}
+    assert set(summary["tokens_by_model"]) == {"claude-haiku-4-5", "claude-sonnet-4-6"}
     assert (summary["counts"]["succeeded"], summary["counts"]["rejected"]) == (2, 2)
 
 
@@ -353,7 +353,7 @@ def test_prompt_caching_shows_in_the_summary_and_lowers_the_cost(stack: Stack) -
     guide = "Follow the house style guide. " * 180  # about 1,350 tokens
     stack.put_document(
         "profiles/styled.json",
-        json.dumps({"model": "claude-sonnet-4-5", "system_prompt": guide, "cache_system_prompt": True}),
+        json.dumps({"model": "claude-sonnet-4-6", "system_prompt": guide, "cache_system_prompt": True}),
     )
     documents = {f"inbox/styled/doc-{n}.txt": f"Document {n} text.".encode() for n in range(3)}
     result = _submit(stack, documents)
@@ -381,7 +381,7 @@ def test_a_cached_instruction_is_read_from_the_cache_after_the_first_request(sta
     stack.put_document(
         "profiles/checklist.json",
         json.dumps(
-            {"model": "claude-sonnet-4-5", "instruction": instruction.strip(), "cache_instruction": True}
+            {"model": "claude-sonnet-4-6", "instruction": instruction.strip(), "cache_instruction": True}
         ),
     )
     result = _submit(stack, {f"inbox/checklist/doc-{n}.txt": f"Document {n}.".encode() for n in range(3)})

@@ -30,7 +30,7 @@ def test_a_three_stage_chain_runs_unattended_with_one_notification_at_the_end(st
             "instruction": "Check the memo for errors.",
             "next": "rewrite",
         },
-        "rewrite": {"model": "claude-sonnet-4-5", "instruction": "Rewrite the memo clearly."},
+        "rewrite": {"model": "claude-sonnet-4-6", "instruction": "Rewrite the memo clearly."},
     }.items():
         stack.put_document(f"profiles/{name}.json", json.dumps(spec))
     notifications = stack.capture_queue("workflow-notifications")
@@ -71,7 +71,7 @@ def test_a_three_stage_chain_runs_unattended_with_one_notification_at_the_end(st
     assert [next(iter(s["tokens_by_model"])) for s in (first, second, third)] == [
         "claude-opus-4-5",
         "claude-haiku-4-5",
-        "claude-sonnet-4-5",
+        "claude-sonnet-4-6",
     ]
     # and exactly one notification went out, at the end, carrying the workflow's total
     (notification,) = stack.drain(notifications)

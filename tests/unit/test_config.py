@@ -13,7 +13,7 @@ FULL_ENV = {
     "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:batchdrop-notifications",
     "ANTHROPIC_SECRET_NAME": "batchdrop/anthropic",
     "ANTHROPIC_BASE_URL": "http://127.0.0.1:8765",
-    "DEFAULT_MODEL": "claude-sonnet-4-5",
+    "DEFAULT_MODEL": "claude-sonnet-4-6",
     "DEFAULT_MAX_TOKENS": "2048",
     "DEFAULT_INSTRUCTION": "Summarise this document.",
     "DEFAULT_SYSTEM_PROMPT": "  You are concise.  ",
@@ -51,7 +51,7 @@ def test_all_variables_set() -> None:
         anthropic_secret_name="batchdrop/anthropic",
         anthropic_base_url="http://127.0.0.1:8765",
         default_profile=DefaultProfileSettings(
-            model="claude-sonnet-4-5",
+            model="claude-sonnet-4-6",
             max_tokens=2048,
             instruction="Summarise this document.",
             system_prompt="You are concise.",

@@ -25,7 +25,7 @@ MARKDOWN_PROFILE = Profile(
     name="default", model="claude-haiku-4-5", max_tokens=1024, instruction="Summarise."
 )
 JSON_PROFILE = Profile(
-    name="extract", model="claude-sonnet-4-5", max_tokens=2048, instruction="Extract.", output_format="json"
+    name="extract", model="claude-sonnet-4-6", max_tokens=2048, instruction="Extract.", output_format="json"
 )
 
 
@@ -206,7 +206,7 @@ def test_message_params_minimal_profile() -> None:
 def test_message_params_with_system_prompt_and_temperature() -> None:
     profile = Profile(
         name="summarize",
-        model="claude-sonnet-4-5",
+        model="claude-sonnet-4-6",
         max_tokens=4096,
         instruction="Summarise in three bullets.",
         system_prompt="You are a careful analyst.",
@@ -214,7 +214,7 @@ def test_message_params_with_system_prompt_and_temperature() -> None:
     )
     doc = _doc("inbox/summarize/été/notes, v2.md")
     assert message_params(profile, doc, [_text_block("Texte accentué.", "notes, v2.md")]) == {
-        "model": "claude-sonnet-4-5",
+        "model": "claude-sonnet-4-6",
         "max_tokens": 4096,
         "system": "You are a careful analyst.",
         "temperature": 0.2,

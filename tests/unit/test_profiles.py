@@ -10,7 +10,7 @@ from batchdrop.profiles import DEFAULT_PROFILE, Profile, ProfileCatalog, Unknown
 DEFAULTS = DefaultProfileSettings(
     model="claude-haiku-4-5", max_tokens=1024, instruction="Summarise.", system_prompt="Be brief."
 )
-SUMMARIZE = Profile(name="summarize", model="claude-sonnet-4-5", max_tokens=2048, instruction="Summarise.")
+SUMMARIZE = Profile(name="summarize", model="claude-sonnet-4-6", max_tokens=2048, instruction="Summarise.")
 EXTRACT = Profile(
     name="extract", model="claude-opus-4-5", max_tokens=4096, instruction="Extract.", output_format="json"
 )
@@ -78,7 +78,7 @@ def test_profile_files_in_json_and_yaml_fill_gaps_from_the_default() -> None:
     catalog = _catalog(
         {
             "profiles/summarize.yaml": "model: claude-haiku-4-5\nmax_tokens: 300\ninstruction: Three bullets on ${name}.\n",
-            "profiles/extract.json": '{"model": "claude-sonnet-4-5", "output_format": "json", "instruction": "Extract."}',
+            "profiles/extract.json": '{"model": "claude-sonnet-4-6", "output_format": "json", "instruction": "Extract."}',
             "profiles/README.txt": "not a profile",
         }
     )
@@ -99,10 +99,10 @@ def test_profile_files_in_json_and_yaml_fill_gaps_from_the_default() -> None:
 
 def test_a_default_profile_file_overrides_the_stack_default_and_others_build_on_it() -> None:
     catalog = _catalog(
-        {"profiles/default.json": '{"model": "claude-sonnet-4-5"}', "profiles/a.json": '{"max_tokens": 5}'}
+        {"profiles/default.json": '{"model": "claude-sonnet-4-6"}', "profiles/a.json": '{"max_tokens": 5}'}
     )
-    assert catalog.get("default").model == "claude-sonnet-4-5"
-    assert catalog.get("a").model == "claude-sonnet-4-5"
+    assert catalog.get("default").model == "claude-sonnet-4-6"
+    assert catalog.get("a").model == "claude-sonnet-4-6"
 
 
 @pytest.mark.parametrize(
@@ -161,7 +161,7 @@ def test_a_workflow_chain_is_accepted() -> None:
         {
             "profiles/draft.json": '{"model": "claude-opus-4-5", "next": "check"}',
             "profiles/check.json": '{"model": "claude-haiku-4-5", "next": "rewrite"}',
-            "profiles/rewrite.json": '{"model": "claude-sonnet-4-5"}',
+            "profiles/rewrite.json": '{"model": "claude-sonnet-4-6"}',
         }
     )
     assert [catalog.get(n).next for n in ("draft", "check", "rewrite")] == ["check", "rewrite", None]

@@ -19,7 +19,7 @@ DEFAULTS = DefaultProfileSettings(
 CATALOG = ProfileCatalog.from_files(
     DEFAULTS,
     {
-        "profiles/extract.json": b'{"model": "claude-sonnet-4-5", "output_format": "json", "system_prompt": "S."}'
+        "profiles/extract.json": b'{"model": "claude-sonnet-4-6", "output_format": "json", "system_prompt": "S."}'
     },
 )
 
@@ -184,7 +184,7 @@ def test_a_malformed_params_line_is_that_lines_error(params: dict[str, object], 
 def test_well_formed_params_of_every_shape_are_accepted_and_estimated() -> None:
     # Given full params that use every shape the checks allow
     params = {
-        "model": "claude-sonnet-4-5",
+        "model": "claude-sonnet-4-6",
         "max_tokens": 128_000,
         "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
         "messages": [

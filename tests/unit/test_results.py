@@ -161,13 +161,13 @@ def test_succeeded_line_becomes_markdown_answer() -> None:
 def test_succeeded_line_with_json_result_key_is_json() -> None:
     entry = _entry("invoice.txt", profile="extract", suffix=".json")
     obj = result_object(
-        JOB, entry, _succeeded([{"type": "text", "text": '{"total": 3}'}], model="claude-sonnet-4-5")
+        JOB, entry, _succeeded([{"type": "text", "text": '{"total": 3}'}], model="claude-sonnet-4-6")
     )
     assert obj.key == "results/extract/invoice.txt.json"
     assert obj.body == b'{\n  "total": 3\n}\n'  # validated and pretty-printed
     assert obj.content_type == "application/json; charset=utf-8"
     assert obj.outcome == "succeeded"
-    assert obj.metadata["batchdrop-model"] == "claude-sonnet-4-5"
+    assert obj.metadata["batchdrop-model"] == "claude-sonnet-4-6"
     assert obj.metadata["batchdrop-stop-reason"] == "end_turn"
 
 
@@ -318,7 +318,7 @@ def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
     )
     summary.record_result(
         _entry("c.txt", profile="extract"),
-        _succeeded(text, model="claude-sonnet-4-5-20250929", usage=_usage(1_000_000, 1_000_000)),
+        _succeeded(text, model="claude-sonnet-4-6", usage=_usage(1_000_000, 1_000_000)),
     )
     summary.record_result(
         _entry("d.txt"), _succeeded(text, model="claude-mystery-9", usage=_usage(2_000_000, 3_000_000))
@@ -336,7 +336,7 @@ def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
         "claude-haiku-4-5": TokenUsage(
             input_tokens=1_500_000, output_tokens=100_000, cache_read_tokens=1_000_000
         ),
-        "claude-sonnet-4-5-20250929": TokenUsage(input_tokens=1_000_000, output_tokens=1_000_000),
+        "claude-sonnet-4-6": TokenUsage(input_tokens=1_000_000, output_tokens=1_000_000),
         "claude-mystery-9": TokenUsage(input_tokens=2_000_000, output_tokens=3_000_000),
     }
     assert summary.total_usage == TokenUsage(
@@ -378,7 +378,7 @@ def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
     assert list(data["tokens_by_model"]) == [
         "claude-haiku-4-5",
         "claude-mystery-9",
-        "claude-sonnet-4-5-20250929",
+        "claude-sonnet-4-6",
     ]
     assert data["tokens_by_model"]["claude-mystery-9"]["output"] == 3_000_000
     assert data["stop_reasons"] == {"end_turn": 3, "max_tokens": 1}
@@ -476,8 +476,8 @@ def test_summary_succeeded_without_model_falls_back_to_entry_model() -> None:
     summary = _summary()
     line = _succeeded([], usage=_usage(1, 2))
     del line["result"]["message"]["model"]
-    summary.record_result(_entry(model="claude-sonnet-4-5"), line)
-    assert summary.usage_by_model == {"claude-sonnet-4-5": TokenUsage(input_tokens=1, output_tokens=2)}
+    summary.record_result(_entry(model="claude-sonnet-4-6"), line)
+    assert summary.usage_by_model == {"claude-sonnet-4-6": TokenUsage(input_tokens=1, output_tokens=2)}
 
 
 def test_summary_errors_capped() -> None:
