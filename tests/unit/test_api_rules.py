@@ -97,6 +97,6 @@ def test_manual_thinking_is_refused_on_4_7_and_later_only() -> None:
     enabled = {"type": "enabled", "budget_tokens": 2048}
     (reason,) = violations(_params(model="claude-sonnet-5-5", thinking=enabled))
     assert reason.startswith(
-        'thinking.type: "enabled" is not supported for claude-sonnet-5-5; use {"type": "adaptive"}'
+        '"thinking.type.enabled" is not supported for claude-sonnet-5-5. Use "thinking.type.adaptive"'
     )
     assert violations(_params(model="claude-sonnet-4-6", thinking=enabled)) == []

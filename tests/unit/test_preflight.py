@@ -157,7 +157,7 @@ def test_manual_thinking_on_a_new_model_is_refused_by_rule_and_by_its_facts() ->
     refused = check_request(
         _params(thinking={"type": "enabled", "budget_tokens": 2048}), ModelCatalogue(API)
     ).refused
-    assert refused[0].startswith('thinking.type: "enabled" is not supported for claude-sonnet-5-5')
+    assert refused[0].startswith('"thinking.type.enabled" is not supported for claude-sonnet-5-5')
     assert (
         'thinking type \'enabled\' is not accepted by claude-sonnet-5-5 (use {"type": "adaptive"}'
         in refused[1]
@@ -188,6 +188,19 @@ def test_when_the_models_api_is_down_the_version_rules_still_apply_and_it_is_ask
     # and the API is not asked again within the invocation; the reason is kept
     assert api.retrieved == ["claude-sonnet-4-5"]
     assert catalogue.unavailable == "connection refused"
+
+
+def test_a_404_counts_as_no_such_model_only_when_the_catalogue_can_be_listed() -> None:
+    # Given an endpoint without a Models API: every model 404s and so does the list
+    class NoModelsApi(FakeModelsApi):
+        def models(self) -> list[ModelFacts]:
+            self.listed += 1
+            raise ModelsUnavailable("the Models API could not list the models: 404")
+
+    catalogue = ModelCatalogue(NoModelsApi())
+    # When a request is checked, then it is not refused for an unknown model: preflight is skipped
+    assert check_request(_params("claude-haiku-5-5"), catalogue).refused == ()
+    assert catalogue.unavailable is not None and "404" in catalogue.unavailable
 
 
 def test_without_a_catalogue_only_the_version_rules_apply() -> None:

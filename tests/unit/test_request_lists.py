@@ -153,7 +153,7 @@ def test_full_params_line_is_sent_as_given_with_profile_gaps_filled() -> None:
                     "messages": [{"role": "user", "content": "x"}],
                 },
             },
-            'thinking.type: "enabled" is not supported for claude-opus-4-7',
+            '"thinking.type.enabled" is not supported for claude-opus-4-7',
         ),
         (
             {"id": "f", "params": {"speed": "fast", "messages": [{"role": "user", "content": "x"}]}},

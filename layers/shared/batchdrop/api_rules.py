@@ -62,8 +62,8 @@ def violations(params: Mapping[str, Any]) -> list[str]:
         and is_4_7_or_later(model)
     ):
         reasons.append(
-            f'thinking.type: "enabled" is not supported for {model}; use {{"type": "adaptive"}} '
-            "(or leave thinking out) and set the depth with effort"
+            f'"thinking.type.enabled" is not supported for {model}. Use "thinking.type.adaptive" and '
+            '"output_config.effort" to control thinking behavior (in a profile: thinking: adaptive, effort)'
         )
     messages = params.get("messages")
     if isinstance(messages, list):

@@ -42,15 +42,22 @@ class ModelCatalogue:
     _all: list[ModelFacts] | None = None
 
     def facts(self, model_id: str) -> ModelFacts | None:
-        """The model's facts; None when it does not exist. Raises ModelsUnavailable."""
+        """The model's facts; None when it does not exist. Raises ModelsUnavailable.
+
+        A 404 for one model counts as "no such model" only when the catalogue itself can be
+        listed: an endpoint without a Models API (a proxy, an older emulator) answers 404 too,
+        and must not turn every model into an unknown one."""
         if self.unavailable is not None:
             raise ModelsUnavailable(self.unavailable)
         if model_id not in self._facts:
             try:
-                self._facts[model_id] = self.api.model(model_id)
+                facts = self.api.model(model_id)
+                if facts is None and self._all is None:
+                    self._all = self.api.models()
             except ModelsUnavailable as exc:
                 self.unavailable = str(exc) or type(exc).__name__
                 raise
+            self._facts[model_id] = facts
         return self._facts[model_id]
 
     def all(self) -> list[ModelFacts]:
