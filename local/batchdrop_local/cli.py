@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_emulator_arguments(emulator)
     emulator.set_defaults(run=run_emulator)
     emulator_admin = local.add_parser(
-        "emulator-admin", help="steer a running emulator (faults, archive, queue)"
+        "emulator-admin", help="steer a running emulator (faults, archive, queue, settings, models)"
     )
     add_emulator_admin_arguments(emulator_admin)
     emulator_admin.set_defaults(run=run_emulator_admin)

@@ -80,7 +80,17 @@ def test_stats_over_http(raw: RawHttp) -> None:
 
     assert stats["batches_created"] == 1
     assert stats["requests_by_custom_id"] == {"a": 1, "b": 1}
-    assert stats["calls"] == {"create": 1, "retrieve": 0, "list": 2, "cancel": 0, "delete": 0, "results": 0}
+    assert stats["calls"] == {
+        "create": 1,
+        "retrieve": 0,
+        "list": 2,
+        "cancel": 0,
+        "delete": 0,
+        "results": 0,
+        "list_models": 0,
+        "retrieve_model": 0,
+        "count_tokens": 0,
+    }
 
 
 def test_config_can_be_changed_over_http(raw: RawHttp) -> None:
@@ -96,6 +106,8 @@ def test_config_can_be_changed_over_http(raw: RawHttp) -> None:
         "results_ttl": 29 * 24 * 3600,
         "queue_limit": None,
         "queue_retry_after": 60.0,
+        "invalid_output_rate": 0.0,
+        "model_overrides": {},
         "api_key_required": False,
     }
     batch_id = raw.request("POST", BATCHES, {"requests": [make_request("a")]}).json()["id"]

@@ -251,14 +251,14 @@ def test_fail_rules_take_their_error_type_or_the_configured_one() -> None:
     }
 
 
-def test_invalid_params_stay_invalid_request_errors_whatever_the_rules() -> None:
+def test_invalid_params_keep_their_own_error_whatever_the_rules() -> None:
     engine = BatchEngine(
         EmulatorConfig(processing_delay=0, fail_first_attempts=(FailRule(".*", 1, "expired"),))
     )
-    request = make_request("bad", model="gpt-4o")
-    batch_id = engine.create(json.dumps({"requests": [request]}).encode(), BASE)["id"]
+    requests = [make_request("bad", max_tokens=0), make_request("unknown", model="gpt-4o")]
+    batch_id = engine.create(json.dumps({"requests": requests}).encode(), BASE)["id"]
 
-    assert error_types(engine, batch_id) == {"bad": "invalid_request_error"}
+    assert error_types(engine, batch_id) == {"bad": "invalid_request_error", "unknown": "not_found_error"}
 
 
 def test_fail_rules_apply_to_batches_created_after_the_change() -> None:

@@ -170,7 +170,7 @@ def test_a_chunked_request_body_is_read(raw: RawHttp) -> None:
         "POST",
         BATCHES,
         body=iter([body[:10], body[10:]]),
-        headers={"x-api-key": "k", "content-type": "application/json"},
+        headers={"x-api-key": "k", "content-type": "application/json", "anthropic-version": "2023-06-01"},
         encode_chunked=True,
     )
     response = raw.connection.getresponse()
@@ -259,7 +259,9 @@ def test_a_cut_results_stream_sends_some_lines_then_closes(raw: RawHttp, emulato
     emulator.inject_cut("results", after_lines=1)
     connection = http.client.HTTPConnection(raw.host, raw.port, timeout=10)
 
-    connection.request("GET", f"{BATCHES}/{batch_id}/results", headers={"x-api-key": "k"})
+    connection.request(
+        "GET", f"{BATCHES}/{batch_id}/results", headers={"x-api-key": "k", "anthropic-version": "2023-06-01"}
+    )
     response = connection.getresponse()
 
     assert response.status == 200
@@ -283,7 +285,9 @@ def test_a_cut_json_answer_stops_halfway_and_the_call_took_effect(
     connection = http.client.HTTPConnection(raw.host, raw.port, timeout=10)
     body = json.dumps({"requests": [make_request("a")]})
 
-    connection.request("POST", BATCHES, body=body, headers={"x-api-key": "k"})
+    connection.request(
+        "POST", BATCHES, body=body, headers={"x-api-key": "k", "anthropic-version": "2023-06-01"}
+    )
     response = connection.getresponse()
 
     assert response.status == 200

@@ -127,7 +127,8 @@ def test_bad_params_end_as_errored_lines(client: anthropic.Anthropic) -> None:
             assert result.type == "succeeded"
         else:
             assert result.type == "errored"
-            assert result.error.error.type == "invalid_request_error"
+            expected = "not_found_error" if custom_id == "bad-model" else "invalid_request_error"
+            assert result.error.error.type == expected
 
 
 def test_list_pages_newest_first(client: anthropic.Anthropic, emulator: EmulatorServer) -> None:

@@ -2,9 +2,12 @@
 
 The reply names the model, counts the words it was given, quotes a document's title and
 summarises the text by its first sentence, so demo output visibly relates to the input.
-Token counts follow the input size (about four characters per token) so cost reports move
-with the documents. Params the real API would refuse while processing raise `ParamsError`;
-the batch then reports that request as `errored` with `invalid_request_error`.
+Token counts follow the input size (about four characters per token, times the model's
+tokenizer ratio) so cost reports move with the documents. A model that thinks (adaptive or
+enabled thinking requested, or always on) puts a signed thinking block before the text and
+counts its tokens in output_tokens. With `output_config.format` the text is a JSON document
+built from the schema. The params are checked first (`rules.check_params`); content the API
+would refuse while processing raises `ParamsError`.
 """
 
 from __future__ import annotations
@@ -18,12 +21,22 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_OUTPUT_TOKENS = 128_000
+from batchdrop_local.emulator.catalogue import ModelEntry
+from batchdrop_local.emulator.rules import ParamsError
+from batchdrop_local.emulator.structured import Source, generate, spoil
+
 INPUT_OVERHEAD_TOKENS = 8
 CHARS_PER_TOKEN = 4
 BINARY_BYTES_PER_TOKEN = 32
 SUMMARY_WORDS = 30
 SUMMARY_SCAN_CHARS = 4000  # enough for 30 words; spares splitting whole documents
+SOURCE_WORDS = 400
+"""Words of the input that structured answers may quote."""
+THINKING_TOKENS = {"low": 24, "medium": 64, "high": 128, "xhigh": 256, "max": 512}
+"""Thinking tokens an emulated model spends at each effort, before the input's share."""
+THINKING_PER_INPUT = 100
+"""One more thinking token per this many input tokens (at most THINKING_INPUT_CAP more)."""
+THINKING_INPUT_CAP = 4096
 _ROLES = ("user", "assistant")
 _FIRST_SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)")
 
@@ -31,9 +44,7 @@ _FIRST_SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)")
 # The API caches a marked prefix of at least this many tokens (1,024 on Sonnet and Opus).
 MIN_CACHEABLE_TOKENS = 1024
 
-
-class ParamsError(ValueError):
-    """Params the API accepts at create time but fails when it processes the request."""
+__all__ = ["ParamsError", "answer", "cached_prefix", "count_input_tokens", "summarise"]
 
 
 @dataclass
@@ -50,18 +61,25 @@ class _Digest:
     last_user_text: str = ""
 
     @property
-    def input_tokens(self) -> int:
+    def input_chars_tokens(self) -> int:
+        """Tokens of the text read, as the Claude 4.5 tokenizer counts them (with the overhead)."""
         chars = len(self.system) + sum(map(len, self.texts)) + sum(map(len, self.titles)) + self.extra_chars
-        return (
-            INPUT_OVERHEAD_TOKENS
-            + math.ceil(chars / CHARS_PER_TOKEN)
-            + math.ceil(self.binary_bytes / BINARY_BYTES_PER_TOKEN)
-        )
+        return INPUT_OVERHEAD_TOKENS + math.ceil(chars / CHARS_PER_TOKEN)
+
+    @property
+    def binary_tokens(self) -> int:
+        """Tokens of images and PDFs (the tokenizer does not apply to them)."""
+        return math.ceil(self.binary_bytes / BINARY_BYTES_PER_TOKEN)
 
 
 def cached_prefix(params: dict[str, Any]) -> str:
     """The text up to the last block marked ``cache_control``, system prompt then messages in
     order (what prompt caching keeps); empty when nothing is marked."""
+    return cached_prefix_and_ttl(params)[0]
+
+
+def cached_prefix_and_ttl(params: dict[str, Any]) -> tuple[str, str]:
+    """The cached prefix (see `cached_prefix`) and the TTL of its last mark ("5m" or "1h")."""
     blocks: list[Any] = []
     system = params.get("system")
     if isinstance(system, str):
@@ -76,62 +94,118 @@ def cached_prefix(params: dict[str, Any]) -> str:
             blocks.extend(content)
     marked = [i for i, block in enumerate(blocks) if isinstance(block, dict) and block.get("cache_control")]
     if not marked:
-        return ""
-    return "\n".join(
+        return "", "5m"
+    mark = blocks[marked[-1]]["cache_control"]
+    ttl = "1h" if isinstance(mark, dict) and mark.get("ttl") == "1h" else "5m"
+    text = "\n".join(
         str(block.get("text", "")) for block in blocks[: marked[-1] + 1] if isinstance(block, dict)
     )
+    return text, ttl
 
 
-def answer(params: Any, message_id: str, cache: set[str] | None = None) -> dict[str, Any]:
-    """Return the Message object the emulated model produces for `params`.
+def count_input_tokens(params: dict[str, Any], model: ModelEntry) -> int:
+    """What `POST /v1/messages/count_tokens` answers for checked params."""
+    digest = _digest(params)
+    return _tokens(digest.input_chars_tokens, model) + digest.binary_tokens
+
+
+def answer(
+    params: dict[str, Any],
+    message_id: str,
+    model: ModelEntry,
+    cache: set[str] | None = None,
+    *,
+    invalid_output: bool = False,
+) -> dict[str, Any]:
+    """Return the Message object the emulated `model` produces for checked `params`.
 
     ``cache`` is the batch's prompt cache: a marked prefix of at least MIN_CACHEABLE_TOKENS is
-    written (``cache_creation_input_tokens``) the first time and read (``cache_read_input_tokens``)
-    after, as the API does within a batch. Raises ParamsError with an API-style message
-    ("field: problem") for invalid params.
+    written (``cache_creation_input_tokens``, by TTL in ``cache_creation``) the first time and
+    read (``cache_read_input_tokens``) after, as the API does within a batch. With
+    ``invalid_output`` a structured answer is deliberately made to fail its schema.
     """
-    model, max_tokens = _check_top_level(params)
+    max_tokens = int(params["max_tokens"])
     digest = _digest(params)
+    input_tokens = _tokens(digest.input_chars_tokens, model) + digest.binary_tokens
     cache_write = cache_read = 0
-    prefix = cached_prefix(params)
-    prefix_tokens = math.ceil(len(prefix) / CHARS_PER_TOKEN)
+    prefix, ttl = cached_prefix_and_ttl(params)
+    prefix_tokens = _tokens(math.ceil(len(prefix) / CHARS_PER_TOKEN), model)
     if cache is not None and prefix_tokens >= MIN_CACHEABLE_TOKENS:
-        key = hashlib.sha256(f"{model}\0{prefix}".encode()).hexdigest()
+        key = hashlib.sha256(f"{model.id}\0{prefix}".encode()).hexdigest()
         if key in cache:
             cache_read = prefix_tokens
         else:
             cache.add(key)
             cache_write = prefix_tokens
-    text = _reply_text(model, digest)
+    content: list[dict[str, Any]] = []
+    thinking_tokens = min(_thinking_budget(params, model, input_tokens), max_tokens)
+    if thinking_tokens:
+        content.append(_thinking_block(params, model, digest))
+    text = _reply_text(params, model, digest, message_id, invalid_output)
     stop_reason, stop_sequence = "end_turn", None
     found = [(text.find(sequence), sequence) for sequence in _stop_sequences(params) if sequence in text]
     if found:
         position, stop_sequence = min(found)
         text, stop_reason = text[:position], "stop_sequence"
-    output_tokens = max(1, math.ceil(len(text) / CHARS_PER_TOKEN))
-    if output_tokens > max_tokens:
-        text, output_tokens, stop_reason, stop_sequence = (
-            text[: max_tokens * CHARS_PER_TOKEN],
-            max_tokens,
-            "max_tokens",
-            None,
-        )
+    room = max_tokens - thinking_tokens
+    text_tokens = max(1, _tokens(math.ceil(len(text) / CHARS_PER_TOKEN), model))
+    if text_tokens > room:
+        keep = math.floor(room * CHARS_PER_TOKEN / model.tokenizer_ratio)
+        text, text_tokens, stop_reason, stop_sequence = text[:keep], room, "max_tokens", None
+    if text or not content:
+        content.append({"type": "text", "text": text})
     return {
         "id": message_id,
         "type": "message",
         "role": "assistant",
-        "model": model,
-        "content": [{"type": "text", "text": text}],
+        "model": model.id,
+        "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
         "usage": {
-            "input_tokens": digest.input_tokens - cache_write - cache_read,
+            "input_tokens": input_tokens - cache_write - cache_read,
             "cache_creation_input_tokens": cache_write,
             "cache_read_input_tokens": cache_read,
-            "output_tokens": output_tokens,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": cache_write if ttl != "1h" else 0,
+                "ephemeral_1h_input_tokens": cache_write if ttl == "1h" else 0,
+            },
+            "output_tokens": thinking_tokens + text_tokens,
+            "output_tokens_details": {"thinking_tokens": thinking_tokens},
             "service_tier": "batch",
         },
     }
+
+
+def _tokens(base_tokens: int, model: ModelEntry) -> int:
+    """Tokens of text the Claude 4.5 tokenizer counts as `base_tokens`, on `model`'s tokenizer."""
+    return math.ceil(base_tokens * model.tokenizer_ratio)
+
+
+def _thinking_budget(params: dict[str, Any], model: ModelEntry, input_tokens: int) -> int:
+    """Thinking tokens this request spends (before max_tokens cuts them): 0 without thinking."""
+    thinking = params.get("thinking") or {}
+    kind = thinking.get("type")
+    if kind not in ("adaptive", "enabled") and not model.thinking_always_on:
+        return 0
+    effort = (params.get("output_config") or {}).get("effort") or model.default_effort
+    spent = THINKING_TOKENS.get(effort, THINKING_TOKENS["high"])
+    spent += min(input_tokens // THINKING_PER_INPUT, THINKING_INPUT_CAP)
+    if kind == "enabled":
+        spent = min(spent, int(thinking["budget_tokens"]))
+    return spent
+
+
+def _thinking_block(params: dict[str, Any], model: ModelEntry, digest: _Digest) -> dict[str, Any]:
+    thinking = params.get("thinking") or {}
+    title = digest.titles[0] if digest.titles else "the request"
+    text = (
+        f"Reading {title}: {sum(len(t.split()) for t in digest.texts)} words. "
+        "Working out what is asked and the shortest faithful answer."
+    )
+    shown = "" if thinking.get("display") == "omitted" else text
+    signature = base64.b64encode(hashlib.sha256(f"{model.id}\0{text}".encode()).digest()).decode()
+    return {"type": "thinking", "thinking": shown, "signature": signature}
 
 
 def summarise(text: str) -> str:
@@ -145,13 +219,29 @@ def summarise(text: str) -> str:
     return " ".join(words[:SUMMARY_WORDS]) + ("..." if len(words) > SUMMARY_WORDS else "")
 
 
-def _reply_text(model: str, digest: _Digest) -> str:
+def _reply_text(
+    params: dict[str, Any], model: ModelEntry, digest: _Digest, message_id: str, invalid_output: bool
+) -> str:
     title = digest.titles[0] if digest.titles else None
     words = sum(len(text.split()) for text in digest.texts)
     summary = summarise(digest.documents[0] if digest.documents else digest.last_user_text)
+    output_format = (params.get("output_config") or {}).get("format")
+    if output_format:
+        schema = output_format["schema"]
+        quoted = " ".join([*digest.documents, digest.last_user_text])[: SOURCE_WORDS * 12].split()
+        source = Source(
+            title=title,
+            summary=summary,
+            words=quoted[:SOURCE_WORDS],
+            word_count=words,
+            seed=json.dumps(schema, sort_keys=True) + summary,
+            attachments=digest.attachments,
+        )
+        value = generate(schema, source)
+        return json.dumps(spoil(value, schema) if invalid_output else value, ensure_ascii=False)
     if "json" in f"{digest.system}\n{digest.last_user_text}".lower():
         reply = {
-            "model": model,
+            "model": model.id,
             "title": title,
             "word_count": words,
             "attachments": digest.attachments,
@@ -164,32 +254,7 @@ def _reply_text(model: str, digest: _Digest) -> str:
         if digest.attachments
         else ""
     )
-    return f"[emulated {model}] {subject}{words} words{attached}. Summary: {summary}"
-
-
-def _check_top_level(params: Any) -> tuple[str, int]:
-    if not isinstance(params, dict):
-        raise ParamsError("params: Input should be an object")
-    model = params.get("model")
-    if model is None:
-        raise ParamsError("model: Field required")
-    if not isinstance(model, str) or not model.startswith("claude-"):
-        raise ParamsError(f"model: {model!r} is not a known model")
-    max_tokens = params.get("max_tokens")
-    if max_tokens is None:
-        raise ParamsError("max_tokens: Field required")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
-        raise ParamsError("max_tokens: Input should be a valid integer")
-    if not 1 <= max_tokens <= MAX_OUTPUT_TOKENS:
-        raise ParamsError(f"max_tokens: must be between 1 and {MAX_OUTPUT_TOKENS}, got {max_tokens}")
-    if params.get("stream") is True:
-        raise ParamsError("stream: streaming is not supported in the Message Batches API")
-    if "messages" not in params:
-        raise ParamsError("messages: Field required")
-    messages = params["messages"]
-    if not isinstance(messages, list) or not messages:
-        raise ParamsError("messages: at least one message is required")
-    return model, max_tokens
+    return f"[emulated {model.id}] {subject}{words} words{attached}. Summary: {summary}"
 
 
 def _stop_sequences(params: dict[str, Any]) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from batchdrop_local.emulator.catalogue import check_overrides
 from batchdrop_local.emulator.engine import ARCHIVE_SECONDS, ERRORED_TYPES, EmulatorConfig, FailRule
 from batchdrop_local.emulator.faults import ENDPOINTS
 from batchdrop_local.emulator.server import ADMIN_PREFIX, EmulatorServer
@@ -33,8 +34,19 @@ def _fail_rule(text: str) -> FailRule:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _model_overrides(text: str) -> dict[str, Any]:
+    """--model-overrides: JSON text, or @FILE holding it."""
+    try:
+        raw = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
+        overrides = json.loads(raw)
+        return check_overrides(overrides)
+    except (OSError, json.JSONDecodeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"model overrides {text!r}: {exc}") from None
+
+
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the emulator's options (--host, --port, --delay, --error-rate, --expire-rate, --api-key)."""
+    """Add the emulator's options (--host, --port, --delay, --error-rate, --expire-rate, --api-key,
+    --invalid-output-rate, --model-overrides, ...)."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help="TCP port, 0 picks a free one (default: %(default)s)"
@@ -89,6 +101,20 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
         help="most requests processing at once; a create past it is a 429 (default: no limit)",
     )
     parser.add_argument(
+        "--invalid-output-rate",
+        type=float,
+        default=0.0,
+        help="share of structured-output answers made deliberately invalid against their schema (default: 0)",
+    )
+    parser.add_argument(
+        "--model-overrides",
+        type=_model_overrides,
+        default={},
+        metavar="JSON|@FILE",
+        help='fields merged onto catalogue models by id, e.g. \'{"claude-haiku-4-5": {"lifecycle": '
+        '"deprecated", "retires_at": "2027-02-01T00:00:00Z"}}\'',
+    )
+    parser.add_argument(
         "--queue-retry-after",
         type=float,
         default=EmulatorConfig.queue_retry_after,
@@ -111,6 +137,8 @@ def run_from_cli(args: argparse.Namespace) -> int:
             results_ttl=args.results_ttl,
             queue_limit=args.queue_limit,
             queue_retry_after=args.queue_retry_after,
+            invalid_output_rate=args.invalid_output_rate,
+            model_overrides=args.model_overrides,
         )
         server = EmulatorServer(args.host, args.port, config)
     except (ValueError, OSError) as exc:
@@ -144,7 +172,8 @@ def run_from_cli(args: argparse.Namespace) -> int:
 
 
 def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the admin commands: stats, fault, cut, clear-faults, archive, queue, config, fail-first."""
+    """Add the admin commands: stats, fault, cut, clear-faults, archive, queue, config, fail-first,
+    model."""
     parser.add_argument(
         "--url",
         default=None,
@@ -180,6 +209,13 @@ def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
         "fail-first", help="add fail rules (REGEX=N[:OUTCOME]) to the running ones"
     )
     fail_first.add_argument("rules", nargs="+", type=_fail_rule, metavar="REGEX=N[:OUTCOME]")
+    model = actions.add_parser(
+        "model",
+        help="override catalogue fields of one model (merged onto the running model_overrides), "
+        "e.g. model claude-haiku-4-5 lifecycle=deprecated retires_at=2027-02-01T00:00:00Z",
+    )
+    model.add_argument("model_id")
+    model.add_argument("fields", nargs="*", metavar="NAME=VALUE", help="JSON values; none: drop its override")
 
 
 def run_admin(args: argparse.Namespace) -> int:
@@ -233,8 +269,17 @@ def _admin_request(args: argparse.Namespace, base: str) -> tuple[str, str, Any]:
         if not args.changes:
             return "GET", "config", None
         return "POST", "config", dict(_setting(change) for change in args.changes)
+    running = _call("GET", base + ADMIN_PREFIX + "config", None)
+    if command == "model":
+        overrides = dict(running["model_overrides"])
+        if args.fields:
+            fields = dict(_setting(change) for change in args.fields)
+            overrides[args.model_id] = {**overrides.get(args.model_id, {}), **fields}
+        else:
+            overrides.pop(args.model_id, None)
+        return "POST", "config", {"model_overrides": overrides}
     # fail-first: the running rules plus the new ones.
-    current = _call("GET", base + ADMIN_PREFIX + "config", None)["fail_first_attempts"]
+    current = running["fail_first_attempts"]
     return "POST", "config", {"fail_first_attempts": current + [rule.to_dict() for rule in args.rules]}
 
 

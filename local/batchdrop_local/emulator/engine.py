@@ -8,6 +8,12 @@ attempt), so a run is repeatable and a request resubmitted in a new batch gets a
 transient failure would. Fail rules (`fail_first_attempts`) say exactly which requests fail on
 which attempts, for tests of a client's retry path.
 
+Each create records its `anthropic-version` and `anthropic-beta` headers and the model catalogue
+as they were; each request is checked against that version's rules and that catalogue when the
+batch is processed (`rules.check_params`), so a request the API would refuse ends `errored`
+rather than failing the create. The catalogue (models.json plus `model_overrides`) also answers
+the Models API and count_tokens.
+
 Results stay downloadable for `results_ttl` (29 days) from creation; then the batch reports
 `archived_at` and its results answer 404. Creates are refused with 429 while the queue is full:
 switched on explicitly, or when the requests still processing plus the new ones pass `queue_limit`.
@@ -29,7 +35,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from batchdrop_local.emulator.answers import ParamsError, answer
+from batchdrop_local.emulator.answers import answer, count_input_tokens
+from batchdrop_local.emulator.catalogue import LIFECYCLES, Catalogue, check_overrides
+from batchdrop_local.emulator.rules import CURRENT_VERSION, ParamsError, RequestContext, check_params
 
 EXPIRY_SECONDS = 24 * 3600
 ARCHIVE_SECONDS = 29 * 24 * 3600
@@ -198,9 +206,25 @@ class EmulatorConfig:
     """Keep every batch's requests after it ends, for `batch_requests` (tests inspect them)."""
     latency: float = 0.0
     """Seconds added before every API answer, to stand in for the network (benchmarks)."""
+    invalid_output_rate: float = 0.0
+    """Share of structured-output answers (output_config.format) made deliberately invalid
+    against their schema (a required field dropped, or the wrong type; still JSON), drawn like
+    error_rate from the seed, the custom_id and the attempt."""
+    model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Fields merged onto models.json entries by model id (nested objects key by key); an id not
+    in the catalogue adds a model (then every ModelInfo field is needed). E.g.
+    {"claude-haiku-4-5": {"lifecycle": "deprecated", "retires_at": "2027-02-01T00:00:00Z"}}."""
 
     def __post_init__(self) -> None:
-        numbers = ("processing_delay", "error_rate", "expire_rate", "cancel_grace", "latency", "results_ttl")
+        numbers = (
+            "processing_delay",
+            "error_rate",
+            "expire_rate",
+            "cancel_grace",
+            "latency",
+            "results_ttl",
+            "invalid_output_rate",
+        )
         for name in (*numbers, "queue_retry_after"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -209,6 +233,9 @@ class EmulatorConfig:
                 raise ValueError(f"{name} must not be negative, got {value!r}")
         if self.error_rate > 1 or self.expire_rate > 1 or self.error_rate + self.expire_rate > 1:
             raise ValueError("error_rate and expire_rate must each be at most 1, and so must their sum")
+        if self.invalid_output_rate > 1:
+            raise ValueError(f"invalid_output_rate must be at most 1, got {self.invalid_output_rate!r}")
+        self.model_overrides = check_overrides(self.model_overrides)
         for name in ("max_body_bytes", "max_requests", "results_page_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -268,6 +295,13 @@ def completion_fraction(custom_id: str) -> float:
     return (math.floor(_unit_hash(f"progress:{custom_id}") * 10_000) + 1) / 10_000
 
 
+def planned_invalid_output(custom_id: str, attempt: int, rate: float, seed: int | None = None) -> bool:
+    """Whether a structured answer of this request's attempt is made invalid (`invalid_output_rate`);
+    a draw of its own, apart from the outcome's."""
+    key = f"{custom_id}:{attempt}" if seed is None else f"{seed}:{custom_id}:{attempt}"
+    return _unit_hash(f"invalid-output:{key}") < rate
+
+
 def planned_outcome(
     custom_id: str, attempt: int, error_rate: float, expire_rate: float, seed: int | None = None
 ) -> Outcome:
@@ -294,12 +328,21 @@ class _OutcomePlan:
     error_type: str = "api_error"
     seed: int | None = None
     rules: tuple[FailRule, ...] = ()
+    invalid_output_rate: float = 0.0
 
     @classmethod
     def of(cls, config: EmulatorConfig) -> _OutcomePlan:
         return cls(
-            config.error_rate, config.expire_rate, config.error_type, config.seed, config.fail_first_attempts
+            config.error_rate,
+            config.expire_rate,
+            config.error_type,
+            config.seed,
+            config.fail_first_attempts,
+            config.invalid_output_rate,
         )
+
+    def invalid_output(self, custom_id: str, attempt: int) -> bool:
+        return planned_invalid_output(custom_id, attempt, self.invalid_output_rate, self.seed)
 
     def decide(self, custom_id: str, attempt: int) -> tuple[Outcome, str]:
         """(outcome, error type if errored) for a processed request with valid params."""
@@ -324,6 +367,10 @@ class _Batch:
     size: int
     requests: list[tuple[str, Any, int]] | None
     """(custom_id, params, attempt) until the batch ends; then dropped for the results."""
+    context: RequestContext = field(default_factory=RequestContext)
+    """The API version and betas the create arrived with: the rules its requests obey."""
+    catalogue: Catalogue | None = None
+    """The models as they were at create."""
     cancel_initiated_at: float | None = None
     cancel_ends_at: float | None = None
     ended_at: float | None = None
@@ -362,6 +409,7 @@ class BatchEngine:
 
     def __init__(self, config: EmulatorConfig | None = None, clock: Callable[[], float] = time.time) -> None:
         self._config = dataclasses.replace(config) if config else EmulatorConfig()
+        self._catalogue = Catalogue.build(self._config.model_overrides)
         self._clock = clock
         self._lock = threading.Lock()
         self._batches: dict[str, _Batch] = {}
@@ -384,15 +432,27 @@ class BatchEngine:
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         with self._lock:
-            self._config = dataclasses.replace(self._config, **changes)
+            config = dataclasses.replace(self._config, **changes)
+            if "model_overrides" in changes:
+                self._catalogue = Catalogue.build(config.model_overrides)
+            self._config = config
             return self._config
 
-    def create(self, body: bytes, base_url: str) -> dict[str, Any]:
+    @property
+    def catalogue(self) -> Catalogue:
+        """The models now: models.json with the configured overrides."""
+        return self._catalogue
+
+    def create(
+        self, body: bytes, base_url: str, version: str = CURRENT_VERSION, betas: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         """Validate a create body and store the batch (400 ApiError on a bad body, 429 while the
-        queue is full: then no batch is made and nothing is counted as submitted)."""
+        queue is full: then no batch is made and nothing is counted as submitted). Its requests
+        obey the rules of API `version` (with `betas`) when the batch is processed."""
         requests = self._parse_create(body)
         with self._lock:
             config = self._config
+            catalogue = self._catalogue
             now = self._clock()
             self._check_queue(config, now, len(requests))
             batch_id = new_id("msgbatch_")
@@ -411,6 +471,8 @@ class BatchEngine:
                 results_ttl=config.results_ttl,
                 size=len(stored),
                 requests=stored,
+                context=RequestContext(version=version, betas=tuple(betas)),
+                catalogue=catalogue,
             )
             self._batches[batch_id] = batch
             self._seq_by_id[batch_id] = seq
@@ -462,6 +524,66 @@ class BatchEngine:
             "first_id": data[0]["id"] if data else None,
             "last_id": data[-1]["id"] if data else None,
         }
+
+    def list_models(
+        self,
+        limit: int = DEFAULT_LIST_LIMIT,
+        after_id: str | None = None,
+        before_id: str | None = None,
+        lifecycles: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        """One page of the Models API list, newest first. Without `lifecycles` it holds the
+        active and deprecated models; retired ones only when "retired" is asked for."""
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ApiError(400, f"limit: must be between 1 and {MAX_LIST_LIMIT}, got {limit}")
+        if after_id and before_id:
+            raise ApiError(400, "after_id and before_id cannot be used together")
+        if len(lifecycles) > len(LIFECYCLES) or any(stage not in LIFECYCLES for stage in lifecycles):
+            raise ApiError(400, f"lifecycle: up to 3 of {', '.join(LIFECYCLES)}, got {', '.join(lifecycles)}")
+        models = self._catalogue.listing(lifecycles or ("active", "deprecated"))
+        ids = [entry.id for entry in models]
+        if after_id or before_id:
+            cursor = after_id or before_id
+            if cursor not in ids:
+                name = "after_id" if after_id else "before_id"
+                raise ApiError(400, f"{name}: {cursor!r} is not a model in this list")
+            position = ids.index(str(cursor))
+            candidates = models[position + 1 :] if after_id else models[:position]
+            page = candidates[:limit] if after_id else candidates[-limit:]
+        else:
+            candidates = models
+            page = candidates[:limit]
+        data = [dict(entry.info) for entry in page]
+        return {
+            "data": data,
+            "has_more": len(candidates) > len(page),
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+        }
+
+    def retrieve_model(self, model_id: str) -> dict[str, Any]:
+        """The Models API object of a model (by id or alias), whatever its lifecycle."""
+        entry = self._catalogue.get(model_id)
+        if entry is None:
+            raise ApiError(404, f"model: {model_id}")
+        return dict(entry.info)
+
+    def count_tokens(
+        self, body: bytes, version: str = CURRENT_VERSION, betas: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """`{"input_tokens": N}` for a message's params (no max_tokens), checked by the rules of
+        `version` as a batch request is; what they refuse is the HTTP error (400, or 404 for an
+        unknown or retired model)."""
+        try:
+            params = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ApiError(400, f"Request body is not valid JSON: {exc}") from exc
+        context = RequestContext(version=version, betas=tuple(betas), in_batch=False)
+        try:
+            model = check_params(params, self._catalogue, context)
+            return {"input_tokens": count_input_tokens(params, model)}
+        except ParamsError as exc:
+            raise ApiError(404 if exc.error_type == "not_found_error" else 400, exc.message) from None
 
     def cancel(self, batch_id: str, base_url: str) -> dict[str, Any]:
         """Start canceling an unfinished batch; 400 once it has ended."""
@@ -687,9 +809,11 @@ class BatchEngine:
         if done_at > cutoff:
             return {"type": "canceled" if batch.cancel_initiated_at is not None else "expired"}
         try:
-            message = answer(params, new_id("msg_"), cache)
+            model = check_params(params, batch.catalogue or Catalogue.build(), batch.context)
+            invalid = batch.plan.invalid_output(custom_id, attempt)
+            message = answer(params, new_id("msg_"), model, cache, invalid_output=invalid)
         except ParamsError as exc:
-            return _errored("invalid_request_error", str(exc))
+            return _errored(exc.error_type, exc.message)
         outcome, error_type = batch.plan.decide(custom_id, attempt)
         if outcome == "errored":
             return _errored(error_type, _ERRORED_MESSAGES.get(error_type, f"{error_type} (emulated)"))

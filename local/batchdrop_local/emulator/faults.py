@@ -18,7 +18,17 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-ENDPOINTS = ("create", "retrieve", "list", "cancel", "delete", "results")
+ENDPOINTS = (
+    "create",
+    "retrieve",
+    "list",
+    "cancel",
+    "delete",
+    "results",
+    "list_models",
+    "retrieve_model",
+    "count_tokens",
+)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
-"""HTTP face of the emulator: the Message Batches endpoints, auth, faults and admin paths.
+"""HTTP face of the emulator: the Message Batches endpoints, the Models API, token counting,
+auth, the API version header, faults and admin paths.
 
 Standard library only (`http.server`). HTTP/1.1 with keep-alive, as the SDK's connection pool
 expects; results are streamed with chunked transfer encoding. Admin paths under /_emulator/
 need no API key: GET stats, POST faults (an error status, before or after the call took effect,
 or a cut answer), DELETE faults, GET or POST config, POST batches/{id}/archive, GET or POST queue
-(the queue-full switch).
+(the queue-full switch). Every API call needs an `anthropic-version` of 2023-06-01 or
+2026-10-21 (what the SDK 2.x sends); a batch's requests obey the rules of the version it was
+created with.
 """
 
 from __future__ import annotations
@@ -31,10 +34,13 @@ from batchdrop_local.emulator.engine import (
     new_id,
 )
 from batchdrop_local.emulator.faults import ENDPOINTS, Fault, FaultPlan
+from batchdrop_local.emulator.rules import API_VERSIONS, parse_betas
 
 _log = logging.getLogger(__name__)
 
 BATCHES_PATH = "/v1/messages/batches"
+MODELS_PATH = "/v1/models"
+COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 ADMIN_PREFIX = "/_emulator/"
 RUNTIME_SETTINGS = (
     "processing_delay",
@@ -47,9 +53,12 @@ RUNTIME_SETTINGS = (
     "results_ttl",
     "queue_limit",
     "queue_retry_after",
+    "invalid_output_rate",
+    "model_overrides",
 )
 """The settings the admin config path reads and changes."""
 _BATCH_PATH = re.compile(r"/v1/messages/batches/([^/]+)(/cancel|/results)?")
+_MODEL_PATH = re.compile(r"/v1/models/([^/]+)")
 _ARCHIVE_PATH = re.compile(r"/_emulator/batches/([^/]+)/archive")
 _HOST_HEADER = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 _RETRYABLE = frozenset({408, 409, 429})
@@ -265,6 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and fault.status is not None:
                 self._act_then_fail(endpoint, batch_id, query, body, fault.status)
             self._authenticate()
+            self._check_version()
             self._serve(endpoint, batch_id, query, body, fault)
         except ApiError as error:
             self._send_error(error)
@@ -292,7 +302,19 @@ class _Handler(BaseHTTPRequestHandler):
         engine = self.emulator.engine
         base_url = self._base_url()
         if endpoint == "create":
-            return engine.create(body, base_url)
+            return engine.create(body, base_url, self._version(), self._betas())
+        if endpoint == "list_models":
+            lifecycles = [*query.get("lifecycle[]", []), *query.get("lifecycle", [])]
+            return engine.list_models(
+                limit=_int_param(query, "limit", DEFAULT_LIST_LIMIT),
+                after_id=_last(query, "after_id"),
+                before_id=_last(query, "before_id"),
+                lifecycles=tuple(lifecycles),
+            )
+        if endpoint == "retrieve_model":
+            return engine.retrieve_model(batch_id)
+        if endpoint == "count_tokens":
+            return engine.count_tokens(body, self._version(), self._betas())
         if endpoint == "retrieve":
             return engine.retrieve(batch_id, base_url)
         if endpoint == "list":
@@ -318,6 +340,7 @@ class _Handler(BaseHTTPRequestHandler):
         """
         try:
             self._authenticate()
+            self._check_version()
             self._carry_out(endpoint, batch_id, query, body)
             note = "after the call took effect"
         except ApiError as error:
@@ -389,6 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
             config = self.emulator.engine.config
             settings = {name: getattr(config, name) for name in RUNTIME_SETTINGS}
             settings["fail_first_attempts"] = [rule.to_dict() for rule in config.fail_first_attempts]
+            settings["model_overrides"] = dict(config.model_overrides)
             return {**settings, "api_key_required": config.api_key is not None}
         raise ApiError(404, f"No admin endpoint {method} {path}")
 
@@ -411,6 +435,24 @@ class _Handler(BaseHTTPRequestHandler):
         expected = self.emulator.engine.config.api_key
         if expected is not None and not hmac.compare_digest(key.encode(), expected.encode()):
             raise ApiError(401, "invalid x-api-key")
+
+    def _check_version(self) -> None:
+        """400 unless the call names an API version the API knows."""
+        version = self.headers.get("anthropic-version")
+        if version is None:
+            raise ApiError(400, "anthropic-version: header is required")
+        if version.strip() not in API_VERSIONS:
+            raise ApiError(
+                400,
+                f"anthropic-version: {version!r} is not a valid version; "
+                f"use one of {', '.join(API_VERSIONS)}",
+            )
+
+    def _version(self) -> str:
+        return str(self.headers.get("anthropic-version", "")).strip()
+
+    def _betas(self) -> tuple[str, ...]:
+        return parse_betas(", ".join(self.headers.get_all("anthropic-beta") or []))
 
     def _base_url(self) -> str:
         """Where this request was sent, so results_url leads the client back here."""
@@ -520,8 +562,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _route(method: str, path: str) -> tuple[str, str]:
-    """(endpoint, batch id) for an API path; 404 for unknown paths, 405 for wrong methods."""
-    if path == BATCHES_PATH:
+    """(endpoint, batch or model id) for an API path; 404 for unknown paths, 405 for wrong methods."""
+    model = _MODEL_PATH.fullmatch(path)
+    if path == MODELS_PATH:
+        allowed = {"GET": "list_models"}
+        batch_id = ""
+    elif model is not None:
+        allowed = {"GET": "retrieve_model"}
+        batch_id = model.group(1)
+    elif path == COUNT_TOKENS_PATH:
+        allowed = {"POST": "count_tokens"}
+        batch_id = ""
+    elif path == BATCHES_PATH:
         allowed = {"POST": "create", "GET": "list"}
         batch_id = ""
     else:
