@@ -34,16 +34,17 @@ THINKING_TOKENS = 11
 @dataclass
 class ScriptedAnswers:
     """Answers by a marker in the document: ``{marker: [(text, stop_reason), ...]}``, one per
-    round (the last repeats). Records the params of every scripted request."""
+    round (the last repeats; None: the emulator's own answer). Records the params of every
+    scripted request."""
 
-    scripts: dict[str, list[tuple[str, str]]]
+    scripts: dict[str, list[tuple[str, str] | None]]
     seen: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> ScriptedAnswers:
         real = engine.answer
 
-        def scripted(params: Any, message_id: str, cache: set[str] | None = None) -> dict[str, Any]:
-            message = real(params, message_id, cache)
+        def scripted(params: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            message: dict[str, Any] = real(params, *args, **kwargs)
             first = json.dumps(params["messages"][0], ensure_ascii=False)
             marker = next((m for m in self.scripts if m in first), None)
             if marker is None:
@@ -51,7 +52,10 @@ class ScriptedAnswers:
             rounds = sum(1 for m in params["messages"] if m.get("role") == "assistant")
             self.seen.append((marker, rounds, params))
             script = self.scripts[marker]
-            text, stop_reason = script[min(rounds, len(script) - 1)]
+            step = script[min(rounds, len(script) - 1)]
+            if step is None:  # the emulator's own answer (to output_config.format: its schema's)
+                return message
+            text, stop_reason = step
             # A thinking model: its thinking comes first, and is not the answer.
             message["content"] = [
                 {"type": "thinking", "thinking": "Reading the receipt.", "signature": "sig"},
@@ -81,7 +85,8 @@ def put_extract_profile(stack: Stack) -> None:
 
 def as_schema_job(stack: Stack, job_id: str, profile: str, schema: dict[str, Any]) -> None:
     """What Submit's preflight records for a schema profile (on another branch, in parallel):
-    the job's copy of the schema, and each entry of that profile naming it."""
+    the job's copy of the schema, each entry of that profile naming it, its requests asking for
+    output_config.format."""
     stack.put_document(job_schema_key(job_id, profile), json.dumps(schema))
     key = f"jobs/{job_id}/manifest.jsonl"
     entries = [json.loads(line) for line in stack.get_text(key).splitlines() if line.strip()]
@@ -91,6 +96,15 @@ def as_schema_job(stack: Stack, job_id: str, profile: str, schema: dict[str, Any
             entry.setdefault("content_sha256", "0" * 64)
             entry.setdefault("settings_hash", "extract-settings")
     stack.put_document(key, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries))
+    # And its requests as that Submit sends them (the first batch went out without: only the
+    # follow-ups, made from this file, carry output_config.format).
+    wanted = {e["custom_id"] for e in entries if e.get("schema_key")}
+    requests_key = f"jobs/{job_id}/requests.jsonl"
+    requests = [json.loads(line) for line in stack.get_text(requests_key).splitlines() if line.strip()]
+    for request in requests:
+        if request["custom_id"] in wanted:
+            request["params"]["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+    stack.put_document(requests_key, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests))
 
 
 def submit_and_end(

@@ -15,8 +15,8 @@ import pytest
 
 from batchdrop.crash_points import SimulatedCrash
 from batchdrop.documents_table import COLUMNS
-from batchdrop_local.emulator import answers as emulator_answers
 from batchdrop_local.emulator import engine
+from batchdrop_local.emulator.rules import ParamsError
 from tests.integration.harness import Stack, load_event, s3_event
 from tests.integration.structured_harness import (
     RECEIPT_SCHEMA,
@@ -58,10 +58,11 @@ def _job_of_every_outcome(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> tupl
     ).install(monkeypatch)
     real = engine.answer  # the scripted answers
 
-    def refuse_broken(params: Any, message_id: str, cache: set[str] | None = None) -> dict[str, Any]:
+    def refuse_broken(params: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         if "Broken request" in json.dumps(params["messages"][0]):
-            raise emulator_answers.ParamsError("messages.0.content: emulated refusal of this request")
-        return real(params, message_id, cache)
+            raise ParamsError("messages.0.content: emulated refusal of this request")
+        answered: dict[str, Any] = real(params, *args, **kwargs)
+        return answered
 
     monkeypatch.setattr(engine, "answer", refuse_broken)
     put_extract_profile(stack)

@@ -12,6 +12,7 @@ import pytest
 from tests.integration.harness import Stack
 from tests.integration.structured_harness import (
     CUT_OFF,
+    RECEIPT_SCHEMA,
     VALID,
     WRONG_TYPE,
     ScriptedAnswers,
@@ -77,7 +78,8 @@ def test_an_invalid_answer_is_asked_again_with_its_errors_and_the_valid_one_is_k
     assert first["counts"]["retried"] == 1 and first["retried_in"] == f"{job_id}-a2"
     assert stack.keys("results/") == []
     (sent,) = stack.emulator.engine.batch_requests(jobs(stack)[f"{job_id}-a2"]["batch_id"])
-    (original,) = stack.emulator.engine.batch_requests(event["detail"]["batch_id"])
+    # The params are the job's requests.jsonl's (as Submit recorded them), plus two turns
+    (original,) = [json.loads(line) for line in stack.get_text(f"jobs/{job_id}/requests.jsonl").splitlines()]
     user, assistant, feedback = sent["params"]["messages"]
     assert user == original["params"]["messages"][0]
     assert {k: v for k, v in sent["params"].items() if k != "messages"} == {
@@ -210,3 +212,53 @@ def test_a_json_profile_without_a_schema_keeps_working_as_before(
     assert summary["counts"]["invalid_json"] == 1 and summary["retried_in"] is None
     error = json.loads(stack.get_text("results/extract/receipts/plain.txt.error.json"))
     assert error["result_type"] == "invalid_json" and error["answer"] == "The total is 7,50 EUR."
+
+
+# --- the emulator's own structured answers (output_config.format) in the follow-ups -------------
+
+
+def test_the_follow_up_asked_with_output_config_gets_a_schema_valid_answer(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a first answer that fails the schema; the follow-up is answered by the emulator itself
+    answers = ScriptedAnswers({"Receipt emulated": [(WRONG_TYPE, "end_turn"), None]}).install(monkeypatch)
+    put_extract_profile(stack)
+    key, text = _receipt("emulated")
+    event = submit_and_end(stack, {key: text})
+    job_id = event["detail"]["job_id"]
+    stack.handler("CompleteFunction")(event)
+
+    # When the follow-up (with output_config.format and the errors) completes
+    (sent,) = stack.emulator.engine.batch_requests(jobs(stack)[f"{job_id}-a2"]["batch_id"])
+    assert sent["params"]["output_config"]["format"]["schema"] == RECEIPT_SCHEMA
+    second = _complete_follow_up(stack, f"{job_id}-a2")
+
+    # Then the emulator's answer matched the schema, checked here with jsonschema
+    assert second["counts"]["succeeded"] == 1 and answers.rounds_of("Receipt emulated") == [0, 1]
+    answer = json.loads(stack.get_text("results/extract/receipts/emulated.txt.json"))
+    assert set(answer) == {"merchant", "total"} and isinstance(answer["total"], int | float)
+    row = rows_by_source(stack, f"{job_id}-a2")[key]
+    assert json.loads(row["extracted"]) == answer
+
+
+def test_the_emulators_deliberately_invalid_answers_end_in_an_error_with_them(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the emulator spoils every structured answer (invalid_output_rate 1)
+    ScriptedAnswers({"Receipt spoiled": [(WRONG_TYPE, "end_turn"), None]}).install(monkeypatch)
+    stack.emulator.update_config(invalid_output_rate=1.0)
+    put_extract_profile(stack)
+    key, text = _receipt("spoiled")
+    event = submit_and_end(stack, {key: text})
+    job_id = event["detail"]["job_id"]
+    complete = stack.handler("CompleteFunction", MAX_ATTEMPTS="2")
+    complete(event)
+
+    last = complete(ended_event(stack, f"{job_id}-a2", jobs(stack)[f"{job_id}-a2"]["batch_id"]))
+
+    # Then the last attempt's answer (JSON, but not the schema's) is kept with its errors
+    assert last["counts"]["invalid_output"] == 1
+    error = json.loads(stack.get_text("results/extract/receipts/spoiled.txt.error.json"))
+    assert error["answer"] != WRONG_TYPE and error["validation_errors"]
+    assert all(e.startswith("$") for e in error["validation_errors"])
+    json.loads(error["answer"])  # the emulator's spoiled answer is still JSON
