@@ -715,7 +715,12 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
             return {"job_id": job_id, "status": "handed_over", "done": len(work.checkpoint.done)}
         raw.flush()
         ctx.store.upload_file(results_key(job_id), raw.name, "application/x-ndjson")
-    feedback = work.write_documents()
+    try:
+        feedback = work.write_documents()
+    except Exception:
+        # Every row is checkpointed: give the job back at once, the retry writes the table again.
+        ctx.jobs.release_completion(job_id, ctx.now())
+        raise
     follow_up = work.resubmit(feedback)
 
     workflow = work.workflow()
