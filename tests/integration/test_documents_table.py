@@ -325,3 +325,81 @@ def test_a_crash_keeps_rows_and_feedback_exact(
     (invalid,) = [r for r in sent if "Receipt invalid" in json.dumps(r["params"]["messages"][0])]
     assert [m["role"] for m in invalid["params"]["messages"]] == ["user", "assistant", "user"]
     assert len(stack.drain(notifications)) == 1
+
+
+# --- batchdrop local documents JOB_ID ------------------------------------------------------------
+
+
+def _state_dir(stack: Stack, tmp_path: Any) -> str:
+    state = {
+        "endpoint": stack.endpoint,
+        "region": "us-east-1",
+        "bucket": stack.bucket,
+        "jobs_table": stack.resources.names["JobsTable"],
+    }
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    return str(tmp_path)
+
+
+def test_the_documents_command_prints_each_row_and_the_cost_per_model(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from batchdrop_local.cli import main
+
+    job_id, event = _job_of_every_outcome(stack, monkeypatch)
+    state_dir = _state_dir(stack, tmp_path)
+
+    # Before the job completes: the command says when its table is written
+    assert main(["local", "documents", job_id, "--state-dir", state_dir]) == 2
+    assert "is ended: its documents table" in capsys.readouterr().err
+
+    stack.handler("CompleteFunction")(event)
+    capsys.readouterr()  # the handler's own logs
+    assert main(["local", "documents", job_id, "--state-dir", state_dir]) == 0
+    out = capsys.readouterr().out
+
+    lines = out.splitlines()
+    assert lines[0] == f"Job {job_id}: 7 documents"
+    header = next(line for line in lines if line.strip().startswith("DOCUMENT"))
+    assert header.split() == [
+        "DOCUMENT",
+        "PROFILE",
+        "MODEL",
+        "TRY",
+        "OUTCOME",
+        "INPUT",
+        "OUTPUT",
+        "THINKING",
+        "CACHE",
+        "W/R",
+        "BATCH",
+        "STANDARD",
+        "RESULT",
+    ]
+    by_document = {line.split()[0]: line for line in lines if line.strip().startswith("inbox/")}
+    assert (
+        "retried (invalid_output)" in by_document[RECEIPT_INVALID]
+        and f"-> {job_id}-a2" in by_document[RECEIPT_INVALID]
+    )
+    assert "errored (invalid_request_error)" in by_document[BROKEN]
+    assert "rejected" in by_document[EMPTY] and "missing" in by_document[GHOST]
+    assert "results/default/notes/answer.txt.md" in by_document[ANSWER]
+    assert f'{RECEIPT_VALID}: {{"merchant":"Café Ribeira","total":7.5}}' in out
+    # The cost table sums each request's own cost, per model and in all
+    found = rows(stack, job_id)
+    total = sum(r["cost_batch_usd"] for r in found if r["cost_batch_usd"])
+    (all_models,) = [line for line in lines if line.strip().startswith("all models")]
+    billed = [r for r in found if r["input_tokens"]]
+    assert all_models.split()[2] == str(len(billed))
+    from batchdrop_local.reports import money
+
+    assert money(total) in all_models
+
+
+def test_the_documents_command_names_an_unknown_job(
+    stack: Stack, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from batchdrop_local.cli import main
+
+    assert main(["documents", "20261125T090000Z-deadbeef", "--state-dir", _state_dir(stack, tmp_path)]) == 2
+    assert "no job 20261125T090000Z-deadbeef in the jobs table" in capsys.readouterr().err
