@@ -24,7 +24,13 @@ from batchdrop.config import Settings
 from batchdrop.converters import DocumentLimits
 from batchdrop.observability import logger, metrics, tracer
 from batchdrop.pricing import PriceTable
-from batchdrop.profiles import PROFILE_SUFFIXES, PROFILES_PREFIX, ProfileCatalog
+from batchdrop.profiles import (
+    PROFILE_SUFFIXES,
+    PROFILES_PREFIX,
+    SCHEMA_SUFFIX,
+    SCHEMAS_PREFIX,
+    ProfileCatalog,
+)
 from batchdrop.s3_events import (
     S3ObjectRef,
     UnrecognisedEvent,
@@ -58,9 +64,12 @@ creation_policy = CreationPolicy(
 
 
 def load_profiles() -> ProfileCatalog:
-    return ProfileCatalog.from_files(
-        settings.default_profile, store.objects_under(PROFILES_PREFIX, PROFILE_SUFFIXES)
-    )
+    """The profiles, and the schemas they may name (schemas/<name>.json), once per invocation."""
+    files = {
+        **store.objects_under(PROFILES_PREFIX, PROFILE_SUFFIXES),
+        **store.objects_under(SCHEMAS_PREFIX, (SCHEMA_SUFFIX,)),
+    }
+    return ProfileCatalog.from_files(settings.default_profile, files)
 
 
 def parse_records(records: list[dict[str, Any]]) -> dict[str, list[S3ObjectRef]]:
@@ -116,7 +125,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     finally:
         window.close()
 
-    outcome = window.submit(jobs, batches, now, notifier, creation_policy)
+    # The same client answers for the Models API: preflight checks each model once.
+    outcome = window.submit(jobs, batches, now, notifier, creation_policy, models=batches)
     canceled = {job_id: cancel_job(job_id, jobs, batches, now()) for job_id in window.cancel_requests}
     metrics.add_metric("DocumentsSubmitted", MetricUnit.Count, outcome.submitted)
     metrics.add_metric("DocumentsRejected", MetricUnit.Count, outcome.rejected)

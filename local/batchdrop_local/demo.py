@@ -65,8 +65,12 @@ def is_done(key: str, present: set[str], chains: dict[str, list[tuple[str, str]]
 
 
 def upload_samples(stack: LocalStack, samples: Path, bucket: str) -> list[str]:
-    """Profiles first (Submit reads them when the documents arrive), then the documents."""
+    """Profiles and the schemas they name first (Submit reads them when the documents arrive),
+    then the documents."""
     s3 = stack.client("s3")
+    for path in sorted(p for p in (samples / "schemas").glob("*.json") if p.is_file()):
+        s3.upload_file(str(path), bucket, f"schemas/{path.name}")
+        print(f"  put s3://{bucket}/schemas/{path.name}")
     profiles = sorted(p for p in (samples / "profiles").glob("*") if p.is_file())
     files = sorted(p for p in (samples / "inbox").rglob("*") if p.is_file())
     if not files:

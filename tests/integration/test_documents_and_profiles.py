@@ -247,7 +247,7 @@ def test_object_metadata_overrides_model_and_max_tokens_for_one_document(stack: 
         "claude-opus-4-5",
         4096,
     )
-    assert requests["inbox/default/plain.txt"]["model"] == "claude-haiku-4-5"
+    assert requests["inbox/default/plain.txt"]["model"] == "claude-haiku-5-5"
     reason = json.loads(stack.get_text("results/default/bad.txt.error.json"))["reason"]
     assert reason == "x-amz-meta-batchdrop-max-tokens must be a whole number from 1 to 128000, not 'lots'"
 
@@ -388,3 +388,22 @@ def test_a_cached_instruction_is_read_from_the_cache_after_the_first_request(sta
     (summary,) = _complete(stack, result)
     tokens = summary["tokens"]
     assert tokens["cache_write_5m"] >= 1024 and tokens["cache_read"] == 2 * tokens["cache_write_5m"]
+
+
+def test_a_sampling_override_in_object_metadata_is_refused_and_effort_is_taken(stack: Stack) -> None:
+    s3 = stack.client("s3")
+    s3.put_object(
+        Bucket=stack.bucket, Key="inbox/default/warm.txt", Body=b"x", Metadata={"batchdrop-temperature": "0"}
+    )
+    s3.put_object(
+        Bucket=stack.bucket, Key="inbox/default/deep.txt", Body=b"y", Metadata={"batchdrop-effort": "high"}
+    )
+    keys = ["inbox/default/warm.txt", "inbox/default/deep.txt"]
+    result = stack.handler("SubmitFunction")(s3_event(stack.bucket, keys))
+    requests = _requests(stack, result)
+    assert requests["inbox/default/deep.txt"]["output_config"] == {"effort": "high"}
+    assert "inbox/default/warm.txt" not in requests
+    reason = json.loads(stack.get_text("results/default/warm.txt.error.json"))["reason"]
+    assert reason.startswith(
+        "x-amz-meta-batchdrop-temperature: temperature: removed in Claude API version 2026-10-21"
+    )

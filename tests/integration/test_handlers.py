@@ -88,7 +88,7 @@ def test_submit_plain_s3_event_creates_one_batch(stack: Stack, sample_documents:
     (request,) = stack.emulator.engine.batch_requests(result["jobs"][0]["batch_id"])
     assert request["custom_id"] == manifest[0]["custom_id"]
     params = request["params"]
-    assert params["model"] == "claude-haiku-4-5" and params["max_tokens"] == 1024
+    assert params["model"] == "claude-haiku-5-5" and params["max_tokens"] == 1024
     document, instruction = params["messages"][0]["content"]
     assert document["source"] == {
         "type": "text",
@@ -432,7 +432,7 @@ def test_complete_publishes_tokens_and_cost_per_profile_and_model_as_metrics(
     directive = usage["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "batchdrop"
     assert directive["Dimensions"] == [["profile", "model", "service"]]
-    assert (usage["profile"], usage["model"]) == ("default", "claude-haiku-4-5")
+    assert (usage["profile"], usage["model"]) == ("default", "claude-haiku-5-5")
     names = {m["Name"] for m in directive["Metrics"]}
     assert names == {
         "InputTokens",

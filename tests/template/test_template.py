@@ -53,8 +53,8 @@ DATA_SERVICES = {"s3", "dynamodb", "sns", "events", "secretsmanager", "kms", "sq
 # Per function, each S3 action and the only key prefixes it may reach.
 EXPECTED_S3_OBJECT_ACCESS: dict[str, dict[str, set[str]]] = {
     "SubmitFunction": {
-        "s3:GetObject": {"inbox/", "profiles/"},
-        "s3:GetObjectVersion": {"inbox/", "profiles/"},
+        "s3:GetObject": {"inbox/", "profiles/", "schemas/"},
+        "s3:GetObjectVersion": {"inbox/", "profiles/", "schemas/"},
         "s3:PutObject": {"jobs/", "results/"},
     },
     "PollFunction": {  # jobs/<job-id>/requests.jsonl of a batch it creates again
@@ -180,7 +180,8 @@ EXPECTED_ALARMS: dict[tuple[str, str, str, str], tuple[str, int]] = {
 # its code lists, and the ones it reads and needs a missing key's 404 for (S3 answers 403 for a
 # missing key to a caller that may not list it).
 EXPECTED_LISTED_PREFIXES: dict[str, set[str]] = {
-    "SubmitFunction": {"profiles/", "inbox/"},  # profiles are listed; a deleted document is gone
+    # profiles and their schemas are listed; a deleted document is gone
+    "SubmitFunction": {"profiles/", "schemas/", "inbox/"},
     "PollFunction": {"jobs/"},  # a job whose requests.jsonl was never written
     "CompleteFunction": {"jobs/", "inbox/"},  # summaries and next-stage documents not written yet
 }
@@ -350,7 +351,7 @@ def test_template_reads_top_down(template: dict[str, Any]) -> None:
 
 def test_parameters_have_the_agreed_defaults_and_ranges(template: dict[str, Any]) -> None:
     params = template["Parameters"]
-    assert params["DefaultModel"]["Default"] == "claude-haiku-4-5"
+    assert params["DefaultModel"]["Default"] == "claude-haiku-5-5"
     assert params["DefaultMaxTokens"]["Type"] == "Number"
     assert (params["DefaultMaxTokens"]["Default"], params["DefaultMaxTokens"]["MinValue"]) == (1024, 1)
     assert params["DefaultMaxTokens"]["MaxValue"] == 128000

@@ -203,21 +203,23 @@ def test_message_params_minimal_profile() -> None:
     }
 
 
-def test_message_params_with_system_prompt_and_temperature() -> None:
+def test_message_params_with_system_prompt_effort_and_thinking() -> None:
     profile = Profile(
         name="summarize",
-        model="claude-sonnet-4-6",
+        model="claude-sonnet-5-5",
         max_tokens=4096,
         instruction="Summarise in three bullets.",
         system_prompt="You are a careful analyst.",
-        temperature=0.2,
+        effort="high",
+        thinking={"type": "adaptive"},
     )
     doc = _doc("inbox/summarize/été/notes, v2.md")
     assert message_params(profile, doc, [_text_block("Texte accentué.", "notes, v2.md")]) == {
-        "model": "claude-sonnet-4-6",
+        "model": "claude-sonnet-5-5",
         "max_tokens": 4096,
         "system": "You are a careful analyst.",
-        "temperature": 0.2,
+        "output_config": {"effort": "high"},
+        "thinking": {"type": "adaptive"},
         "messages": [
             {
                 "role": "user",
@@ -234,11 +236,29 @@ def test_message_params_with_system_prompt_and_temperature() -> None:
     }
 
 
-def test_message_params_temperature_zero_is_sent() -> None:
-    profile = Profile(name="p", model="m", max_tokens=10, instruction="i", temperature=0.0)
-    params = message_params(profile, _doc("inbox/p/a.txt"), [_text_block("t", "a.txt")])
-    assert params["temperature"] == 0.0
-    assert "system" not in params
+SCHEMA = {
+    "type": "object",
+    "properties": {"title": {"type": "string"}},
+    "required": ["title"],
+    "additionalProperties": False,
+}
+
+
+def test_a_schema_profile_sends_output_config_format_and_no_json_reminder() -> None:
+    profile = Profile(
+        name="x", model="m", max_tokens=10, instruction="Extract.", output_format="json", output_schema=SCHEMA
+    )
+    params = message_params(profile, _doc("inbox/x/a.txt"), [_text_block("t", "a.txt")])
+    assert params["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
+    assert "system" not in params  # no reminder text: the API itself answers JSON
+    assert params["messages"][0]["content"][-1] == {"type": "text", "text": "Extract."}
+    assert "temperature" not in params and "thinking" not in params
+    assert result_key(_doc("inbox/x/a.txt"), profile) == "results/x/a.txt.json"
+
+
+def test_unset_effort_thinking_and_schema_send_nothing() -> None:
+    params = message_params(MARKDOWN_PROFILE, _doc("inbox/a.txt"), [_text_block("t", "a.txt")])
+    assert not {"output_config", "thinking", "temperature", "top_p", "top_k"} & set(params)
 
 
 def test_message_params_document_comes_before_instruction() -> None:
@@ -291,6 +311,7 @@ def test_citations_and_prompt_caching_follow_the_profile() -> None:
         ({"batchdrop-model": "claude-opus-4-5"}, {"model": "claude-opus-4-5"}),
         ({"batchdrop-max-tokens": "4096"}, {"max_tokens": 4096}),
         ({"batchdrop-model": " ", "other": "x"}, {}),
+        ({"batchdrop-effort": "xhigh"}, {"effort": "xhigh"}),
     ],
 )
 def test_metadata_overrides(metadata: dict[str, str], expected: dict[str, object]) -> None:
@@ -301,6 +322,30 @@ def test_metadata_overrides(metadata: dict[str, str], expected: dict[str, object
 def test_metadata_max_tokens_must_be_in_range(value: str) -> None:
     with pytest.raises(DocumentRejected, match="x-amz-meta-batchdrop-max-tokens must be a whole number"):
         documents.metadata_overrides({"batchdrop-max-tokens": value})
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [("batchdrop-temperature", "temperature"), ("batchdrop-top-p", "top_p"), ("batchdrop-top-k", "top_k")],
+)
+def test_a_sampling_override_is_refused_with_why_and_what_instead(header: str, name: str) -> None:
+    with pytest.raises(DocumentRejected) as refused:
+        documents.metadata_overrides({header: "0"})
+    message = str(refused.value)
+    assert message.startswith(f"x-amz-meta-{header}: {name}: removed in Claude API version 2026-10-21")
+    assert "steer with effort (low|medium|high|xhigh|max) and the prompt instead" in message
+
+
+def test_an_unknown_effort_override_is_refused_with_the_levels() -> None:
+    with pytest.raises(DocumentRejected, match="must be one of low, medium, high, xhigh, max, not 'extreme'"):
+        documents.metadata_overrides({"batchdrop-effort": "extreme"})
+
+
+def test_a_list_lines_settings_hash_ignores_the_messages_only() -> None:
+    base = {"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "a"}]}
+    same = documents.params_settings_hash({**base, "messages": [{"role": "user", "content": "b"}]})
+    assert documents.params_settings_hash(base) == same
+    assert documents.params_settings_hash({**base, "max_tokens": 11}) != same
 
 
 def test_a_cached_instruction_comes_first_and_is_marked() -> None:

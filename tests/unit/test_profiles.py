@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from batchdrop.config import DefaultProfileSettings
-from batchdrop.profiles import DEFAULT_PROFILE, Profile, ProfileCatalog, UnknownProfile
+from batchdrop.profiles import (
+    DEFAULT_PROFILE,
+    InvalidSchema,
+    Profile,
+    ProfileCatalog,
+    UnknownProfile,
+    check_output_schema,
+)
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = DefaultProfileSettings(
     model="claude-haiku-4-5", max_tokens=1024, instruction="Summarise.", system_prompt="Be brief."
 )
@@ -25,7 +36,6 @@ def test_with_default_builds_default_profile() -> None:
         max_tokens=1024,
         instruction="Summarise.",
         system_prompt="Be brief.",
-        temperature=None,
         output_format="markdown",
     )
 
@@ -116,7 +126,46 @@ def test_a_default_profile_file_overrides_the_stack_default_and_others_build_on_
             {"profiles/x.json": '{"max_tokens": 0}'},
             "profiles/x.json: max_tokens: Input should be greater than or equal to 1",
         ),
-        ({"profiles/x.json": '{"temperature": 1.5}'}, "temperature: Input should be less than or equal to 1"),
+        (
+            {"profiles/x.json": '{"temperature": 0}'},
+            "profiles/x.json: temperature: removed in Claude API version 2026-10-21 (requests carrying "
+            "temperature, top_p or top_k fail); steer with effort (low|medium|high|xhigh|max) and the "
+            "prompt instead",
+        ),
+        ({"profiles/x.yaml": "top_p: 0.9\ntop_k: 5"}, "top_p: removed in Claude API version 2026-10-21"),
+        ({"profiles/x.yaml": "top_k: 5"}, "top_k: removed in Claude API version 2026-10-21"),
+        ({"profiles/x.json": '{"effort": "extreme"}'}, "effort: Input should be 'low', 'medium', 'high'"),
+        (
+            {"profiles/x.json": '{"thinking": {"type": "enabled", "budget_tokens": 10}}'},
+            'thinking: Value error, must be "adaptive", "disabled", or {"type": "enabled"',
+        ),
+        (
+            {"profiles/x.json": '{"output_schema": "missing"}'},
+            "output_schema 'missing' names schemas/missing.json, which is not in the bucket",
+        ),
+        (
+            {"profiles/x.json": '{"output_schema": {"type": "object", "properties": {}}}'},
+            'an object needs "additionalProperties": false',
+        ),
+        (
+            {"profiles/x.json": '{"output_schema": {"type": "string"}}'},
+            "the top level must be",
+        ),
+        (
+            {"profiles/x.json": '{"output_schema": {"type": "object", "required": 5}}'},
+            "not a valid JSON Schema at required",
+        ),
+        (
+            {"profiles/x.json": '{"output_schema": "s"}', "schemas/s.json": '{"type": "object"}'},
+            "output_schema 's' cannot be used: schemas/s.json: #: an object needs",
+        ),
+        (
+            {
+                "profiles/x.json": '{"output_schema": "s", "output_format": "markdown"}',
+                "schemas/s.json": "{}",
+            },
+            "output_format 'markdown' cannot go with output_schema",
+        ),
         (
             {"profiles/x.json": '{"output_format": "xml"}'},
             "output_format: Input should be 'markdown', 'text' or 'json'",
@@ -203,3 +252,119 @@ def test_a_cached_instruction_may_not_vary_per_document() -> None:
     )
     with pytest.raises(InvalidProfile, match="cache_instruction needs an instruction without"):
         catalog.get("x")
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string"},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"n": {"type": "number"}},
+                "required": ["n"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    "required": ["title", "items"],
+    "additionalProperties": False,
+}
+
+
+def test_a_schema_named_by_a_profile_is_read_from_schemas_and_answers_are_json() -> None:
+    catalog = _catalog(
+        {
+            "profiles/x.yaml": "output_schema: facts\neffort: medium\nthinking: adaptive",
+            "schemas/facts.json": json.dumps(SCHEMA),
+        }
+    )
+    profile = catalog.get("x")
+    assert profile.output_schema == SCHEMA
+    assert profile.schema_name == "facts"
+    assert profile.output_format == "json" and profile.result_suffix == ".json"
+    assert profile.output_config() == {
+        "format": {"type": "json_schema", "schema": SCHEMA},
+        "effort": "medium",
+    }
+    assert profile.thinking == {"type": "adaptive"}
+    assert profile.system_blocks() == "Be brief."  # no JSON reminder: the API answers JSON itself
+
+
+def test_an_inline_schema_and_older_models_manual_thinking_are_accepted() -> None:
+    catalog = _catalog(
+        {
+            "profiles/x.json": json.dumps(
+                {"output_schema": SCHEMA, "thinking": {"type": "enabled", "budget_tokens": 2048}}
+            )
+        }
+    )
+    profile = catalog.get("x")
+    assert profile.output_schema == SCHEMA and profile.schema_name is None
+    assert profile.thinking == {"type": "enabled", "budget_tokens": 2048}
+
+
+@pytest.mark.parametrize(
+    ("schema", "problem"),
+    [
+        ({**SCHEMA, "properties": {"n": {"type": "number", "minimum": 0}}}, "#/properties/n: 'minimum'"),
+        ({**SCHEMA, "properties": {"s": {"type": "string", "maxLength": 5}}}, "'maxLength' is not supported"),
+        ({**SCHEMA, "properties": {"a": {"type": "array", "minItems": 2}}}, "minItems may only be 0 or 1"),
+        (
+            {**SCHEMA, "properties": {"r": {"$ref": "https://x.example/s.json"}}},
+            "must point inside the schema",
+        ),
+        (
+            {
+                **SCHEMA,
+                "$defs": {
+                    "node": {
+                        "type": "object",
+                        "properties": {"kids": {"$ref": "#/$defs/node"}},
+                        "additionalProperties": False,
+                    }
+                },
+            },
+            "makes the schema recursive",
+        ),
+        ({**SCHEMA, "properties": {"e": {"enum": [{"a": 1}]}}}, "enum values must be strings"),
+    ],
+)
+def test_a_schema_outside_the_structured_outputs_subset_is_refused(schema: dict, problem: str) -> None:
+    with pytest.raises(InvalidSchema) as refused:
+        check_output_schema(schema)
+    assert problem in str(refused.value)
+
+
+def test_the_settings_hash_changes_with_every_effective_setting_and_nothing_else() -> None:
+    base = Profile(name="a", model="m", max_tokens=10, instruction="i")
+    same = Profile(name="b", model="m", max_tokens=10, instruction="i", next="c", cache_system_prompt=True)
+    assert base.settings_hash() == same.settings_hash()  # name and caching change no answer
+    changed = [
+        Profile(name="a", model="m2", max_tokens=10, instruction="i"),
+        Profile(name="a", model="m", max_tokens=11, instruction="i"),
+        Profile(name="a", model="m", max_tokens=10, instruction="j"),
+        Profile(name="a", model="m", max_tokens=10, instruction="i", system_prompt="s"),
+        Profile(name="a", model="m", max_tokens=10, instruction="i", effort="low"),
+        Profile(name="a", model="m", max_tokens=10, instruction="i", thinking={"type": "adaptive"}),
+        Profile(
+            name="a", model="m", max_tokens=10, instruction="i", output_schema=SCHEMA, output_format="json"
+        ),
+        Profile(name="a", model="m", max_tokens=10, instruction="i", output_format="json"),
+    ]
+    hashes = {p.settings_hash() for p in changed}
+    assert len(hashes) == len(changed) and base.settings_hash() not in hashes
+
+
+def test_the_samples_parse_on_current_models_and_extract_is_a_schema_profile() -> None:
+    samples = PROJECT_ROOT / "samples"
+    files = {f"profiles/{p.name}": p.read_bytes() for p in (samples / "profiles").iterdir()}
+    files |= {f"schemas/{p.name}": p.read_bytes() for p in (samples / "schemas").iterdir()}
+    catalog = ProfileCatalog.from_files(DEFAULTS, files)
+    extract = catalog.get("extract")
+    assert extract.model == "claude-sonnet-5-5" and extract.schema_name == "business-facts"
+    assert catalog.get("summarize").model == "claude-haiku-5-5"
+    assert catalog.get("headline").model == "claude-sonnet-5-5"
+    for path in (samples / "profiles").iterdir():
+        assert "temperature" not in path.read_text()

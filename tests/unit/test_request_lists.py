@@ -66,10 +66,107 @@ def test_shorthand_line_may_name_profile_model_tokens_and_system() -> None:
 
 
 def test_full_params_line_is_sent_as_given_with_profile_gaps_filled() -> None:
-    params = {"messages": [{"role": "user", "content": "Hi"}], "temperature": 0.3}
+    params = {"messages": [{"role": "user", "content": "Hi"}], "output_config": {"effort": "low"}}
     (request,) = _parse({"id": "raw-1", "params": params})
     assert isinstance(request, ListedRequest)
     assert request.params == {"model": "claude-haiku-4-5", "max_tokens": 1024, **params}
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (
+            {"id": "t", "params": {"messages": [{"role": "user", "content": "Hi"}], "temperature": 0.3}},
+            "line 1 (t): temperature: Extra inputs are not permitted (temperature: removed in Claude API "
+            "version 2026-10-21",
+        ),
+        ({"id": "p", "prompt": "Hi", "top_p": 0.9}, "line 1 (p): top_p: removed in Claude API version"),
+        (
+            {
+                "id": "d",
+                "params": {
+                    "messages": [
+                        {"role": "user", "content": "Read this."},
+                        {
+                            "role": "assistant",
+                            "content": [
+                                {
+                                    "type": "document",
+                                    "source": {"type": "text", "media_type": "text/plain", "data": "x"},
+                                }
+                            ],
+                        },
+                    ]
+                },
+            },
+            "messages.1.content.0: document blocks are not permitted in assistant messages",
+        ),
+        (
+            {
+                "id": "c",
+                "params": {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": [
+                                {"type": "text", "text": "x", "citations": [{"type": "char_location"}]}
+                            ],
+                        }
+                    ]
+                },
+            },
+            "messages.0.content.0.citations: citations are not permitted on text blocks in user messages",
+        ),
+        (
+            {
+                "id": "s",
+                "params": {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": [
+                                {
+                                    "type": "search_result",
+                                    "source": "s",
+                                    "title": "t",
+                                    "content": [
+                                        {
+                                            "type": "text",
+                                            "text": "x",
+                                            "citations": [{"type": "char_location"}],
+                                        }
+                                    ],
+                                }
+                            ],
+                        }
+                    ]
+                },
+            },
+            "messages.0.content.0.content.0.citations: citations are not permitted",
+        ),
+        (
+            {
+                "id": "k",
+                "params": {
+                    "model": "claude-opus-4-7",
+                    "thinking": {"type": "enabled", "budget_tokens": 2048},
+                    "messages": [{"role": "user", "content": "x"}],
+                },
+            },
+            '"thinking.type.enabled" is not supported for claude-opus-4-7',
+        ),
+        (
+            {"id": "f", "params": {"speed": "fast", "messages": [{"role": "user", "content": "x"}]}},
+            "speed: not supported in Message Batches requests",
+        ),
+    ],
+)
+def test_a_line_the_api_version_would_refuse_gets_its_own_error(line: dict, reason: str) -> None:
+    # Given a line that API version 2026-10-21 refuses, when the list is read,
+    # then that line is an error with the API's reason (instead of an errored result hours later)
+    (parsed,) = _parse(line)
+    assert isinstance(parsed, ListedError)
+    assert reason in parsed.reason
 
 
 def test_a_bad_line_yields_an_error_for_that_line_only() -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from batchdrop.models import ModelFacts, ModelsUnavailable
 from batchdrop.results import ResultsArchived
 
 if TYPE_CHECKING:
@@ -202,6 +203,33 @@ class MessageBatches:
             raise BatchRejected(f"the API refused the batch ({status}): {exc}") from exc
         except anthropic.APIConnectionError as exc:  # includes timeouts
             raise BatchMayExist(f"the answer to creating the batch was lost ({exc})") from exc
+
+    def model(self, model_id: str) -> ModelFacts | None:
+        """The Models API's facts of one model; None when the API does not know it (404).
+
+        Raises ``ModelsUnavailable`` when the API cannot be reached or will not answer, after the
+        SDK's retries: preflight then goes on without the catalogue (see preflight)."""
+        import anthropic
+
+        try:
+            info = self._call(lambda client: client.models.retrieve(model_id))
+        except anthropic.NotFoundError:
+            return None
+        except anthropic.APIError as exc:
+            raise ModelsUnavailable(f"the Models API did not answer for {model_id!r}: {exc}") from exc
+        return ModelFacts.from_api(info.to_dict(mode="json"))
+
+    def models(self) -> list[ModelFacts]:
+        """Every model of the catalogue (the SDK pages through the list)."""
+        import anthropic
+
+        try:
+            return [
+                ModelFacts.from_api(info.to_dict(mode="json"))
+                for info in self._call(lambda client: list(client.models.list(limit=1000)))
+            ]
+        except anthropic.APIError as exc:
+            raise ModelsUnavailable(f"the Models API could not list the models: {exc}") from exc
 
     def retrieve(self, batch_id: str) -> BatchInfo:
         return self._call(lambda client: self._info(client.messages.batches.retrieve(batch_id)))

@@ -6,12 +6,15 @@ Pure functions only: no AWS, no HTTP.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
+from batchdrop.api_rules import SAMPLING_PARAMS, sampling_removed
+from batchdrop.models import EFFORT_LEVELS
 from batchdrop.profiles import DEFAULT_PROFILE, Profile
 
 INBOX_PREFIX = "inbox/"
@@ -165,6 +168,9 @@ def custom_id(sequence: int, key: str, version_id: str | None, item: str = "") -
 # the x-amz-meta- prefix, lower-cased).
 METADATA_MODEL = "batchdrop-model"
 METADATA_MAX_TOKENS = "batchdrop-max-tokens"
+METADATA_EFFORT = "batchdrop-effort"
+# Refused with the reason: the API version batchdrop speaks removed these.
+METADATA_SAMPLING = {f"batchdrop-{name.replace('_', '-')}": name for name in SAMPLING_PARAMS}
 
 
 # Written by Complete on the documents it hands to a workflow's next stage.
@@ -203,6 +209,16 @@ def full_next_stage_key(result_key: str, profile: str, next_profile: str) -> str
 def metadata_overrides(metadata: dict[str, str]) -> dict[str, Any]:
     """Profile fields a document's S3 metadata overrides, validated."""
     overrides: dict[str, Any] = {}
+    for header, name in METADATA_SAMPLING.items():
+        if header in metadata:
+            raise DocumentRejected(f"x-amz-meta-{header}: {sampling_removed(name)}")
+    effort = metadata.get(METADATA_EFFORT, "").strip()
+    if effort:
+        if effort not in EFFORT_LEVELS:
+            raise DocumentRejected(
+                f"x-amz-meta-{METADATA_EFFORT} must be one of {', '.join(EFFORT_LEVELS)}, not {effort!r}"
+            )
+        overrides["effort"] = effort
     model = metadata.get(METADATA_MODEL, "").strip()
     if model:
         overrides["model"] = model
@@ -232,7 +248,8 @@ def message_params(profile: Profile, doc: InboxKey, blocks: list[dict[str, Any]]
 
 
 def request_params(profile: Profile, content: list[dict[str, Any]]) -> dict[str, Any]:
-    """Messages API params for one user turn, with the profile's model and settings."""
+    """Messages API params for one user turn, with the profile's model and settings: the
+    schema and effort in ``output_config``, and ``thinking``, only when the profile sets them."""
     params: dict[str, Any] = {
         "model": profile.model,
         "max_tokens": profile.max_tokens,
@@ -241,6 +258,17 @@ def request_params(profile: Profile, content: list[dict[str, Any]]) -> dict[str,
     system = profile.system_blocks()
     if system:
         params["system"] = system
-    if profile.temperature is not None:
-        params["temperature"] = profile.temperature
+    output_config = profile.output_config()
+    if output_config:
+        params["output_config"] = output_config
+    if profile.thinking is not None:
+        params["thinking"] = dict(profile.thinking)
     return params
+
+
+def params_settings_hash(params: dict[str, Any]) -> str:
+    """SHA-256 of a ready-made request's settings (its params but the messages): the settings
+    hash of a request-list line, whose params do not come from a profile alone."""
+    settings = {name: value for name, value in params.items() if name != "messages"}
+    text = json.dumps(settings, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

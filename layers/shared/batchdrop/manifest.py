@@ -76,7 +76,14 @@ class ManifestEntry:
 
 _ENTRY_FIELDS = tuple(f.name for f in fields(ManifestEntry))
 # Written only when set, so manifests without them read the same as before.
-_OPTIONAL_FIELDS = ("sequencer", "full_keys", "content_sha256", "settings_hash", "schema_key", "model_retires_at")
+_OPTIONAL_FIELDS = (
+    "sequencer",
+    "full_keys",
+    "content_sha256",
+    "settings_hash",
+    "schema_key",
+    "model_retires_at",
+)
 
 
 def new_job_id(now: datetime) -> str:

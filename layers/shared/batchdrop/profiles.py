@@ -3,21 +3,28 @@
 A profile is ``profiles/<name>.json`` or ``profiles/<name>.yaml`` in the bucket, validated
 against ``ProfileSpec``; the ``default`` profile comes from the stack's parameters (and a
 ``profiles/default.*`` file may override its fields). Fields a file leaves out take the
-default profile's values.
+default profile's values. A structured-output profile's ``output_schema`` is a JSON Schema
+inline, or the name of ``schemas/<name>.json`` in the bucket, read with the profile files.
+
+Profiles speak Claude API version 2026-10-21: no ``temperature``, ``top_p`` or ``top_k`` (the
+API refuses requests that carry them); ``effort`` and ``thinking`` instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from string import Template
 from typing import Any, Literal
 
+import jsonschema
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from batchdrop.api_rules import SAMPLING_PARAMS, sampling_removed
 from batchdrop.config import DefaultProfileSettings
 
 DEFAULT_PROFILE = "default"
@@ -28,6 +35,31 @@ PROFILE_SUFFIXES = (".json", ".yaml", ".yml")
 INSTRUCTION_FIELDS = frozenset({"name", "path", "key", "profile"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 JSON_REMINDER = "Answer with a single valid JSON value only, with no text before or after it."
+SCHEMAS_PREFIX = "schemas/"
+SCHEMA_SUFFIX = ".json"
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+# Keywords outside the structured-outputs subset (Claude docs, "JSON Schema limitations"):
+# numerical and string-length constraints, array sizes beyond minItems 0 or 1.
+_UNSUPPORTED_KEYWORDS = (
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "uniqueItems",
+    "patternProperties",
+    "if",
+    "then",
+    "else",
+    "not",
+)
+_SUBSCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions")
 
 
 class UnknownProfile(LookupError):
@@ -53,7 +85,11 @@ class ProfileSpec(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=128_000)
     system_prompt: str | None = None
     instruction: str | None = Field(default=None, min_length=1)
-    temperature: float | None = Field(default=None, ge=0.0, le=1.0)
+    # Claude API 2026-10-21: depth of work (output_config.effort) and thinking, not sampling.
+    effort: Effort | None = None
+    thinking: Literal["adaptive", "disabled"] | dict[str, Any] | None = None
+    # A JSON Schema (inline) or the name of schemas/<name>.json: answers are JSON matching it.
+    output_schema: dict[str, Any] | str | None = None
     output_format: Literal["markdown", "text", "json"] = "markdown"
     citations: bool = False
     cache_system_prompt: bool = False
@@ -63,6 +99,53 @@ class ProfileSpec(BaseModel):
     # Workflows: each answer of this profile becomes a document of the `next` profile.
     next: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     notify_each_stage: bool = False
+
+    @field_validator("thinking")
+    @classmethod
+    def _thinking(cls, value: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+        if value is None or isinstance(value, str):
+            return value
+        kind = value.get("type")
+        if kind in ("adaptive", "disabled") and set(value) <= {"type", "display"}:
+            return value
+        budget = value.get("budget_tokens")
+        if (
+            kind == "enabled"
+            and set(value) <= {"type", "budget_tokens", "display"}
+            and isinstance(budget, int)
+            and not isinstance(budget, bool)
+            and budget >= 1024
+        ):
+            return value
+        raise ValueError(
+            'must be "adaptive", "disabled", or {"type": "enabled", "budget_tokens": <1024 or more>} '
+            "(enabled only on models before Claude 4.7; the newer ones take adaptive and effort)"
+        )
+
+    @field_validator("output_schema")
+    @classmethod
+    def _schema(cls, value: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
+        if isinstance(value, str) and not _NAME_RE.match(value):
+            raise ValueError(
+                f"must be a JSON Schema object or the name of {SCHEMAS_PREFIX}<name>{SCHEMA_SUFFIX} "
+                f"(letters, digits, '.', '_', '-'), not {value!r}"
+            )
+        if isinstance(value, dict):
+            check_output_schema(value)
+        return value
+
+    @model_validator(mode="after")
+    def _schema_answers_json(self) -> ProfileSpec:
+        if (
+            self.output_schema is not None
+            and "output_format" in self.model_fields_set
+            and self.output_format != "json"
+        ):
+            raise ValueError(
+                f"output_format {self.output_format!r} cannot go with output_schema: a schema's "
+                "answers are JSON (leave output_format out, or set it to json)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cacheable_instruction(self) -> ProfileSpec:
@@ -95,7 +178,12 @@ class Profile:
     max_tokens: int
     instruction: str
     system_prompt: str = ""
-    temperature: float | None = None
+    effort: str | None = None
+    # The thinking param as sent: {"type": "adaptive"}, {"type": "disabled"}, or
+    # {"type": "enabled", "budget_tokens": N} (older models only).
+    thinking: Mapping[str, Any] | None = field(default=None, hash=False)
+    output_schema: Mapping[str, Any] | None = field(default=None, hash=False)
+    schema_name: str | None = None  # schemas/<name>.json it came from; None when inline
     output_format: str = "markdown"
     citations: bool = False
     cache_system_prompt: bool = False
@@ -108,16 +196,47 @@ class Profile:
     def result_suffix(self) -> str:
         return ".json" if self.output_format == "json" else ".md"
 
+    @property
+    def _reminds_json(self) -> bool:
+        # A schema makes the API itself answer JSON: no reminder text is needed.
+        return self.output_format == "json" and self.output_schema is None
+
     def instruction_for(self, *, name: str, path: str, key: str) -> str:
         text = Template(self.instruction).safe_substitute(name=name, path=path, key=key, profile=self.name)
-        if self.output_format == "json" and "json" not in text.lower():
+        if self._reminds_json and "json" not in text.lower():
             text = f"{text}\n\n{JSON_REMINDER}"
         return text
+
+    def output_config(self) -> dict[str, Any] | None:
+        """The ``output_config`` param: the schema's format and the effort, only what is set."""
+        config: dict[str, Any] = {}
+        if self.output_schema is not None:
+            config["format"] = {"type": "json_schema", "schema": dict(self.output_schema)}
+        if self.effort is not None:
+            config["effort"] = self.effort
+        return config or None
+
+    def settings_hash(self) -> str:
+        """SHA-256 of the effective settings a request is built with (model, max_tokens, system
+        prompt, instruction, effort, thinking, schema, output format): two documents with the same
+        hash were asked the same way."""
+        settings = {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "system": self.system_prompt,
+            "instruction": self.instruction,
+            "effort": self.effort,
+            "thinking": self.thinking,
+            "schema": self.output_schema,
+            "output_format": self.output_format,
+        }
+        text = json.dumps(settings, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def system_blocks(self) -> str | list[dict[str, Any]] | None:
         """The ``system`` param: marked for prompt caching when the profile asks for it."""
         system = self.system_prompt
-        if self.output_format == "json" and JSON_REMINDER not in system:
+        if self._reminds_json and JSON_REMINDER not in system:
             system = f"{system}\n\n{JSON_REMINDER}".strip()
         if not system:
             return None
@@ -139,8 +258,14 @@ def default_profile(defaults: DefaultProfileSettings) -> Profile:
     )
 
 
-def parse_profile_file(key: str, text: str, base: Profile) -> Profile:
-    """A profile from the text of ``profiles/<name>.(json|yaml)``, its gaps filled from ``base``."""
+def parse_profile_file(
+    key: str, text: str, base: Profile, schemas: Mapping[str, Mapping[str, Any]] | None = None
+) -> Profile:
+    """A profile from the text of ``profiles/<name>.(json|yaml)``, its gaps filled from ``base``.
+
+    ``schemas`` holds the bucket's ``schemas/<name>.json`` by name, already checked
+    (``read_schemas``), for a profile whose ``output_schema`` names one.
+    """
     name = profile_name(key)
     if name is None:
         raise InvalidProfile(f"{key}: not a profile file name (profiles/<name>.json or .yaml)")
@@ -152,6 +277,9 @@ def parse_profile_file(key: str, text: str, base: Profile) -> Profile:
         ) from None
     if not isinstance(data, dict):
         raise InvalidProfile(f"{key}: must hold a mapping of profile fields, not {type(data).__name__}")
+    sampling = [field_name for field_name in SAMPLING_PARAMS if field_name in data]
+    if sampling:
+        raise InvalidProfile(f"{key}: {'; '.join(sampling_removed(n) for n in sampling)}")
     try:
         spec = ProfileSpec.model_validate(data)
     except ValidationError as exc:
@@ -160,7 +288,107 @@ def parse_profile_file(key: str, text: str, base: Profile) -> Profile:
         )
         raise InvalidProfile(f"{key}: {problems}") from None
     fields = spec.model_dump(exclude_unset=True, exclude={"description"})
+    if isinstance(fields.get("thinking"), str):
+        fields["thinking"] = {"type": fields["thinking"]}
+    if "output_schema" in fields:
+        schema = fields["output_schema"]
+        if isinstance(schema, str):
+            fields["schema_name"] = schema
+            if schema not in (schemas or {}):
+                known = ", ".join(sorted(schemas or {})) or "none"
+                raise InvalidProfile(
+                    f"{key}: output_schema {schema!r} names {SCHEMAS_PREFIX}{schema}{SCHEMA_SUFFIX}, "
+                    f"which is not in the bucket (or is not a usable schema); schemas there: {known}"
+                )
+            fields["output_schema"] = schemas[schema]  # type: ignore[index]
+        else:
+            fields["schema_name"] = None
+        fields["output_format"] = "json"
     return replace(base, name=name, **fields)
+
+
+class InvalidSchema(ValueError):
+    """A JSON Schema that structured outputs cannot use; the message says where and why."""
+
+
+def check_output_schema(schema: Mapping[str, Any]) -> None:
+    """Refuse a schema that is not valid JSON Schema, or that leaves the structured-outputs subset:
+    objects, arrays, strings, numbers, booleans, enums, required, nested objects, with
+    ``additionalProperties: false`` on every object; no numerical or length constraints, no
+    recursion, no remote ``$ref``."""
+    try:
+        jsonschema.Draft202012Validator.check_schema(dict(schema))
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "the schema"
+        raise InvalidSchema(f"not a valid JSON Schema at {where}: {exc.message}") from None
+    if schema.get("type") != "object":
+        raise InvalidSchema('the top level must be {"type": "object", ...}: an answer is one JSON object')
+    problems = list(_subset_problems(schema, "#"))
+    if problems:
+        raise InvalidSchema("; ".join(problems))
+
+
+def _subset_problems(node: Any, where: str) -> Iterator[str]:
+    if not isinstance(node, Mapping):
+        return
+    for keyword in _UNSUPPORTED_KEYWORDS:
+        if keyword in node:
+            yield f"{where}: {keyword!r} is not supported by structured outputs; describe it in the prompt"
+    if "minItems" in node and node["minItems"] not in (0, 1):
+        yield f"{where}: minItems may only be 0 or 1 in structured outputs"
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        if not ref.startswith("#/"):
+            yield f"{where}: $ref {ref!r} must point inside the schema (#/$defs/...)"
+        elif where.startswith(ref) or ref == "#/":
+            yield f"{where}: $ref {ref!r} makes the schema recursive, which structured outputs refuse"
+    for enum_value in node.get("enum", []) if isinstance(node.get("enum"), list) else []:
+        if isinstance(enum_value, (dict, list)):
+            yield f"{where}: enum values must be strings, numbers, booleans or null"
+            break
+    kinds = node.get("type")
+    is_object = kinds == "object" or (isinstance(kinds, list) and "object" in kinds) or "properties" in node
+    if is_object and node.get("additionalProperties") is not False:
+        yield f'{where}: an object needs "additionalProperties": false in structured outputs'
+    for name in _SUBSCHEMA_MAPS:
+        children = node.get(name)
+        if isinstance(children, Mapping):
+            for child_name, child in children.items():
+                yield from _subset_problems(child, f"{where}/{name}/{child_name}")
+    for name in _SUBSCHEMA_LISTS:
+        children = node.get(name)
+        if isinstance(children, list):
+            for index, child in enumerate(children):
+                yield from _subset_problems(child, f"{where}/{name}/{index}")
+    if isinstance(node.get("items"), Mapping):
+        yield from _subset_problems(node["items"], f"{where}/items")
+
+
+def read_schemas(files: Mapping[str, bytes]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The usable ``schemas/<name>.json`` of ``{key: body}`` by name, and why each other is not."""
+    usable: dict[str, dict[str, Any]] = {}
+    broken: dict[str, str] = {}
+    for key, body in files.items():
+        if not key.startswith(SCHEMAS_PREFIX) or not key.endswith(SCHEMA_SUFFIX):
+            continue
+        name = key[len(SCHEMAS_PREFIX) : -len(SCHEMA_SUFFIX)]
+        if not _NAME_RE.match(name):
+            continue
+        try:
+            schema = json.loads(body.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            broken[name] = f"{key} is not JSON: {exc}"
+            continue
+        if not isinstance(schema, dict):
+            broken[name] = f"{key} must hold a JSON Schema object"
+            continue
+        try:
+            check_output_schema(schema)
+        except InvalidSchema as exc:
+            broken[name] = f"{key}: {exc}"
+            continue
+        usable[name] = schema
+    return usable, broken
 
 
 def profile_name(key: str) -> str | None:
@@ -204,8 +432,10 @@ class ProfileCatalog:
 
     @classmethod
     def from_files(cls, defaults: DefaultProfileSettings, files: Mapping[str, bytes]) -> ProfileCatalog:
-        """From ``{key: body}`` of the bucket's profile files. A bad file spoils only its profile."""
+        """From ``{key: body}`` of the bucket's profile files (and ``schemas/<name>.json``, the
+        schemas they may name). A bad file spoils only its profile."""
         base = default_profile(defaults)
+        schemas, broken_schemas = read_schemas(files)
         by_name: dict[str, list[str]] = {}
         for key in files:
             name = profile_name(key)
@@ -225,9 +455,13 @@ class ProfileCatalog:
                 invalid[name] = f"profile {name!r} is invalid: {keys[0]} is not UTF-8 text"
                 continue
             try:
-                profiles[name] = parse_profile_file(keys[0], text, profiles[DEFAULT_PROFILE])
+                profiles[name] = parse_profile_file(keys[0], text, profiles[DEFAULT_PROFILE], schemas)
             except InvalidProfile as exc:
-                invalid[name] = f"profile {name!r} is invalid: {exc}"
+                why = str(exc)
+                for schema_name, problem in broken_schemas.items():
+                    if f"output_schema {schema_name!r}" in why:
+                        why = f"{keys[0]}: output_schema {schema_name!r} cannot be used: {problem}"
+                invalid[name] = f"profile {name!r} is invalid: {why}"
         invalid.update(_broken_chains(profiles, invalid))
         return cls(profiles.values(), invalid)
 

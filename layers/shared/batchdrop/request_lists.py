@@ -3,7 +3,8 @@
 Each line is either a shorthand ``{"id": "q1", "prompt": "...", "profile"?: "...", "model"?:
 "...", "max_tokens"?: N}`` or full Messages params ``{"id": "q1", "params": {...}}``. Its answer
 is written to ``results/<profile>/<list path>/<id>.md``. A bad line yields an error for that
-line only.
+line only, and so does a line the API would refuse under version 2026-10-21 (api_rules): it is
+answered now instead of ending ``errored`` when the batch ends.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from batchdrop.api_rules import SAMPLING_PARAMS, sampling_removed, violations
 from batchdrop.documents import DocumentRejected, InboxKey, error_key, request_params, result_key
 from batchdrop.profiles import InvalidProfile, Profile, ProfileCatalog, UnknownProfile
 
@@ -108,6 +110,9 @@ def _request(
     if not isinstance(profile_name, str):
         raise DocumentRejected('"profile" must be a string')
     profile = catalog.get(profile_name)
+    sampling = [name for name in SAMPLING_PARAMS if name in data]
+    if sampling:  # the shorthand has no such fields: say why, not only "unknown field"
+        raise DocumentRejected("; ".join(sampling_removed(name) for name in sampling))
     if "params" in data:
         unknown = set(data) - _FULL_FIELDS
         if unknown:
@@ -118,6 +123,9 @@ def _request(
         if unknown:
             raise DocumentRejected(f'unknown field(s) {sorted(unknown)}; a line has "prompt" or "params"')
         params = _shorthand_params(data, profile)
+    refused = violations(params)
+    if refused:
+        raise DocumentRejected("; ".join(refused))
     return ListedRequest(
         item=item,
         line=number,

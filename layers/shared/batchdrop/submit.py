@@ -2,7 +2,8 @@
 
 Normally one window is one batch. A window larger than a batch may be (100,000 requests or
 256 MB of request body) is split into several batches, each its own job; nothing is dropped
-and nothing is sent twice.
+and nothing is sent twice. Before anything is sent, each request goes through preflight: the
+rules of the API version and its model's facts from the Models API (preflight.py).
 """
 
 from __future__ import annotations
@@ -33,10 +34,19 @@ from batchdrop.batch_creation import (
 from batchdrop.cancel import cancel_marker_job
 from batchdrop.converters import DocumentLimits, convert, max_source_bytes
 from batchdrop.crash_points import crash_point
-from batchdrop.manifest import REJECTED, ManifestEntry, dump_manifest, manifest_key, new_job_id, requests_key
+from batchdrop.manifest import (
+    REJECTED,
+    ManifestEntry,
+    dump_manifest,
+    job_schema_key,
+    manifest_key,
+    new_job_id,
+    requests_key,
+)
 from batchdrop.observability import logger
+from batchdrop.preflight import SKIPPED, ModelCatalogue, ModelsApi, check_request
 from batchdrop.pricing import PriceTable
-from batchdrop.profiles import InvalidProfile, ProfileCatalog, UnknownProfile
+from batchdrop.profiles import InvalidProfile, Profile, ProfileCatalog, UnknownProfile
 from batchdrop.request_lists import LIST_EXTENSION, ListedError, parse_request_list
 from batchdrop.results import error_object
 from batchdrop.s3_events import S3ObjectRef
@@ -59,6 +69,8 @@ class PendingRequest:
     request: dict[str, Any]
     line: str  # the request as JSON, once: its size counts against the batch, and it is kept
     budget: float | None = None  # its profile's max_job_cost_usd
+    # The profile's JSON Schema when the request was built with it: written once per job.
+    schema: dict[str, Any] | None = None
 
     @property
     def size(self) -> int:
@@ -82,9 +94,11 @@ class SubmitOutcome:
     ignored: int
     rejection_job_id: str | None = None
     duplicates: int = 0
+    preflight: str | None = None  # "skipped" when the Models API could not be reached
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            **({"preflight": self.preflight} if self.preflight else {}),
             "duplicates": self.duplicates,
             "jobs": [
                 {
@@ -243,14 +257,22 @@ class IngestWindow:
             kind=converted.kind,
             next_profile=profile.next,
             notify_stage=profile.notify_each_stage,
+            content_sha256=hashlib.sha256(stored.body).hexdigest(),
+            settings_hash=profile.settings_hash(),
             **documents.workflow_links(stored.metadata),
         )
         params = documents.message_params(profile, doc, converted.blocks)
-        self._append(entry, params, converted.detail, profile.max_job_cost_usd)
+        self._append(entry, params, converted.detail, profile.max_job_cost_usd, _schema_of(profile, params))
 
     def _add_list(self, doc: documents.InboxKey, base: ManifestEntry) -> None:
         stored = self._read(doc.key, base.version_id)
-        base = replace(base, version_id=stored.version_id, etag=stored.etag or base.etag, kind="request-list")
+        base = replace(
+            base,
+            version_id=stored.version_id,
+            etag=stored.etag or base.etag,
+            kind="request-list",
+            content_sha256=hashlib.sha256(stored.body).hexdigest(),
+        )
         for line in parse_request_list(doc, stored.body, self.profiles):
             custom_id = self._next_custom_id(doc.key, stored.version_id, line.item)
             if isinstance(line, ListedError):
@@ -274,8 +296,11 @@ class IngestWindow:
                 result_key=line.result_key,
                 error_key=line.error_key,
                 full_keys=documents.shortened_keys(doc, line.profile, line.item) or None,
+                settings_hash=documents.params_settings_hash(line.params),
             )
-            self._append(entry, line.params, None, line.profile.max_job_cost_usd)
+            self._append(
+                entry, line.params, None, line.profile.max_job_cost_usd, _schema_of(line.profile, line.params)
+            )
 
     def _append(
         self,
@@ -283,6 +308,7 @@ class IngestWindow:
         params: dict[str, Any],
         detail: dict[str, Any] | None,
         budget: float | None,
+        schema: dict[str, Any] | None = None,
     ) -> None:
         estimated_input = estimate.input_tokens(params, detail)
         cost = estimate.request_cost(self.prices, params, estimated_input)
@@ -301,7 +327,7 @@ class IngestWindow:
                 f"({self.batch_limits.max_bytes / 1e6:.1f} MB)",
             )
             return
-        self.pending.append(PendingRequest(entry, request, line, budget))
+        self.pending.append(PendingRequest(entry, request, line, budget, schema))
 
     def _reject(self, entry: ManifestEntry, reason: str) -> None:
         logger.warning(
@@ -316,12 +342,15 @@ class IngestWindow:
         now: Callable[[], datetime],
         notifier: Notifier | None = None,
         creation_policy: CreationPolicy | None = None,
+        models: ModelsApi | None = None,
     ) -> SubmitOutcome:
-        """Check each job against its budgets, claim each document version, write the
-        rejections, manifests and requests, record each job (before its batch exists, so a crash
-        leaves a trace that Poll picks up), then find or create its batch (batch_creation)."""
+        """Preflight every request (``models``: the Models API; None checks the version rules
+        only), check each job against its budgets, claim each document version, write the
+        rejections, manifests, schemas and requests, record each job (before its batch exists, so
+        a crash leaves a trace that Poll picks up), then find or create its batch (batch_creation)."""
         policy = creation_policy or CreationPolicy()
         creation = BatchCreation(jobs, batches, now, policy)
+        preflight = self.preflight(ModelCatalogue(models) if models is not None else None)
         chunks = list(split_into_batches(self.pending, self.batch_limits))
         if not chunks and not self.rejected:
             return SubmitOutcome([], 0, 0, self.ignored)
@@ -344,6 +373,7 @@ class IngestWindow:
             claimed = self._claim(jobs, job_id, within, now, policy.lease)
             crash_point("submit:after-claims")
             duplicates += len(within) - len(claimed)
+            claimed = self._write_schemas(job_id, claimed)
             entries = [p.entry for p in claimed] + rejected
             if not entries:
                 continue
@@ -371,6 +401,7 @@ class IngestWindow:
                 part=f"{index + 1}/{len(job_ids)}",
                 estimate_batch=Decimal(str(round(sum(c or 0.0 for c in costs), 9))),
                 estimate_complete=None not in costs,
+                **({"preflight": preflight} if preflight else {}),
             )
             crash_point("submit:before-create")
             outcome = creation.run(JobToCreate(job_id, len(claimed), owner), [p.request for p in claimed])
@@ -382,7 +413,53 @@ class IngestWindow:
             ignored=self.ignored + duplicates,
             rejection_job_id=job_ids[0] if self.rejected or refused_count else None,
             duplicates=duplicates,
+            preflight=preflight,
         )
+
+    def preflight(self, catalogue: ModelCatalogue | None) -> str | None:
+        """Refuse, before anything is sent, each pending request the API would refuse (the version
+        rules, and its model's facts from ``catalogue``); mark those sent to a deprecated model
+        with its retirement date. Returns "skipped" when the Models API could not be reached.
+
+        Without the Models API the version rules are still checked and the window is submitted:
+        a request the catalogue would have refused then ends ``errored`` with the API's reason
+        (only succeeded requests are billed), whereas holding the window back would stop all
+        work for as long as the Models API is out, even where the batches API is fine."""
+        kept: list[PendingRequest] = []
+        for pending in self.pending:
+            verdict = check_request(pending.request["params"], catalogue)
+            if verdict.refused:
+                self._reject(pending.entry, "; ".join(verdict.refused))
+            elif verdict.retires_at:
+                entry = replace(pending.entry, model_retires_at=verdict.retires_at)
+                kept.append(replace(pending, entry=entry))
+            else:
+                kept.append(pending)
+        self.pending = kept
+        if catalogue is not None and catalogue.unavailable is not None:
+            logger.warning(
+                "preflight skipped the model checks: the Models API could not be reached",
+                extra={"reason": catalogue.unavailable},
+            )
+            return SKIPPED
+        return None
+
+    def _write_schemas(self, job_id: str, claimed: list[PendingRequest]) -> list[PendingRequest]:
+        """Each schema profile's JSON Schema as submitted, once per job, before the batch is made:
+        Complete checks the answers against this copy, whatever happens to the file later."""
+        written: dict[str, str] = {}
+        result = []
+        for pending in claimed:
+            if pending.schema is None:
+                result.append(pending)
+                continue
+            profile = pending.entry.profile
+            if profile not in written:
+                written[profile] = job_schema_key(job_id, profile)
+                body = json.dumps(pending.schema, ensure_ascii=False, indent=2, sort_keys=True).encode()
+                self.store.put_bytes(written[profile], body, "application/json")
+            result.append(replace(pending, entry=replace(pending.entry, schema_key=written[profile])))
+        return result
 
     def _within_budgets(
         self, chunk: list[PendingRequest]
@@ -455,6 +532,17 @@ class IngestWindow:
             return job.status == ABANDONED
         age = jobs.claim_age(identity, now)
         return age is not None and age > grace
+
+
+def _schema_of(profile: Profile, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The profile's schema when the request was built with it (a list line may bring its own
+    output_config: that one is not the profile's and gets no job copy)."""
+    if profile.output_schema is None:
+        return None
+    config = params.get("output_config")
+    output_format = config.get("format") if isinstance(config, dict) else None
+    schema = output_format.get("schema") if isinstance(output_format, dict) else None
+    return dict(profile.output_schema) if schema == profile.output_schema else None
 
 
 def _full_keys(keys: dict[str, str]) -> dict[str, str] | None:
