@@ -699,31 +699,45 @@ def render_documents(job_id: str, rows: list[dict[str, Any]]) -> str:
     """A job's documents table: a line per document, what the schema profiles extracted, and
     the cost per model and in all, summed from each request's own cost."""
     lines = [f"Job {job_id}: {len(rows)} documents", ""]
-    lines += table(DOCUMENT_HEADERS, (document_cells(row) for row in rows), indent="  ")
+    ordered = sorted(rows, key=lambda r: (str(r["source_key"]), str(r.get("item") or "")))
+    lines += table(DOCUMENT_HEADERS, (document_cells(row) for row in ordered), indent="  ")
     extracted = [(row["source_key"], str(row["extracted"])) for row in rows if row.get("extracted")]
     if extracted:
         lines += ["", "  Extracted (schema profiles):"]
         for source, text in extracted:
             shown = text if len(text) <= EXTRACTED_WIDTH else text[: EXTRACTED_WIDTH - 3] + "..."
             lines.append(f"    {source}: {shown}")
+    lines += cost_per_model(rows)
+    return "\n".join(lines)
+
+
+def cost_per_model(rows: Iterable[dict[str, Any]], indent: str = "  ") -> list[str]:
+    """The cost of documents-table rows per model and in all: each request's own cost, summed
+    (tiered prices are decided per request, never from summed tokens). Empty when none was billed."""
     by_model: dict[str, CostLine] = {}
     for row in rows:
         if not row.get("model") or not _number(row.get("input_tokens")) + _number(row.get("output_tokens")):
             continue  # nothing billed
         line = by_model.setdefault(str(row["model"]), CostLine())
-        known = row.get("cost_batch_usd") is not None
-        line.add(row.get("cost_batch_usd"), row.get("cost_standard_usd"), None, known)
-    if by_model:
-        total = CostLine()
-        cells = []
-        for model, line in sorted(by_model.items()):
-            cells.append(line.cells(model))
-            total.add(line.batch, line.standard, None, line.complete)
-        total.jobs = sum(line.jobs for line in by_model.values())
-        cells.append(total.cells("all models"))
-        headers = ("COST (EACH REQUEST'S OWN)", "BILLED", "BATCH", "STANDARD", "SAVED")
-        lines += ["", *table(headers, cells, indent="  ")]
-    return "\n".join(lines)
+        line.add(
+            row.get("cost_batch_usd"),
+            row.get("cost_standard_usd"),
+            None,
+            row.get("cost_batch_usd") is not None,
+        )
+    if not by_model:
+        return []
+    total = CostLine()
+    cells = []
+    for model, line in sorted(by_model.items()):
+        cells.append(line.cells(model))
+        total.add(line.batch, line.standard, None, line.complete)
+    total.jobs = sum(line.jobs for line in by_model.values())
+    cells.append(total.cells("all models"))
+    return [
+        "",
+        *table(("COST (EACH REQUEST'S OWN)", "BILLED", "BATCH", "STANDARD", "SAVED"), cells, indent=indent),
+    ]
 
 
 def documents_command(
