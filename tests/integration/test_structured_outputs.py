@@ -262,3 +262,56 @@ def test_the_emulators_deliberately_invalid_answers_end_in_an_error_with_them(
     assert error["answer"] != WRONG_TYPE and error["validation_errors"]
     assert all(e.startswith("$") for e in error["validation_errors"])
     json.loads(error["answer"])  # the emulator's spoiled answer is still JSON
+
+
+# --- end to end from the profile: Submit's preflight makes the schema copy and output_config ------
+
+
+def _put_schema_profile(stack: Stack) -> None:
+    stack.put_document(
+        "profiles/receipts.json",
+        json.dumps(
+            {
+                "model": "claude-sonnet-5-5",
+                "max_tokens": 1024,
+                "output_schema": RECEIPT_SCHEMA,
+                "instruction": "Extract the receipt's merchant and total.",
+            }
+        ),
+    )
+
+
+def test_a_schema_profile_from_submit_to_complete_is_validated(stack: Stack) -> None:
+    # Given a profile with an inline output_schema (Submit copies it and asks for output_config)
+    _put_schema_profile(stack)
+    key = "inbox/receipts/cafe.txt"
+    event = submit_and_end(stack, {key: "Café Ribeira, 2 bicas, total 7,50 EUR."}, schema_profile=None)
+    job_id = event["detail"]["job_id"]
+
+    summary = stack.handler("CompleteFunction")(event)
+
+    # Then the emulator's schema answer was checked against the job's copy and written as JSON
+    assert summary["counts"]["succeeded"] == 1
+    answer = json.loads(stack.get_text("results/receipts/cafe.txt.json"))
+    assert set(answer) == {"merchant", "total"}
+    row = rows_by_source(stack, job_id)[key]
+    assert json.loads(row["extracted"]) == answer and row["settings_hash"] and row["content_sha256"]
+
+
+def test_a_schema_profile_whose_answers_are_always_invalid_ends_in_an_error(stack: Stack) -> None:
+    stack.emulator.update_config(invalid_output_rate=1.0)
+    _put_schema_profile(stack)
+    key = "inbox/receipts/cafe.txt"
+    event = submit_and_end(stack, {key: "Café Ribeira, 2 bicas, total 7,50 EUR."}, schema_profile=None)
+    job_id = event["detail"]["job_id"]
+    complete = stack.handler("CompleteFunction", MAX_ATTEMPTS="2")
+
+    first = complete(event)
+    assert first["counts"]["retried"] == 1
+    (sent,) = stack.emulator.engine.batch_requests(jobs(stack)[f"{job_id}-a2"]["batch_id"])
+    assert [m["role"] for m in sent["params"]["messages"]] == ["user", "assistant", "user"]
+    last = complete(ended_event(stack, f"{job_id}-a2", jobs(stack)[f"{job_id}-a2"]["batch_id"]))
+
+    assert last["counts"]["invalid_output"] == 1
+    error = json.loads(stack.get_text("results/receipts/cafe.txt.error.json"))
+    assert error["result_type"] == "invalid_output" and error["validation_errors"]
