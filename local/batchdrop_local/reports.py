@@ -43,6 +43,7 @@ from batchdrop.aws.jobs_table import (
     iso,
 )
 from batchdrop.manifest import documents_key, manifest_key, summary_key
+from batchdrop.pricing import PriceTable
 
 DEFAULT_STATUS_SINCE = "7d"
 DEFAULT_COST_SINCE = "30d"
@@ -551,8 +552,19 @@ def _field_lines(item: dict[str, Any], summary: dict[str, Any] | None, now: date
 
 
 def _tokens_text(tokens: dict[str, Any]) -> str:
+    """Tokens by kind; thinking is shown as the part of output it is (never added to it)."""
     names = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
-    return ", ".join(f"{name.replace('_', ' ')} {_number(tokens.get(name)):,}" for name in names)
+    texts = [f"{name.replace('_', ' ')} {_number(tokens.get(name)):,}" for name in names]
+    if thinking := _number(tokens.get("thinking")):
+        texts[1] += f" ({thinking:,} thinking)"
+    return ", ".join(texts)
+
+
+def prices_text(checked: Iterable[Any]) -> str | None:
+    """The date(s) the prices behind some costs were checked against the official pricing page
+    (``prices_checked`` of a summary or a job), or None when none was recorded."""
+    dates = sorted({str(date) for date in checked if date})
+    return f"prices.json checked {', '.join(dates)}" if dates else None
 
 
 def _summary_lines(summary: dict[str, Any], key: str) -> list[str]:
@@ -568,8 +580,17 @@ def _summary_lines(summary: dict[str, Any], key: str) -> list[str]:
         f"{cost_text(cost.get('standard'), complete)} at standard price, "
         f"{cost_text(cost.get('savings'), complete)} saved{share}",
     ]
+    prices = prices_text([summary.get("prices_checked")])
+    lines.append(f"  prices  {prices or 'date not recorded (a summary from before prices.json had one)'}")
     if cost.get("unknown_price_models"):
         lines.append(f"  no known price for: {', '.join(cost['unknown_price_models'])}")
+    if cost.get("approximate"):
+        lines.append(
+            f"  approximate for: {', '.join(cost.get('approximate_models') or [])} (tokens counted before "
+            "costs were kept per request, priced at the first tier: a lower bound)"
+        )
+    if cost.get("unverified_price_models"):
+        lines.append(f"  unverified price for: {', '.join(cost['unverified_price_models'])} (prices.json)")
     by_profile = summary.get("cost_by_profile") or {}
     if by_profile:
         lines += ["", "Cost by profile"]
@@ -839,6 +860,14 @@ def render_cost(jobs: list[dict[str, Any]], since: datetime) -> str:
     rows = [line.cells(profile) for profile, line in sorted(profiles.items())]
     rows.append(total.cells("total"))
     lines += ["", *table(("PROFILE", "JOBS", "BATCH PRICE", "STANDARD PRICE", "SAVINGS"), rows)]
+    recorded = prices_text(item.get("prices_checked") for item in jobs)
+    lines += [
+        "",
+        f"Each job is priced per request when it completes, with {recorded}."
+        if recorded
+        else f"Each job is priced per request when it completes, with the prices.json of its time "
+        f"(this version's was checked {PriceTable.bundled().checked}).",
+    ]
     if total.standard and total.complete:
         lines += [
             "",

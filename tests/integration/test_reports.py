@@ -16,6 +16,9 @@ from typing import Any
 import pytest
 
 from batchdrop.aws.jobs_table import iso
+from batchdrop.manifest import ManifestEntry
+from batchdrop.pricing import PriceTable
+from batchdrop.results import JobSummary
 from batchdrop_local import reports
 from batchdrop_local.cli import main
 from tests.integration.harness import Stack, load_event
@@ -273,6 +276,7 @@ def test_job_shows_a_job_its_documents_results_and_summary(
         f"{m(cost['batch'])} at batch price, {m(cost['standard'])} at standard price, "
         f"{m(cost['savings'])} saved (50%)"
     )
+    assert fields["prices"] == "prices.json checked 2026-11-30"
     for profile in ("default", "summarize"):
         c = by_profile[profile]
         assert rows[profile] == ["1", m(c["batch"]), m(c["standard"]), m(c["savings"])]
@@ -500,7 +504,12 @@ def test_cost_of_jobs_all_priced_states_the_savings(
         ["extract", "1", "$1.5000", "$3.0000", "$1.5000"],
         ["total", "1", "$1.5000", "$3.0000", "$1.5000"],
     ]
-    assert lines[-1] == "Saved $1.5000 by batching: 50% of the standard price."
+    assert lines[-3:] == [
+        "Each job is priced per request when it completes, with the prices.json of its time "
+        f"(this version's was checked {PriceTable.bundled().checked}).",
+        "",
+        "Saved $1.5000 by batching: 50% of the standard price.",
+    ]
 
     # a completed job with no cost recorded at all: unknown, never free
     no_cost = _job_id(NOW - timedelta(hours=5), "0a0a0a0a")
@@ -512,6 +521,26 @@ def test_cost_of_jobs_all_priced_states_the_savings(
 
     code, out, _ = _cli(capsys, "cost", "--state-dir", state_dir, "--since", "1h")
     assert code == 0 and out.splitlines()[0].endswith(": 0")
+
+    # jobs that recorded the date of the prices they were priced with: those dates
+    _put_job(
+        stack,
+        _job_id(NOW - timedelta(hours=2), "0b0b0b0b"),
+        NOW - timedelta(hours=2),
+        prices_checked="2026-11-30",
+    )
+    _put_job(
+        stack,
+        _job_id(NOW - timedelta(hours=3), "0c0c0c0c"),
+        NOW - timedelta(hours=3),
+        prices_checked="2026-10-01",
+    )
+    code, out, _ = _cli(capsys, "cost", "--state-dir", state_dir, "--since", "4h")
+    assert code == 0
+    assert (
+        "Each job is priced per request when it completes, with prices.json checked 2026-10-01, 2026-11-30."
+        in out
+    )
 
 
 # --- finding the stack, and what goes wrong ---------------------------------------------------
@@ -623,3 +652,47 @@ def test_formatting() -> None:
     assert reports.cost_text(0.0, complete=False) == "unknown"
     assert reports.cost_text(0.5, complete=False) == "$0.5000 + unknown"
     assert reports.cost_text(None, complete=True) == "-"
+
+
+def test_summary_lines_name_the_prices_date_thinking_and_approximate_or_unverified_costs() -> None:
+    # Given a summary resumed from a checkpoint written before costs were kept per request (a
+    # tiered model: approximate), with an unverified price and thinking tokens
+    old_state = {
+        "counts": {"succeeded": 1},
+        "usage": [["default", "claude-haiku-5-5", {"input_tokens": 200_000, "output_tokens": 10}]],
+        "stop_reasons": {"end_turn": 1},
+        "documents_by_profile": {"default": 2},
+        "errors": [],
+    }
+    summary = JobSummary.from_state("job-1", None, PriceTable.bundled(), old_state)
+    usage = {"input_tokens": 10, "output_tokens": 400, "output_tokens_details": {"thinking_tokens": 300}}
+    message = {"model": "claude-fable-5-2", "usage": usage, "stop_reason": "end_turn", "content": []}
+    entry = ManifestEntry(
+        custom_id="doc-2",
+        source_key="inbox/default/b.txt",
+        version_id=None,
+        etag="e",
+        profile="default",
+        error_key="results/default/b.txt.error.json",
+        result_key="results/default/b.txt.md",
+        model="claude-fable-5-2",
+    )
+    summary.record_result(entry, {"custom_id": "doc-2", "result": {"type": "succeeded", "message": message}})
+
+    lines = reports._summary_lines(summary.to_dict(), "jobs/job-1/summary.json")
+
+    fields = _fields("\n".join(lines))
+    assert (
+        fields["tokens"]
+        == "input 200,010, output 410 (300 thinking), cache write 5m 0, cache write 1h 0, cache read 0"
+    )
+    assert fields["prices"] == "prices.json checked 2026-11-30"
+    assert (
+        "  approximate for: claude-haiku-5-5 (tokens counted before costs were kept per request, "
+        in "\n".join(lines)
+    )
+    assert "  unverified price for: claude-fable-5-2 (prices.json)" in lines
+
+    # a summary written before prices.json had a date
+    fields = _fields("\n".join(reports._summary_lines({"cost": {}}, "jobs/old/summary.json")))
+    assert fields["prices"] == "date not recorded (a summary from before prices.json had one)"

@@ -297,7 +297,7 @@ def _summary() -> JobSummary:
     return JobSummary(job_id=JOB, batch_id="msgbatch_013Zva2CMHLNnXjNJJKqJ2EF", prices=PriceTable.bundled())
 
 
-def _usage(input_tokens: int, output_tokens: int, **extra: int) -> dict[str, Any]:
+def _usage(input_tokens: int, output_tokens: int, **extra: Any) -> dict[str, Any]:
     return {"input_tokens": input_tokens, "output_tokens": output_tokens, **extra}
 
 
@@ -372,6 +372,7 @@ def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
     assert data["tokens"] == {
         "input": 4_500_000,
         "output": 4_100_000,
+        "thinking": 0,
         "cache_write_5m": 0,
         "cache_write_1h": 0,
         "cache_read": 1_000_000,
@@ -387,6 +388,9 @@ def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
         "currency": "USD",
         "complete": False,
         "unknown_price_models": ["claude-mystery-9"],
+        "approximate": False,
+        "approximate_models": [],
+        "unverified_price_models": [],
         "batch": pytest.approx(10.05),
         "standard": pytest.approx(20.1),
         "savings": pytest.approx(10.05),
@@ -437,6 +441,9 @@ def test_summary_all_priced_is_complete() -> None:
         "currency": "USD",
         "complete": True,
         "unknown_price_models": [],
+        "approximate": False,
+        "approximate_models": [],
+        "unverified_price_models": [],
         "batch": pytest.approx(45.0),
         "standard": pytest.approx(90.0),
         "savings": pytest.approx(45.0),
@@ -680,3 +687,188 @@ def test_without_a_check_a_json_profile_keeps_its_invalid_json_outcome() -> None
 
 def test_invalid_output_is_one_of_the_outcomes_a_summary_counts() -> None:
     assert "invalid_output" in results.OUTCOMES
+
+
+# --- cost per request ---------------------------------------------------------------------------
+
+
+def _haiku_55(input_tokens: int, output_tokens: int, **extra: int) -> dict[str, Any]:
+    return _succeeded(
+        [{"type": "text", "text": "x"}],
+        model="claude-haiku-5-5",
+        usage=_usage(input_tokens, output_tokens, **extra),
+    )
+
+
+def test_a_job_of_small_and_large_haiku_5_5_prompts_is_priced_per_request() -> None:
+    # Given three small prompts (60,000 tokens each, the small tier) and one large one (150,000)
+    summary = _summary()
+    for n in range(3):
+        summary.record_result(_entry(f"small-{n}.txt"), _haiku_55(60_000, 1_000))
+    summary.record_result(_entry("large.txt"), _haiku_55(150_000, 2_000))
+
+    # Then each is priced at the tier of its own prompt size, and the costs are summed
+    small = (60_000 * 0.10 + 1_000 * 0.50) / 1e6
+    large = (150_000 * 0.50 + 2_000 * 2.50) / 1e6
+    cost, unknown = summary.cost()
+    assert unknown == []
+    assert cost.standard == pytest.approx(3 * small + large)
+    assert cost.batch == pytest.approx((3 * small + large) / 2)
+    # ... which is not what the summed tokens (one 330,000-token "prompt") would cost
+    summed = summary.prices.cost("claude-haiku-5-5", summary.total_usage)
+    assert summed is not None
+    assert summed.standard == pytest.approx((330_000 * 0.50 + 5_000 * 2.50) / 1e6)
+    # (the three small requests at 5x instead of 1x)
+    assert summed.standard == pytest.approx(cost.standard + 3 * 4 * small)
+    data = summary.to_dict()
+    assert data["cost"]["standard"] == pytest.approx(3 * small + large)
+    assert data["cost_by_profile"]["default"]["standard"] == pytest.approx(3 * small + large)
+    (row,) = data["by_profile_and_model"]
+    assert row["line"] == "Claude Haiku 5.5"
+    assert row["cost"] == {
+        "batch": pytest.approx((3 * small + large) / 2),
+        "standard": pytest.approx(3 * small + large),
+        "savings": pytest.approx((3 * small + large) / 2),
+        "approximate": False,
+    }
+
+
+def test_cache_tokens_push_a_request_into_the_large_tier() -> None:
+    summary = _summary()
+    # 40,000 input + 60,001 read from the cache: a 100,001-token prompt
+    summary.record_result(_entry(), _haiku_55(40_000, 100, cache_read_input_tokens=60_001))
+    cost, _ = summary.cost()
+    assert cost.standard == pytest.approx((40_000 * 0.50 + 60_001 * 0.05 + 100 * 2.50) / 1e6)
+
+
+def test_summary_counts_thinking_as_part_of_output() -> None:
+    summary = _summary()
+    usage = _usage(1_000, 3_000, output_tokens_details={"thinking_tokens": 2_500})
+    summary.record_result(_entry(), _succeeded([], model="claude-opus-5-5", usage=usage))
+    data = summary.to_dict()
+    assert data["tokens"]["output"] == 3_000 and data["tokens"]["thinking"] == 2_500
+    assert data["tokens_by_model"]["claude-opus-5-5"]["thinking"] == 2_500
+    # output is priced once, thinking included: 1,000 x $4 + 3,000 x $20
+    assert data["cost"]["standard"] == pytest.approx((1_000 * 4 + 3_000 * 20) / 1e6)
+
+
+def test_summary_names_the_prices_date_and_unverified_prices() -> None:
+    summary = _summary()
+    summary.record_result(_entry(), _succeeded([], model="claude-fable-5-2", usage=_usage(1_000, 100)))
+    data = summary.to_dict()
+    assert data["prices_checked"] == "2026-11-30"
+    assert data["cost"]["unverified_price_models"] == ["claude-fable-5-2"]
+    assert data["cost"]["complete"] is True
+
+
+def test_record_retry_bills_a_succeeded_answer_asked_again() -> None:
+    # Given a structured answer that failed its schema (billed) and a transient failure (not)
+    summary = _summary()
+    summary.record_retry(_entry("a.txt"), _haiku_55(10_000, 500))
+    summary.record_retry(_entry("b.txt"), _errored("overloaded_error", "Overloaded"))
+    data = summary.to_dict()
+    assert data["counts"]["retried"] == 2 and summary.failures == 0
+    assert data["tokens"]["input"] == 10_000
+    assert data["cost"]["standard"] == pytest.approx((10_000 * 0.10 + 500 * 0.50) / 1e6)
+    assert data["stop_reasons"] == {"end_turn": 1}
+    assert data["errors"] == []
+
+
+def test_summary_state_round_trips_costs_per_request() -> None:
+    summary = _summary()
+    summary.record_result(_entry("a.txt"), _haiku_55(90_000, 100))
+    summary.record_result(_entry("b.txt"), _haiku_55(110_000, 100))
+    summary.record_result(_entry("c.txt"), _succeeded([], model="claude-mystery-9", usage=_usage(5, 5)))
+    state = json.loads(json.dumps(summary.to_state()))
+    again = JobSummary.from_state(JOB, summary.batch_id, PriceTable.bundled(), state)
+    assert again.to_dict() == summary.to_dict()
+    assert again.cost()[1] == ["claude-mystery-9"]
+    # and the resumed summary goes on adding per request
+    again.record_result(_entry("d.txt"), _haiku_55(90_000, 100))
+    assert again.cost()[0].standard == pytest.approx(
+        summary.cost()[0].standard + (90_000 * 0.1 + 100 * 0.5) / 1e6
+    )
+
+
+def _old_state(usage: list[list[Any]]) -> dict[str, Any]:
+    """A checkpoint written before costs were kept per request: summed tokens only, no thinking."""
+    return {
+        "counts": {"succeeded": 2},
+        "usage": usage,
+        "stop_reasons": {"end_turn": 2},
+        "documents_by_profile": {"default": 2},
+        "errors": [],
+    }
+
+
+def _old_usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_write_5m_tokens": 0,
+        "cache_write_1h_tokens": 0,
+        "cache_read_tokens": 0,
+    }
+
+
+def test_an_old_state_of_flat_priced_models_is_priced_exactly() -> None:
+    state = _old_state(
+        [
+            ["default", "claude-haiku-4-5", _old_usage(2_000_000, 100_000)],
+            ["extract", "claude-sonnet-4-6", _old_usage(1_000_000, 0)],
+            ["extract", "claude-mystery-9", _old_usage(10, 10)],
+        ]
+    )
+    summary = JobSummary.from_state(JOB, None, PriceTable.bundled(), state)
+    data = summary.to_dict()
+    # haiku 4.5: 2 x $1 + 0.1 x $5 = 2.5; sonnet 4.6: 1 x $3
+    assert data["cost"]["standard"] == pytest.approx(5.5)
+    assert data["cost"]["approximate"] is False
+    assert data["cost"]["unknown_price_models"] == ["claude-mystery-9"]
+    assert data["cost_by_profile"]["default"] == {
+        "batch": pytest.approx(1.25),
+        "standard": pytest.approx(2.5),
+        "savings": pytest.approx(1.25),
+        "complete": True,
+        "approximate": False,
+    }
+    assert data["tokens"]["thinking"] == 0
+
+
+def test_an_old_state_of_a_tiered_model_is_marked_approximate_a_lower_bound() -> None:
+    # Given an old checkpoint with 300,000 summed Haiku 5.5 input tokens: the request sizes are gone
+    state = _old_state(
+        [
+            ["default", "claude-haiku-5-5", _old_usage(300_000, 1_000)],
+            ["default", "claude-haiku-4-5", _old_usage(1_000_000, 0)],
+        ]
+    )
+    summary = JobSummary.from_state(JOB, None, PriceTable.bundled(), state)
+    data = summary.to_dict()
+    # Then Haiku 5.5 is priced at its first tier and the cost says it is approximate
+    assert data["cost"]["standard"] == pytest.approx((300_000 * 0.10 + 1_000 * 0.50) / 1e6 + 1.0)
+    assert data["cost"]["approximate"] is True
+    assert data["cost"]["approximate_models"] == ["claude-haiku-5-5"]
+    assert data["cost"]["complete"] is True
+    assert data["cost_by_profile"]["default"]["approximate"] is True
+    rows = {row["model"]: row for row in data["by_profile_and_model"]}
+    assert rows["claude-haiku-5-5"]["cost"]["approximate"] is True
+    assert rows["claude-haiku-4-5"]["cost"]["approximate"] is False
+    # and it stays so across the next checkpoint
+    again = JobSummary.from_state(JOB, None, PriceTable.bundled(), json.loads(json.dumps(summary.to_state())))
+    assert again.to_dict() == data
+
+
+def test_a_model_unpriced_when_first_billed_stays_incomplete_after_a_price_is_added() -> None:
+    # Given a checkpoint from a table that did not know the model
+    bare = PriceTable(currency="USD", per_tokens=1_000_000, batch_discount=0.5, checked="2026-01-01")
+    summary = JobSummary(job_id=JOB, batch_id=None, prices=bare)
+    summary.record_result(_entry("a.txt"), _haiku_55(1_000, 100))
+    # When the job resumes with a table that prices it
+    again = JobSummary.from_state(JOB, None, PriceTable.bundled(), json.loads(json.dumps(summary.to_state())))
+    again.record_result(_entry("b.txt"), _haiku_55(1_000, 100))
+    # Then the cost covers the second request only and says it is incomplete
+    cost, unknown = again.cost()
+    assert unknown == ["claude-haiku-5-5"]
+    assert cost.standard == pytest.approx((1_000 * 0.10 + 100 * 0.50) / 1e6)
+    assert again.by_profile_and_model()[0]["cost"] is None

@@ -291,14 +291,26 @@ def archived_object(job_id: str, entry: ManifestEntry, archived: ResultsArchived
 
 @dataclass
 class JobSummary:
-    """Counts, tokens, cost and errors of one job, built up one result at a time."""
+    """Counts, tokens, cost and errors of one job, built up one result at a time.
+
+    Cost is computed per request, as each billed line is recorded: a tiered price (Claude Haiku
+    5.5) depends on that request's own prompt size, so the job's cost is the sum of its requests'
+    costs, never the price of its summed tokens. Tokens are summed for reporting only.
+    """
 
     job_id: str
     batch_id: str | None
     prices: PriceTable
     counts: Counter[str] = field(default_factory=Counter)
-    # Tokens by (profile, model): enough for cost per profile and per model.
+    # Tokens by (profile, model), summed: what was used, for the summary and the metrics.
     usage: dict[tuple[str, str], TokenUsage] = field(default_factory=dict)
+    # Per-request costs by (profile, model), summed, of the billed lines the table could price.
+    costs: dict[tuple[str, str], Cost] = field(default_factory=dict)
+    # (profile, model) with a billed line no row of the table prices: its cost is unknown, not zero.
+    unpriced: set[tuple[str, str]] = field(default_factory=set)
+    # (profile, model) whose cost was estimated from summed tokens, not summed per request: a
+    # checkpoint written before costs were kept per request, of a model priced in tiers.
+    approximate: set[tuple[str, str]] = field(default_factory=set)
     stop_reasons: Counter[str] = field(default_factory=Counter)
     documents_by_profile: Counter[str] = field(default_factory=Counter)
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -319,12 +331,17 @@ class JobSummary:
         else:
             self._add_error(entry, result_type, _REASONS.get(result_type, result_type))
 
-    def _bill(self, entry: ManifestEntry, message: dict[str, Any]) -> None:
-        model = str(message.get("model") or entry.model or "unknown")
-        usage = TokenUsage.from_api(message.get("usage") or {})
-        key = (entry.profile, model)
-        self.usage[key] = self.usage.get(key, TokenUsage()) + usage
+    def _bill(self, entry: ManifestEntry, message: dict[str, Any]) -> BilledRequest:
+        """Add one billed request: its tokens, and its cost at the tier of its own prompt size."""
+        billed = billed_request(self.prices, message, entry.model)
+        key = (entry.profile, billed.model)
+        self.usage[key] = self.usage.get(key, TokenUsage()) + billed.usage
+        if billed.cost is None:
+            self.unpriced.add(key)
+        else:
+            self.costs[key] = self.costs.get(key, _NO_COST) + billed.cost
         self.stop_reasons[str(message.get("stop_reason"))] += 1
+        return billed
 
     def record_superseded(
         self, entry: ManifestEntry, outcome: str, holder: Superseded, line: dict[str, Any] | None = None
@@ -350,15 +367,25 @@ class JobSummary:
         )
 
     def record_retry(self, entry: ManifestEntry, line: dict[str, Any]) -> None:
-        """A transient failure sent again in a follow-up job: not this document's last word."""
+        """A request sent again in a follow-up job: not this document's last word. A transient
+        failure cost nothing; a ``succeeded`` line asked again (an answer that failed its schema)
+        was billed, so its tokens and cost count here."""
         self.counts["retried"] += 1
         self.documents_by_profile[entry.profile] += 1
+        if line["result"]["type"] == "succeeded":
+            self._bill(entry, line["result"]["message"])
 
     def to_state(self) -> dict[str, Any]:
         """Everything counted so far, for a checkpoint."""
         return {
             "counts": dict(self.counts),
             "usage": [[profile, model, vars(usage)] for (profile, model), usage in self.usage.items()],
+            "costs": [
+                [profile, model, cost.standard, cost.batch] for (profile, model), cost in self.costs.items()
+            ],
+            "unpriced": [list(key) for key in sorted(self.unpriced)],
+            "approximate": [list(key) for key in sorted(self.approximate)],
+            "prices_checked": self.prices.checked,
             "stop_reasons": dict(self.stop_reasons),
             "documents_by_profile": dict(self.documents_by_profile),
             "errors": self.errors,
@@ -368,12 +395,24 @@ class JobSummary:
     def from_state(
         cls, job_id: str, batch_id: str | None, prices: PriceTable, state: dict[str, Any]
     ) -> JobSummary:
+        """A summary from its checkpoint. A checkpoint written before costs were kept per request
+        (no ``costs``) has only summed tokens: see ``costs_from_summed_usage``."""
+        usage = {(profile, model): TokenUsage(**u) for profile, model, u in state["usage"]}
+        if "costs" in state:
+            costs = {(profile, model): Cost(float(s), float(b)) for profile, model, s, b in state["costs"]}
+            unpriced = {(profile, model) for profile, model in state.get("unpriced", [])}
+            approximate = {(profile, model) for profile, model in state.get("approximate", [])}
+        else:
+            costs, unpriced, approximate = costs_from_summed_usage(prices, usage)
         return cls(
             job_id=job_id,
             batch_id=batch_id,
             prices=prices,
             counts=Counter(state["counts"]),
-            usage={(profile, model): TokenUsage(**u) for profile, model, u in state["usage"]},
+            usage=usage,
+            costs=costs,
+            unpriced=unpriced,
+            approximate=approximate,
             stop_reasons=Counter(state["stop_reasons"]),
             documents_by_profile=Counter(state["documents_by_profile"]),
             errors=list(state["errors"]),
@@ -425,39 +464,42 @@ class JobSummary:
             totals[model] = totals.get(model, TokenUsage()) + usage
         return totals
 
+    def _keys(self, profile: str | None) -> list[tuple[str, str]]:
+        return sorted(key for key in self.usage if profile is None or key[0] == profile)
+
     def cost(self, profile: str | None = None) -> tuple[Cost, list[str]]:
-        """Cost of the priced models (of one profile, or all), and the models with no known price."""
-        standard = batch = 0.0
-        unknown: set[str] = set()
-        for (of_profile, model), usage in sorted(self.usage.items()):
-            if profile is not None and of_profile != profile:
-                continue
-            cost = self.prices.cost(model, usage)
-            if cost is None:
-                unknown.add(model)
-                continue
-            standard += cost.standard
-            batch += cost.batch
-        return Cost(standard=standard, batch=batch), sorted(unknown)
+        """The summed per-request cost of the priced models (of one profile, or all), and the
+        models with no known price (their share is unknown, not in the total)."""
+        keys = self._keys(profile)
+        total = sum((self.costs.get(key, _NO_COST) for key in keys), _NO_COST)
+        return total, sorted({key[1] for key in keys if key in self.unpriced})
+
+    def approximate_models(self, profile: str | None = None) -> list[str]:
+        """Models whose cost is an estimate from summed tokens (see ``costs_from_summed_usage``)."""
+        return sorted({key[1] for key in self._keys(profile) if key in self.approximate})
+
+    def unverified_price_models(self) -> list[str]:
+        """Models priced by a row the table marks unverified."""
+        return sorted(
+            {model for _, model in self.usage if (price := self.prices.price_for(model)) and price.unverified}
+        )
 
     def by_profile_and_model(self) -> list[dict[str, Any]]:
-        """Tokens by kind and cost for each (profile, model): the job's metrics."""
+        """Tokens by kind and summed per-request cost for each (profile, model): the job's metrics."""
         rows = []
-        for (profile, model), usage in sorted(self.usage.items()):
-            cost = self.prices.cost(model, usage)
+        for key in self._keys(None):
+            profile, model = key
+            cost = None if key in self.unpriced else self.costs.get(key, _NO_COST)
             rows.append(
                 {
                     "profile": profile,
                     "model": model,
-                    "tokens": usage.as_dict(),
+                    "line": self.prices.line(model),
+                    "tokens": self.usage[key].as_dict(),
                     # None: no known price for the model (never reported as zero)
                     "cost": None
                     if cost is None
-                    else {
-                        "batch": round(cost.batch, 9),
-                        "standard": round(cost.standard, 9),
-                        "savings": round(cost.savings, 9),
-                    },
+                    else {**_money(cost), "approximate": key in self.approximate},
                 }
             )
         return rows
@@ -467,16 +509,15 @@ class JobSummary:
         for profile in sorted({p for p, _ in self.usage}):
             cost, unknown = self.cost(profile)
             by_profile[profile] = {
-                "batch": round(cost.batch, 9),
-                "standard": round(cost.standard, 9),
-                "savings": round(cost.savings, 9),
+                **_money(cost),
                 "complete": not unknown,
+                "approximate": bool(self.approximate_models(profile)),
             }
         return by_profile
 
     def to_dict(self, **extra: Any) -> dict[str, Any]:
         cost, unknown = self.cost()
-        priced = not unknown
+        approximate = self.approximate_models()
         return {
             "job_id": self.job_id,
             "batch_id": self.batch_id,
@@ -491,13 +532,71 @@ class JobSummary:
             "cost": {
                 "currency": self.prices.currency,
                 # With an unpriced model the totals cover only the priced ones: say so.
-                "complete": priced,
+                "complete": not unknown,
                 "unknown_price_models": unknown,
-                "batch": round(cost.batch, 9),
-                "standard": round(cost.standard, 9),
-                "savings": round(cost.savings, 9),
+                # Estimated from summed tokens (an old checkpoint of a tiered model): a lower bound.
+                "approximate": bool(approximate),
+                "approximate_models": approximate,
+                "unverified_price_models": self.unverified_price_models(),
+                **_money(cost),
             },
+            # The day prices.json was compared with the official pricing page.
+            "prices_checked": self.prices.checked,
             "errors": self.errors,
             "errors_truncated": self.failures > len(self.errors),
             **extra,
         }
+
+
+_NO_COST = Cost(standard=0.0, batch=0.0)
+
+
+def _money(cost: Cost) -> dict[str, float]:
+    return {
+        "batch": round(cost.batch, 9),
+        "standard": round(cost.standard, 9),
+        "savings": round(cost.savings, 9),
+    }
+
+
+@dataclass(frozen=True)
+class BilledRequest:
+    """One billed request: its model, its tokens and its cost (None: no known price)."""
+
+    model: str
+    usage: TokenUsage
+    cost: Cost | None
+
+
+def billed_request(prices: PriceTable, message: dict[str, Any], model: str | None = None) -> BilledRequest:
+    """What a succeeded line's message was billed: its own usage at the tier of its own prompt
+    size. The model is the message's, else ``model`` (the one the request named)."""
+    name = str(message.get("model") or model or "unknown")
+    usage = TokenUsage.from_api(message.get("usage") or {})
+    return BilledRequest(model=name, usage=usage, cost=prices.cost(name, usage))
+
+
+def costs_from_summed_usage(
+    prices: PriceTable, usage: dict[tuple[str, str], TokenUsage]
+) -> tuple[dict[tuple[str, str], Cost], set[tuple[str, str]], set[tuple[str, str]]]:
+    """Costs, unpriced keys and approximate keys for a checkpoint that kept only summed tokens.
+
+    A flat price is linear, so pricing the sum is exact. A tiered price is not (the sum of small
+    prompts is one large prompt), and the per-request sizes are gone: the summed tokens are
+    priced at the model's first tier, a lower bound when tiers ascend (as Haiku 5.5's do), and
+    the key is marked approximate so the summary says so.
+    """
+    costs: dict[tuple[str, str], Cost] = {}
+    unpriced: set[tuple[str, str]] = set()
+    approximate: set[tuple[str, str]] = set()
+    for key, summed in usage.items():
+        price = prices.price_for(key[1])
+        if price is None:
+            unpriced.add(key)
+            continue
+        cost = prices.cost_at_tier(key[1], summed, 0)
+        if cost is not None:
+            costs[key] = cost
+        if price.tiered:
+            approximate.add(key)
+    return costs, unpriced, approximate
