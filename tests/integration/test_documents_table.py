@@ -144,7 +144,16 @@ def test_every_document_of_a_job_has_one_row_saying_what_became_of_it(
     assert {by_source[k]["retried_in"] for k in (FLAKY, RECEIPT_INVALID)} == {f"{job_id}-a2"}
     # Schema rows carry the preflight's hashes and the extracted fields
     assert json.loads(by_source[RECEIPT_VALID]["extracted"]) == {"merchant": "Café Ribeira", "total": 7.5}
-    assert by_source[RECEIPT_VALID]["settings_hash"] == "extract-settings"
+    manifest = {
+        e["source_key"]: e
+        for e in map(json.loads, stack.get_text(f"jobs/{job_id}/manifest.jsonl").splitlines())
+    }
+    for key in (RECEIPT_VALID, ANSWER):
+        assert by_source[key]["settings_hash"] == manifest[key]["settings_hash"]
+        assert by_source[key]["content_sha256"] == manifest[key]["content_sha256"]
+    assert (
+        by_source[ANSWER]["content_sha256"] == hashlib.sha256(b"The quarterly numbers went up.").hexdigest()
+    )
     assert by_source[RECEIPT_VALID]["thinking_tokens"] == 11
     # Billed requests carry their tokens and their own cost; unbilled ones cost nothing
     for key in (ANSWER, RECEIPT_VALID, RECEIPT_INVALID):
