@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema in the dev extras yet
+import jsonschema
 import pytest
 
 from batchdrop_local.emulator.structured import Source, check_schema, generate, pattern_example, spoil

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import anthropic
-import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema in the dev extras yet
+import jsonschema
 import pytest
 from anthropic.types import Message
 

@@ -261,7 +261,7 @@ def test_job_shows_a_job_its_documents_results_and_summary(
     rows = _rows(out)
     assert rows["inbox/default/notes.txt"] == [
         "default",
-        "claude-haiku-4-5",
+        "claude-haiku-5-5",
         "submitted",
         "answer: results/default/notes.txt.md",
     ]

@@ -13,7 +13,7 @@ model is fetched once per invocation.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from batchdrop.api_rules import violations
@@ -210,5 +210,7 @@ def check_request(params: Mapping[str, Any], catalogue: ModelCatalogue | None) -
     if problem is not None:
         return Verdict((problem,))  # the model is the problem: nothing else matters
     assert facts is not None
+    if any(reason.startswith('"thinking.type.enabled"') for reason in refused):
+        needs = replace(needs, thinking=None)  # said once, by the version rule
     refused += capability_refusals(needs, facts)
     return Verdict(tuple(refused), facts.retires_at if facts.deprecated else None)
