@@ -722,7 +722,7 @@ def render_documents(job_id: str, rows: list[dict[str, Any]]) -> str:
     lines = [f"Job {job_id}: {len(rows)} documents", ""]
     ordered = sorted(rows, key=lambda r: (str(r["source_key"]), str(r.get("item") or "")))
     lines += table(DOCUMENT_HEADERS, (document_cells(row) for row in ordered), indent="  ")
-    extracted = [(row["source_key"], str(row["extracted"])) for row in rows if row.get("extracted")]
+    extracted = [(row["source_key"], str(row["extracted"])) for row in ordered if row.get("extracted")]
     if extracted:
         lines += ["", "  Extracted (schema profiles):"]
         for source, text in extracted:

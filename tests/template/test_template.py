@@ -1285,7 +1285,10 @@ def test_documents_table_projects_every_day_so_queries_over_all_jobs_need_no_fil
     assert parameters["projection.day.format"] == "yyyy-MM-dd"
     start, end = parameters["projection.day.range"].split(",")
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", start) and end == "NOW"
-    assert (parameters["projection.day.interval"], parameters["projection.day.interval.unit"]) == ("1", "DAYS")
+    assert (parameters["projection.day.interval"], parameters["projection.day.interval.unit"]) == (
+        "1",
+        "DAYS",
+    )
     assert not any(value == "injected" for name, value in parameters.items() if name.endswith(".type"))
 
 
