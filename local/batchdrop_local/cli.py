@@ -10,6 +10,7 @@ batchdrop cancel JOB_ID     cancel a job (writes its jobs/<job-id>/cancel marker
 batchdrop status            jobs open and recent, with progress and cost (--watch)
 batchdrop job JOB_ID        one job in detail, with its documents (--watch)
 batchdrop cost              spending and savings per profile since a date
+batchdrop documents JOB_ID  what happened to each document of a job (also `batchdrop local documents`)
 """
 
 from __future__ import annotations
@@ -246,6 +247,22 @@ def cmd_cost(args: argparse.Namespace) -> int:
     return cost_command(stack_name=args.stack_name, state_dir=args.state_dir, since=args.since)
 
 
+def cmd_documents(args: argparse.Namespace) -> int:
+    from batchdrop_local.reports import documents_command
+
+    return documents_command(args.job_id, stack_name=args.stack_name, state_dir=args.state_dir)
+
+
+def add_documents_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    documents = commands.add_parser(
+        "documents",
+        help="a completed job's documents table: each document's outcome, tokens, cost and result",
+    )
+    documents.add_argument("job_id", help="the job id (jobs/<job-id>/ in the bucket, or in the notification)")
+    _add_report_stack_arguments(documents)
+    documents.set_defaults(run=cmd_documents)
+
+
 def _add_report_stack_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--stack-name", help="a deployed stack (AWS credentials from the environment)")
@@ -286,6 +303,7 @@ def add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     _add_report_stack_arguments(cost)
     cost.set_defaults(run=cmd_cost)
+    add_documents_command(commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -307,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_emulator_admin_arguments(emulator_admin)
     emulator_admin.set_defaults(run=run_emulator_admin)
     add_aws_fault_commands(local, DEFAULT_STATE_DIR)
+    add_documents_command(local)  # batchdrop local documents JOB_ID: the same command
 
     demo = commands.add_parser("demo", help="run the whole pipeline locally on the sample documents")
     add_stack_arguments(demo, default_port=0)

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from batchdrop.manifest import documents_key
+from batchdrop_local.reports import cost_per_model, render_documents
 from batchdrop_local.stack import LocalStack, LocalStackOptions
 
 
@@ -128,6 +130,7 @@ def _counts(item: dict[str, Any]) -> str:
 
 
 def print_summary(summary: dict[str, Any]) -> None:
+    """The job's summary; its documents follow (render_documents)."""
     counts = summary["counts"]
     cost = summary["cost"]
     tokens = summary["tokens"]
@@ -148,6 +151,9 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"  (no price known for {', '.join(cost['unknown_price_models'])}: not in the totals)")
     for error in summary["errors"][:5]:
         print(f"  error            {error['document']}: {error['type']} {error['message']}")
+    for model in summary.get("deprecated_models") or []:
+        profiles = ", ".join(model["profiles"])
+        print(f"  deprecated model {model['model']} retires {model['retires_at'][:10]} ({profiles})")
 
 
 def print_totals(summaries: list[dict[str, Any]]) -> None:
@@ -171,6 +177,21 @@ def print_totals(summaries: list[dict[str, Any]]) -> None:
         f"at standard price {_fmt_money(standard, currency)}, saved {_fmt_money(standard - batch, currency)}"
         + (f" ({(standard - batch) / standard:.0%})" if standard else "")
     )
+
+
+def read_rows(stack: LocalStack, bucket: str, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The job's documents table (jobs/<job-id>/documents.jsonl): one row per document."""
+    key = summary.get("documents_key") or documents_key(summary["job_id"])
+    body = stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def print_cost_per_request(rows: list[dict[str, Any]]) -> None:
+    """Every job's requests, each priced from its own usage (tiered models by its own prompt
+    size), then summed per model and in all."""
+    lines = cost_per_model(rows)
+    if lines:
+        print("\nCost of every request of every job, per model:" + "\n".join(lines))
 
 
 def copy_results(stack: LocalStack, bucket: str, output: Path) -> int:
@@ -226,9 +247,14 @@ def run_demo(options: LocalStackOptions, samples: Path, output: Path, timeout: f
                 if obj["Key"].endswith("/summary.json"):
                     summaries.append(json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()))
         summaries.sort(key=lambda s: s.get("created_at") or "")
+        every_row: list[dict[str, Any]] = []
         for summary in summaries:
             print_summary(summary)
+            rows = read_rows(stack, bucket, summary)
+            every_row += rows
+            print("\n  " + render_documents(summary["job_id"], rows).replace("\n", "\n  "))
         print_totals(summaries)
+        print_cost_per_request(every_row)
 
         notifications = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=5)
         for message in notifications.get("Messages", []):

@@ -33,6 +33,8 @@ NOT_EMULATED = {
     "AWS::CloudWatch::Alarm": "alarms need CloudWatch metrics, which the local stack does not produce",
     "AWS::Serverless::LayerVersion": "the layer's package is installed in the local virtualenv",
     "AWS::Logs::LogGroup": "the local runtime writes each function's log to its own file (or the console)",
+    "AWS::Glue::Database": "Athena is not emulated: `batchdrop documents` reads the rows from the bucket",
+    "AWS::Glue::Table": "Athena is not emulated: `batchdrop documents` reads the rows from the bucket",
 }
 
 

@@ -1,5 +1,6 @@
-"""``batchdrop status``, ``batchdrop job JOB_ID`` and ``batchdrop cost``: what batchdrop is doing and
-what it has cost, read from the jobs table (and, for one job, its manifest and summary in the bucket).
+"""``batchdrop status``, ``batchdrop job JOB_ID``, ``batchdrop cost`` and ``batchdrop documents JOB_ID``:
+what batchdrop is doing and what it has cost, read from the jobs table (and, for one job, its
+manifest, summary and documents table in the bucket).
 
 Open jobs come from one Query of the sparse ``open-jobs`` index. Recent jobs (``status``) and
 completed ones (``cost``) come from a Scan with a filter: a Scan reads the whole table, job items
@@ -41,7 +42,7 @@ from batchdrop.aws.jobs_table import (
     OPEN_INDEX,
     iso,
 )
-from batchdrop.manifest import manifest_key, summary_key
+from batchdrop.manifest import documents_key, manifest_key, summary_key
 from batchdrop.pricing import PriceTable
 
 DEFAULT_STATUS_SINCE = "7d"
@@ -663,6 +664,128 @@ def job_frame(reader: JobsReader, job_id: str, cache: dict[str, Manifest]) -> tu
         summary = reader.json_object(str(item.get("summary_key") or summary_key(job_id)))
     text = render_job(reader, item, cache["manifest"], summary, datetime.now(UTC))
     return text, item.get("status") not in FINAL_STATUSES
+
+
+# --- batchdrop documents ----------------------------------------------------------------------
+
+DOCUMENT_HEADERS = (
+    "DOCUMENT",
+    "PROFILE",
+    "MODEL",
+    "TRY",
+    "OUTCOME",
+    "INPUT",
+    "OUTPUT",
+    "THINKING",
+    "CACHE W/R",
+    "BATCH",
+    "STANDARD",
+    "RESULT",
+)
+EXTRACTED_WIDTH = 100
+
+
+def _row_cost(value: Any) -> str:
+    return "unknown" if value is None else money(float(value))
+
+
+def _outcome_text(row: dict[str, Any]) -> str:
+    error = row.get("error_type")
+    return f"{row['outcome']} ({error})" if error and error != row["outcome"] else str(row["outcome"])
+
+
+def document_cells(row: dict[str, Any]) -> tuple[str, ...]:
+    """One documents-table row as the cells of the local table."""
+    source = str(row["source_key"]) + (f" #{row['item']}" if row.get("item") else "")
+    cache = f"{_number(row.get('cache_write_5m_tokens')) + _number(row.get('cache_write_1h_tokens')):,}"
+    cache += f"/{_number(row.get('cache_read_tokens')):,}"
+    result = row.get("result_key") or (f"-> {row['retried_in']}" if row.get("retried_in") else "-")
+    return (
+        source,
+        str(row["profile"]),
+        str(row.get("model") or "-"),
+        str(row["attempt"]),
+        _outcome_text(row),
+        f"{_number(row.get('input_tokens')):,}",
+        f"{_number(row.get('output_tokens')):,}",
+        f"{_number(row.get('thinking_tokens')):,}",
+        cache,
+        _row_cost(row.get("cost_batch_usd")),
+        _row_cost(row.get("cost_standard_usd")),
+        str(result),
+    )
+
+
+def render_documents(job_id: str, rows: list[dict[str, Any]]) -> str:
+    """A job's documents table: a line per document, what the schema profiles extracted, and
+    the cost per model and in all, summed from each request's own cost."""
+    lines = [f"Job {job_id}: {len(rows)} documents", ""]
+    ordered = sorted(rows, key=lambda r: (str(r["source_key"]), str(r.get("item") or "")))
+    lines += table(DOCUMENT_HEADERS, (document_cells(row) for row in ordered), indent="  ")
+    extracted = [(row["source_key"], str(row["extracted"])) for row in ordered if row.get("extracted")]
+    if extracted:
+        lines += ["", "  Extracted (schema profiles):"]
+        for source, text in extracted:
+            shown = text if len(text) <= EXTRACTED_WIDTH else text[: EXTRACTED_WIDTH - 3] + "..."
+            lines.append(f"    {source}: {shown}")
+    lines += cost_per_model(rows)
+    return "\n".join(lines)
+
+
+def cost_per_model(rows: Iterable[dict[str, Any]], indent: str = "  ") -> list[str]:
+    """The cost of documents-table rows per model and in all: each request's own cost, summed
+    (tiered prices are decided per request, never from summed tokens). Empty when none was billed."""
+    by_model: dict[str, CostLine] = {}
+    for row in rows:
+        if not row.get("model") or not _number(row.get("input_tokens")) + _number(row.get("output_tokens")):
+            continue  # nothing billed
+        line = by_model.setdefault(str(row["model"]), CostLine())
+        line.add(
+            row.get("cost_batch_usd"),
+            row.get("cost_standard_usd"),
+            None,
+            row.get("cost_batch_usd") is not None,
+        )
+    if not by_model:
+        return []
+    total = CostLine()
+    cells = []
+    for model, line in sorted(by_model.items()):
+        cells.append(line.cells(model))
+        total.add(line.batch, line.standard, None, line.complete)
+    total.jobs = sum(line.jobs for line in by_model.values())
+    cells.append(total.cells("all models"))
+    return [
+        "",
+        *table(("COST (EACH REQUEST'S OWN)", "BILLED", "BATCH", "STANDARD", "SAVED"), cells, indent=indent),
+    ]
+
+
+def documents_command(
+    job_id: str,
+    *,
+    stack_name: str | None = None,
+    state_dir: Path,
+    out: TextIO | None = None,
+) -> int:
+    """A completed job's documents table (``jobs/<job-id>/documents.jsonl``) as a table."""
+    if is_claim(job_id):
+        return _fail("documents", f"{job_id} is the claim of a document version or a batch, not a job")
+
+    def body(reader: JobsReader) -> int:
+        found = reader.jsonl(documents_key(job_id))
+        if found is None:
+            item = reader.job(job_id)
+            if item is None or not is_job(item):
+                raise ReportError(f"no job {job_id} in the jobs table {reader.target.jobs_table}")
+            raise ReportError(
+                f"job {job_id} is {item.get('status')}: its documents table, {documents_key(job_id)}, is "
+                f"written when the job completes (`batchdrop job {job_id} --watch` follows it)"
+            )
+        print(render_documents(job_id, list(found)), file=out or sys.stdout)
+        return 0
+
+    return _run("documents", lambda: resolve_stack(stack_name=stack_name, state_dir=state_dir), body)
 
 
 # --- batchdrop cost ---------------------------------------------------------------------------

@@ -154,6 +154,74 @@ def test_a_failed_missing_error_write_is_not_done_and_the_resumed_completion_wri
     assert len(stack.keys("results/")) == 4
 
 
+def _rows(stack: Stack, job_id: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stack.get_text(f"jobs/{job_id}/documents.jsonl").splitlines()]
+
+
+def test_a_failed_rows_write_keeps_the_table_exact_and_the_resumed_completion_finishes_it(
+    stack: Stack,
+) -> None:
+    # Given a job whose first write of documents-table rows fails past boto3's retries
+    event = _submit_and_end(stack, DOCUMENTS[:4])
+    job_id = event["detail"]["job_id"]
+    _complete_with_flaky_writes(stack, job_id, lambda key: "/documents-parts/" in key)
+
+    # Then the checkpoint counts only the rows it saved; no table is written yet
+    checkpoint = _checkpoint(stack, job_id)
+    assert checkpoint["row_parts"] == 1 and checkpoint["summary"]["counts"] == {"succeeded": 4}
+    assert f"jobs/{job_id}/documents.jsonl" not in stack.keys(f"jobs/{job_id}/")
+
+    # When the retry resumes, every document has one row, in both copies
+    done = stack.handler("CompleteFunction")(event)
+    assert done["counts"]["succeeded"] == 4
+    rows = _rows(stack, job_id)
+    assert sorted(r["source_key"] for r in rows) == sorted(DOCUMENTS[:4])
+    assert {r["outcome"] for r in rows} == {"succeeded"}
+    summary = _summary(stack, job_id)
+    assert stack.get_text(summary["documents_table_key"]) == stack.get_text(summary["documents_key"])
+
+
+def test_a_failed_table_copy_write_is_written_again_by_the_retry(stack: Stack) -> None:
+    # Given the write of the table's day-partition copy fails (after documents.jsonl was written)
+    event = _submit_and_end(stack, DOCUMENTS[:2])
+    job_id = event["detail"]["job_id"]
+    stack.handler("CompleteFunction")
+    module = sys.modules["complete"]
+    ctx = module.context_for_jobs
+    # (the copy goes up with upload_file, as a multipart upload when large)
+    failing_upload = _FailingUpload(ctx.store._s3, lambda key: key.startswith("tables/documents/"))
+    failing = replace(ctx, store=DocumentStore(failing_upload, ctx.store.bucket), remaining=None)  # type: ignore[arg-type]
+    with pytest.raises(ClientError, match="SlowDown"):
+        module.complete_job(job_id, failing)
+
+    # Then no notification went out and the job is given back; the retry writes both copies
+    assert [j["status"] for j in _jobs(stack)] == ["ended"]
+    stack.handler("CompleteFunction")(event)
+    summary = _summary(stack, job_id)
+    assert len(_rows(stack, job_id)) == 2
+    assert stack.get_text(summary["documents_table_key"]) == stack.get_text(summary["documents_key"])
+
+
+class _FailingUpload:
+    """An S3 client whose upload_file of the chosen keys answers 503 SlowDown once."""
+
+    def __init__(self, s3: Any, fails: Any) -> None:
+        self._s3 = s3
+        self._fails = fails
+        self._left = 1
+
+    def upload_file(self, path: str, bucket: str, key: str, **kwargs: Any) -> Any:
+        if self._left and self._fails(key):
+            self._left -= 1
+            raise ClientError(
+                {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "PutObject"
+            )
+        return self._s3.upload_file(path, bucket, key, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+
 def test_a_failed_next_stage_write_is_not_done_and_the_resumed_completion_hands_it_on_once(
     stack: Stack,
 ) -> None:

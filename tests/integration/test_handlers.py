@@ -317,6 +317,7 @@ def test_complete_writes_results_summary_and_one_notification(
         "expired": 0,
         "canceled": 0,
         "invalid_json": 0,
+        "invalid_output": 0,
         "rejected": 0,
         "missing": 0,
         "not_submitted": 0,

@@ -60,10 +60,10 @@ EXPECTED_S3_OBJECT_ACCESS: dict[str, dict[str, set[str]]] = {
     "PollFunction": {  # jobs/<job-id>/requests.jsonl of a batch it creates again
         "s3:GetObject": {"jobs/"},
     },
-    "CompleteFunction": {  # inbox/: a workflow's next-stage documents
+    "CompleteFunction": {  # inbox/: a workflow's next-stage documents; tables/: the documents table
         "s3:GetObject": {"jobs/", "inbox/"},
-        "s3:PutObject": {"jobs/", "results/", "inbox/"},
-        "s3:AbortMultipartUpload": {"jobs/"},
+        "s3:PutObject": {"jobs/", "results/", "inbox/", "tables/documents/"},
+        "s3:AbortMultipartUpload": {"jobs/", "tables/documents/"},
     },
 }
 
@@ -130,7 +130,9 @@ SECRET_ARN = (
     "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
     ":secret:${AnthropicSecretName}-??????"  # the name, then "-" and Secrets Manager's six random characters
 )
-BUCKET_OBJECT_ARN = re.compile(r"^arn:\$\{AWS::Partition\}:s3:::\$\{DocumentsBucket\}/(?P<prefix>[a-z]+/)\*$")
+BUCKET_OBJECT_ARN = re.compile(
+    r"^arn:\$\{AWS::Partition\}:s3:::\$\{DocumentsBucket\}/(?P<prefix>(?:[a-z]+/)+)\*$"
+)
 
 EXPECTED_OUTPUTS = {
     "BucketName": {"Ref": "DocumentsBucket"},
@@ -147,6 +149,8 @@ EXPECTED_OUTPUTS = {
     "SubmitLogGroupName": {"Ref": "SubmitLogGroup"},
     "PollLogGroupName": {"Ref": "PollLogGroup"},
     "CompleteLogGroupName": {"Ref": "CompleteLogGroup"},
+    "DocumentsDatabaseName": {"Ref": "DocumentsDatabase"},
+    "DocumentsTableName": {"Ref": "DocumentsTable"},
 }
 
 
@@ -1240,3 +1244,64 @@ def test_expanded_roles_grant_no_data_action_on_every_resource(
             for action, resource, _ in grants(statements):
                 if action.split(":", 1)[0] in DATA_SERVICES:
                     assert resource != "*", f"{logical_id}: {action} on *"
+
+
+# ---------------------------------------------------------------- the documents table (Glue, Athena)
+
+
+def test_documents_table_is_a_json_table_over_the_prefix_complete_writes(resources: dict[str, Any]) -> None:
+    from batchdrop.documents_table import COLUMNS, TABLE_PREFIX, table_key
+
+    (database_id,) = of_type(resources, "AWS::Glue::Database")
+    (table_id,) = of_type(resources, "AWS::Glue::Table")
+    table = resources[table_id]["Properties"]
+    assert table["DatabaseName"] == {"Ref": database_id}
+    assert table["CatalogId"] == {"Ref": "AWS::AccountId"}
+    table_input = table["TableInput"]
+    assert table_input["TableType"] == "EXTERNAL_TABLE"
+    storage = table_input["StorageDescriptor"]
+    # The rows' columns, in the code's order and nothing else; JSON Lines read by the Hive SerDe.
+    assert [c["Name"] for c in storage["Columns"]] == list(COLUMNS)
+    assert storage["SerdeInfo"]["SerializationLibrary"] == "org.apache.hive.hcatalog.data.JsonSerDe"
+    assert storage["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
+    assert storage["Location"] == {"Fn::Sub": f"s3://${{DocumentsBucket}}/{TABLE_PREFIX}"}
+    # Where the code writes a job's copy is a partition the table projects.
+    assert table_input["PartitionKeys"] == [
+        {"Name": "day", "Type": "string", "Comment": "the day the job was created, YYYY-MM-DD (UTC)"}
+    ]
+    template_key = table_input["Parameters"]["storage.location.template"]["Fn::Sub"]
+    assert template_key == f"s3://${{DocumentsBucket}}/{TABLE_PREFIX}day=${{!day}}/"
+    assert table_key("2026-11-25", "job-1") == f"{TABLE_PREFIX}day=2026-11-25/job-1.jsonl"
+
+
+def test_documents_table_projects_every_day_so_queries_over_all_jobs_need_no_filter(
+    resources: dict[str, Any],
+) -> None:
+    (table_id,) = of_type(resources, "AWS::Glue::Table")
+    parameters = resources[table_id]["Properties"]["TableInput"]["Parameters"]
+    assert parameters["projection.enabled"] == "true"
+    # A date projection up to NOW (never "injected", which needs an equality filter in every query).
+    assert parameters["projection.day.type"] == "date"
+    assert parameters["projection.day.format"] == "yyyy-MM-dd"
+    start, end = parameters["projection.day.range"].split(",")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", start) and end == "NOW"
+    assert (parameters["projection.day.interval"], parameters["projection.day.interval.unit"]) == (
+        "1",
+        "DAYS",
+    )
+    assert not any(value == "injected" for name, value in parameters.items() if name.endswith(".type"))
+
+
+def test_documents_database_name_is_one_athena_accepts(resources: dict[str, Any]) -> None:
+    (database_id,) = of_type(resources, "AWS::Glue::Database")
+    # Athena names allow lowercase letters, digits and underscores: the stack name's hyphens go.
+    assert resources[database_id]["Properties"]["DatabaseInput"]["Name"] == {
+        "Fn::Join": ["_", {"Fn::Split": ["-", {"Ref": "AWS::StackName"}]}]
+    }
+
+
+def test_no_function_may_touch_the_glue_catalog(resources: dict[str, Any]) -> None:
+    # Complete writes the rows to S3; the table is the template's: no function needs glue:*.
+    for logical_id in FUNCTIONS:
+        actions = {action for action, _, _ in grants(function_statements(resources, logical_id))}
+        assert not {a for a in actions if a.startswith(("glue:", "athena:"))}, logical_id

@@ -90,9 +90,53 @@ def test_notification_message() -> None:
         "cost": {"currency": "USD", "batch": 0.0125, "standard": 0.025, "savings": 0.0125, "complete": True},
         "results": ["s3://b/results/default/", "s3://b/results/extract/"],
         "summary": f"s3://b/jobs/{JOB}/summary.json",
+        "documents_table": None,
         "workflow": None,
         "errors": summary["errors"],
+        "deprecated_models": [],
     }
+
+
+def test_notification_links_the_documents_table() -> None:
+    summary = {**_summary(1, 1), "documents_key": f"jobs/{JOB}/documents.jsonl"}
+    assert notification_message(summary, _store())["documents_table"] == f"s3://b/jobs/{JOB}/documents.jsonl"
+
+
+def test_notification_names_each_deprecated_model_and_its_retirement() -> None:
+    # Given a job whose extract and invoices profiles used a model deprecated at submit
+    deprecated = [
+        {
+            "model": "claude-opus-4-6",
+            "retires_at": "2027-02-01T00:00:00Z",
+            "profiles": ["extract", "invoices"],
+            "documents": 3,
+        },
+        {
+            "model": "claude-haiku-4-5",
+            "retires_at": "2027-05-01T00:00:00Z",
+            "profiles": ["default"],
+            "documents": 1,
+        },
+    ]
+    summary = {**_summary(4, 4), "deprecated_models": deprecated}
+
+    message = notification_message(summary, _store())
+
+    # Then the message names each model, its retirement date and what to do; the subject marks it
+    assert [(m["model"], m["retires_at"], m["documents"]) for m in message["deprecated_models"]] == [
+        ("claude-opus-4-6", "2027-02-01T00:00:00Z", 3),
+        ("claude-haiku-4-5", "2027-05-01T00:00:00Z", 1),
+    ]
+    assert message["deprecated_models"][0]["warning"] == (
+        "claude-opus-4-6 is deprecated and retires on 2027-02-01: move profiles extract, invoices "
+        "to a current model before then"
+    )
+    assert message["deprecated_models"][1]["warning"].startswith(
+        "claude-haiku-4-5 is deprecated and retires on 2027-05-01: move profile default "
+    )
+    assert (
+        notification_subject(summary) == f"batchdrop job {JOB} (deprecated model): 4 of 4 documents answered"
+    )
 
 
 def test_subject_says_canceled_and_retried() -> None:

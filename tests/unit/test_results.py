@@ -360,6 +360,7 @@ def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
         "expired": 1,
         "canceled": 1,
         "invalid_json": 0,
+        "invalid_output": 0,
         "rejected": 1,
         "missing": 1,
         "not_submitted": 0,
@@ -466,6 +467,7 @@ def test_summary_of_nothing() -> None:
         "expired": 0,
         "canceled": 0,
         "invalid_json": 0,
+        "invalid_output": 0,
         "rejected": 0,
         "missing": 0,
         "not_submitted": 0,
@@ -609,6 +611,82 @@ def test_summary_state_round_trips_superseded_and_archived() -> None:
     )
     assert again.to_dict() == summary.to_dict()
     assert again.failures == 1
+
+
+# --- result_object of a schema profile (structured outputs) --------------------------------------
+
+RECEIPT_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["total"],
+    "properties": {"total": {"type": "number"}},
+}
+
+
+def _checked(text: str, stop_reason: str = "end_turn") -> tuple[dict[str, Any], Any]:
+    from batchdrop.structured import check_answer, validator_of
+
+    line = _succeeded(
+        [
+            {"type": "thinking", "thinking": "the total is on the last line", "signature": "s"},
+            {"type": "text", "text": text},
+        ],
+        stop_reason=stop_reason,
+    )
+    return line, check_answer(
+        answer_text(line["result"]["message"]), stop_reason, validator_of(RECEIPT_SCHEMA, "s")
+    )
+
+
+def test_a_valid_schema_answer_is_written_as_its_json_without_the_thinking() -> None:
+    entry = _entry("receipts/cafe.jpg", profile="extract", suffix=".json")
+    line, check = _checked('{"total": 7.5}')
+    obj = result_object(JOB, entry, line, check)
+    assert (obj.key, obj.outcome, obj.content_type) == (
+        entry.result_key,
+        "succeeded",
+        "application/json; charset=utf-8",
+    )
+    assert json.loads(obj.body) == {"total": 7.5}
+    assert b"last line" not in obj.body
+
+
+def test_a_schema_answer_invalid_on_its_last_attempt_keeps_the_answer_and_the_errors() -> None:
+    entry = replace(_entry("receipts/cafe.jpg", profile="extract", suffix=".json"), attempt=3)
+    line, check = _checked('{"total": "7,50"}')
+    obj = result_object(JOB, entry, line, check)
+    assert (obj.key, obj.outcome) == (entry.error_key, "invalid_output")
+    body = _body(obj)
+    assert body["result_type"] == "invalid_output"
+    assert body["answer"] == '{"total": "7,50"}'
+    assert body["validation_errors"] == ["$.total: '7,50' is not of type 'number'"]
+    assert body["validation_error_count"] == 1
+    assert body["stop_reason"] == "end_turn"
+    assert body["error"] == {
+        "type": "invalid_output",
+        "message": "the answer does not match the profile's JSON Schema: $.total: '7,50' is not of type 'number'",
+    }
+    assert "asked 3 times in all" in body["reason"] and "max_tokens" in body["reason"]
+
+
+def test_a_schema_answer_cut_off_by_max_tokens_says_so() -> None:
+    entry = _entry("receipts/cafe.jpg", profile="extract", suffix=".json")
+    line, check = _checked('{"tot', stop_reason="max_tokens")
+    body = _body(result_object(JOB, entry, line, check))
+    assert body["error"]["type"] == "max_tokens" and body["stop_reason"] == "max_tokens"
+    assert body["answer"] == '{"tot' and len(body["validation_errors"]) == 2
+    assert "asked 1 time in all" in body["reason"]
+
+
+def test_without_a_check_a_json_profile_keeps_its_invalid_json_outcome() -> None:
+    # output_format json without a schema: as before, no schema, no retry, invalid_json.
+    entry = _entry(suffix=".json")
+    obj = result_object(JOB, entry, _succeeded([{"type": "text", "text": "{not json"}]))
+    assert obj.outcome == "invalid_json"
+
+
+def test_invalid_output_is_one_of_the_outcomes_a_summary_counts() -> None:
+    assert "invalid_output" in results.OUTCOMES
 
 
 # --- cost per request ---------------------------------------------------------------------------

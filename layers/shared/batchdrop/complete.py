@@ -27,10 +27,12 @@ from batchdrop.documents import (
     METADATA_WORKFLOW,
     next_stage_key,
 )
+from batchdrop.documents_table import RowFacts, document_row, job_day, row_line, rows_part_key, table_key
 from batchdrop.manifest import (
     REJECTED,
     ManifestEntry,
     checkpoint_key,
+    documents_key,
     dump_manifest,
     follow_up_job_id,
     manifest_key,
@@ -46,6 +48,7 @@ from batchdrop.results import (
     ResultObject,
     ResultsArchived,
     Superseded,
+    answer_text,
     archived_object,
     error_object,
     is_retryable,
@@ -53,6 +56,7 @@ from batchdrop.results import (
     missing_object,
     result_object,
 )
+from batchdrop.structured import AnswerCheck, Feedback, SchemaCache, check_answer, with_feedback
 
 T = TypeVar("T")
 
@@ -172,6 +176,10 @@ class Checkpoint:
     retry: PositionSet
     summary: dict[str, Any] | None = None
     notified: bool = False
+    # The documents-table rows of the requests done are in this many parts (rows_part_key),
+    # each written before the checkpoint that counts it; with them, the feedback of the
+    # answers to be asked again.
+    row_parts: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -179,6 +187,7 @@ class Checkpoint:
             "retry": self.retry.to_text(),
             "summary": self.summary,
             "notified": self.notified,
+            "row_parts": self.row_parts,
         }
 
     @classmethod
@@ -191,6 +200,7 @@ class Checkpoint:
             PositionSet.from_text(size, data["retry"]),
             data["summary"],
             bool(data["notified"]),
+            int(data.get("row_parts", 0)),
         )
 
 
@@ -214,6 +224,8 @@ class _ManifestFacts:
     # Documents whose keys were shortened to fit S3 (the first MAX_SHORTENED), and how many.
     shortened: list[dict[str, Any]] = field(default_factory=list)
     shortened_count: int = 0
+    # Deprecated models the job's requests were sent to: model -> (retires_at, profiles, documents).
+    deprecated: dict[str, tuple[str, set[str], int]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, manifest: ManifestIndex) -> _ManifestFacts:
@@ -238,6 +250,13 @@ class _ManifestFacts:
                     )
             if e.status == REJECTED:
                 continue
+            if e.model_retires_at and e.model:
+                retires_at, profiles, count = facts.deprecated.get(e.model, (e.model_retires_at, set(), 0))
+                facts.deprecated[e.model] = (
+                    min(retires_at, e.model_retires_at),
+                    profiles | {e.profile},
+                    count + 1,
+                )
             facts.estimated += e.estimated_cost or 0.0
             facts.estimated_in_full = facts.estimated_in_full and e.estimated_cost is not None
             facts.in_workflow = facts.in_workflow or bool(e.next_profile or e.workflow_id)
@@ -253,6 +272,15 @@ class _ManifestFacts:
                 del facts.origins[MAX_ORIGINS:]
         facts.attempt = facts.attempt or 1
         return facts
+
+    def deprecated_models(self) -> list[dict[str, Any]]:
+        """Each deprecated model the job used, soonest retirement first: what to move off."""
+        return [
+            {"model": model, "retires_at": retires_at, "profiles": sorted(profiles), "documents": count}
+            for model, (retires_at, profiles, count) in sorted(
+                self.deprecated.items(), key=lambda m: (m[1][0], m[0])
+            )
+        ]
 
 
 class _Completion:
@@ -273,14 +301,78 @@ class _Completion:
         self.attempt = self.facts.attempt
         self.archived: ResultsArchived | None = None
         self._since_save = 0
+        # The job's own copies of its schemas, each read once.
+        self.schemas = SchemaCache(ctx.store.get_json)
+        # Rows (and feedback) of the requests confirmed since the last checkpoint.
+        self._rows: list[dict[str, Any]] = []
+        # Where what is asked again goes (the id is derived, so it is known before it exists).
+        self.follow_up = follow_up_job_id(job.job_id, self.attempt + 1)
 
     def save(self, writer: _ParallelWriter) -> None:
         """Checkpoint what is confirmed: what the checkpoint calls done is written, and the
-        summary saved with it counts exactly those documents."""
+        summary and the rows saved with it are exactly those documents'.
+
+        The rows go first, as the next part; the checkpoint then counts that part. A crash
+        between the two leaves a part no checkpoint counts: its documents are done again and
+        their rows written over it.
+        """
         writer.drain()
+        if self._rows:
+            part = self.checkpoint.row_parts
+            body = "".join(
+                json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in self._rows
+            )
+            self.ctx.store.put_bytes(
+                rows_part_key(self.job.job_id, part), body.encode(), "application/x-ndjson"
+            )
+            crash_point("complete:after-rows-part")
+            self.checkpoint.row_parts = part + 1
+            self._rows = []
         self.checkpoint.summary = self.summary.to_state()
         self.ctx.store.put_json(checkpoint_key(self.job.job_id), self.checkpoint.to_json())
         self._since_save = 0
+
+    def _row(
+        self, position: int, entry: ManifestEntry, facts: RowFacts, feedback: Feedback | None = None
+    ) -> None:
+        """The document's row in the documents table (kept with the next checkpoint)."""
+        record: dict[str, Any] = {
+            "position": position,
+            "row": document_row(self.job.job_id, self.job.batch_id, entry, facts, self.ctx.prices),
+        }
+        if feedback is not None:
+            record["feedback"] = feedback.to_json()
+        self._rows.append(record)
+
+    def _check(self, entry: ManifestEntry, line: dict[str, Any]) -> AnswerCheck | None:
+        """A schema profile's answer checked against the job's copy of its schema; else None."""
+        result = line["result"]
+        if entry.schema_key is None or result["type"] != "succeeded" or not entry.result_key:
+            return None
+        message = result["message"]
+        validator = self.schemas.validator(entry.schema_key)
+        return check_answer(answer_text(message), message.get("stop_reason"), validator)
+
+    def _record_result(self, entry: ManifestEntry, line: dict[str, Any], obj: ResultObject) -> None:
+        self.summary.record_result(entry, line, obj.outcome)
+        if obj.outcome == "invalid_output":
+            # JobSummary names invalid_json answers among its errors; this outcome needs the same.
+            reason = json.loads(obj.body)["error"]["message"]
+            self.summary._add_error(entry, "invalid_output", reason)
+
+    def _ask_again(
+        self,
+        position: int,
+        entry: ManifestEntry,
+        line: dict[str, Any],
+        facts: RowFacts,
+        feedback: Feedback | None,
+    ) -> None:
+        """A request to be sent again in the follow-up job (with its feedback, if any)."""
+        self.checkpoint.retry.add(position)
+        self.summary.record_retry(entry, line)
+        self._row(position, entry, facts, feedback)
+        self._confirmed(position)
 
     def _confirmed(self, position: int) -> None:
         self.checkpoint.done.add(position)
@@ -305,14 +397,20 @@ class _Completion:
         obj: ResultObject,
         record: Callable[[], None],
         line: dict[str, Any] | None = None,
+        extracted: Any = None,
     ) -> None:
-        """Write a document's object; once confirmed, ``record`` it (or count it superseded)."""
+        """Write a document's object; once confirmed, ``record`` it (or count it superseded),
+        with its row."""
 
         def confirm(held: Superseded | None) -> None:
             if held is None:
                 record()
+                self._row(
+                    position, entry, RowFacts(obj.outcome, line, result_key=obj.key, extracted=extracted)
+                )
             else:
                 self.summary.record_superseded(entry, obj.outcome, held, line)
+                self._row(position, entry, RowFacts("superseded", line))
             self._confirmed(position)
 
         writer.submit(position, lambda: self._write(entry, obj), confirm)
@@ -346,19 +444,35 @@ class _Completion:
                         position, entry = found
                         if position in done or writer.pending(position):
                             continue  # written before a hand-over or a crash
-                        if is_retryable(line) and entry.attempt < self.ctx.max_attempts:
-                            self.checkpoint.retry.add(position)
-                            self.summary.record_retry(entry, line)
-                            self._confirmed(position)
+                        check = self._check(entry, line)
+                        again = entry.attempt < self.ctx.max_attempts
+                        if is_retryable(line) and again:
+                            self._ask_again(
+                                position,
+                                entry,
+                                line,
+                                RowFacts("retried", line, retried_in=self.follow_up),
+                                None,
+                            )
+                        elif check is not None and not check.valid and again:
+                            # Billed, and asked again with its errors (durable with the checkpoint).
+                            self._ask_again(
+                                position,
+                                entry,
+                                line,
+                                RowFacts("retried", line, error_type=check.kind, retried_in=self.follow_up),
+                                Feedback.of(entry.custom_id, check),
+                            )
                         else:
-                            obj = result_object(job_id, entry, line)
+                            obj = result_object(job_id, entry, line, check)
                             self._submit(
                                 writer,
                                 position,
                                 entry,
                                 obj,
-                                partial(self.summary.record_result, entry, line, obj.outcome),
+                                partial(self._record_result, entry, line, obj),
                                 line,
+                                extracted=check.value if check is not None and check.valid else None,
                             )
                         if self._since_save >= CHECKPOINT_EVERY or self._time_short():
                             self.save(writer)
@@ -379,6 +493,7 @@ class _Completion:
                     continue
                 if entry.status == REJECTED:
                     self.summary.record_failure(entry, "rejected", entry.reason or "rejected")
+                    self._row(position, entry, RowFacts("rejected", result_key=entry.error_key))
                     self._confirmed(position)
                 elif end_reason:
                     self._submit(
@@ -464,12 +579,55 @@ class _Completion:
     def _time_short(self) -> bool:
         return self.ctx.remaining is not None and self.ctx.remaining() < HANDOVER_MARGIN_SECONDS
 
-    def resubmit(self) -> str | None:
-        """Send the transient failures again, as a follow-up job of the next attempt."""
+    def write_documents(self) -> dict[str, Feedback]:
+        """The documents table of the job, from the rows checkpointed: ``documents.jsonl`` and
+        its copy under ``tables/documents/``; the feedback of the answers to ask again.
+
+        Both are written whole each time (the same rows in the same order), so a completion that
+        dies after writing them and runs again writes the same bytes.
+        """
+        job_id = self.job.job_id
+        feedback: dict[str, Feedback] = {}
+        seen = PositionSet(len(self.manifest))
+        with tempfile.NamedTemporaryFile("w+", encoding="utf-8", suffix=".jsonl") as rows:
+            for part in range(self.checkpoint.row_parts):
+                for text in self.ctx.store.read_lines(rows_part_key(job_id, part)):
+                    if not text.strip():
+                        continue
+                    record = json.loads(text)
+                    if record["position"] in seen:
+                        logger.error(
+                            "a document's row was recorded twice", extra={"position": record["position"]}
+                        )
+                        continue
+                    seen.add(record["position"])
+                    rows.write(row_line(record["row"]) + "\n")
+                    if "feedback" in record:
+                        found = Feedback.from_json(record["feedback"])
+                        feedback[found.custom_id] = found
+            rows.flush()
+            if len(seen) != len(self.manifest):
+                logger.error(
+                    "documents table rows do not cover the job",
+                    extra={"job_id": job_id, "rows": len(seen), "documents": len(self.manifest)},
+                )
+            self.ctx.store.upload_file(documents_key(job_id), rows.name, "application/x-ndjson")
+            self.ctx.store.upload_file(self.table_key, rows.name, "application/x-ndjson")
+        return feedback
+
+    @property
+    def table_key(self) -> str:
+        return table_key(job_day(self.job.created_at, self.job.job_id), self.job.job_id)
+
+    def resubmit(self, feedback: dict[str, Feedback]) -> str | None:
+        """Send the transient failures and the invalid answers again, as a follow-up job of the
+        next attempt (an invalid answer with its errors)."""
         if not self.checkpoint.retry:
             return None
         entries = [self.manifest.at(position) for position in self.checkpoint.retry]
-        return resubmit(self.job, entries, self.attempt + 1, self.ctx)
+        follow_up = resubmit(self.job, entries, self.attempt + 1, self.ctx, feedback)
+        assert follow_up == self.follow_up
+        return follow_up
 
 
 def _archival(exc: Exception, job: JobRecord, batches: MessageBatches) -> ResultsArchived | None:
@@ -557,7 +715,13 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
             return {"job_id": job_id, "status": "handed_over", "done": len(work.checkpoint.done)}
         raw.flush()
         ctx.store.upload_file(results_key(job_id), raw.name, "application/x-ndjson")
-    follow_up = work.resubmit()
+    try:
+        feedback = work.write_documents()
+    except Exception:
+        # Every row is checkpointed: give the job back at once, the retry writes the table again.
+        ctx.jobs.release_completion(job_id, ctx.now())
+        raise
+    follow_up = work.resubmit(feedback)
 
     workflow = work.workflow()
     body = work.summary.to_dict(
@@ -571,6 +735,8 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
         not_submitted=None if job.batch_id else job.item.get("end_reason"),
         shortened_keys={"count": work.facts.shortened_count, "documents": work.facts.shortened},
         retried_in=follow_up,
+        # Models deprecated at submit: what the job's profiles should move off, and by when.
+        deprecated_models=work.facts.deprecated_models(),
         previous_attempt=job.item.get("previous_job_id"),
         created_at=job.created_at,
         ended_at=job.item.get("ended_at"),
@@ -578,6 +744,8 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
         manifest_key=job.manifest_key,
         results_key=results_key(job_id),
         summary_key=summary_key(job_id),
+        documents_key=documents_key(job_id),
+        documents_table_key=work.table_key,
         results_prefixes=sorted(f"results/{profile}/" for profile in work.facts.profiles),
     )
     ctx.store.put_json(summary_key(job_id), body)
@@ -621,8 +789,11 @@ def resubmit(
     failed: list[ManifestEntry],
     attempt: int,
     ctx: CompletionContext,
+    feedback: dict[str, Feedback] | None = None,
 ) -> str:
-    """A follow-up job for the requests that failed transiently, with the same params.
+    """A follow-up job for the requests that failed transiently, with the same params, and for
+    the answers that failed their schema, with the answer and its errors added (``feedback``,
+    by custom_id: see structured.with_feedback).
 
     Its id is derived from the job's, so a Complete that dies and runs again finds it instead
     of making a second one. It is recorded (manifest, requests, job) before its batch is
@@ -634,11 +805,14 @@ def resubmit(
     if ctx.jobs.get(follow_up) is not None:
         return follow_up  # recorded by an earlier run of this completion; Poll sees it through
     wanted = {e.custom_id for e in failed}
-    lines = [
-        line
-        for line in ctx.store.read_lines(requests_key(job.job_id))
-        if json.loads(line)["custom_id"] in wanted
-    ]
+    asked_again = feedback or {}
+    lines = []
+    for line in ctx.store.read_lines(requests_key(job.job_id)):
+        request = json.loads(line)
+        if request["custom_id"] not in wanted:
+            continue
+        found = asked_again.get(request["custom_id"])
+        lines.append(line if found is None else json.dumps(with_feedback(request, found), ensure_ascii=False))
     entries = [replace(e, attempt=attempt) for e in failed]
     ctx.store.put_bytes(manifest_key(follow_up), dump_manifest(entries), "application/x-ndjson")
     ctx.store.put_bytes(
@@ -683,6 +857,7 @@ def notification_subject(summary: dict[str, Any]) -> str:
         ("(results archived) " if summary.get("results_archived") else "")
         + ("(not submitted) " if summary.get("not_submitted") else "")
         + ("(canceled) " if summary.get("cancel_requested_at") else "")
+        + ("(deprecated model) " if summary.get("deprecated_models") else "")
     )
     text = f"batchdrop job {summary['job_id']} {marks}".rstrip() + f": {answered}"
     for count, word in ((failed, "failed"), (retried, "retried"), (superseded, "superseded")):
@@ -714,8 +889,21 @@ def notification_message(summary: dict[str, Any], store: DocumentStore) -> dict[
         },
         "results": [store.uri(prefix) for prefix in summary["results_prefixes"]],
         "summary": store.uri(summary["summary_key"]),
+        "documents_table": store.uri(summary["documents_key"]) if summary.get("documents_key") else None,
         "workflow": None
         if not summary.get("workflow")
         else {k: summary["workflow"][k] for k in ("id", "stage", "final", "total_cost")},
         "errors": summary["errors"][:10],
+        # Each deprecated model the job used and the day it retires (profiles to move off it).
+        "deprecated_models": [
+            {
+                **model,
+                "warning": (
+                    f"{model['model']} is deprecated and retires on {model['retires_at'][:10]}: move "
+                    f"profile{'s' if len(model['profiles']) != 1 else ''} {', '.join(model['profiles'])} "
+                    "to a current model before then"
+                ),
+            }
+            for model in summary.get("deprecated_models") or []
+        ],
     }

@@ -11,14 +11,17 @@ from urllib.parse import quote
 
 from batchdrop.manifest import ManifestEntry
 from batchdrop.pricing import Cost, PriceTable, TokenUsage
+from batchdrop.structured import AnswerCheck
 
 RESULT_TYPES = ("succeeded", "errored", "expired", "canceled")
 # Outcomes of a document beyond the API's result types: an answer that should be JSON and is
-# not, a document never sent, a request the results do not mention, results the API archived
+# not, a schema profile's answer that does not match its schema on the last attempt (or was cut
+# off by max_tokens), a document never sent, a request the results do not mention, results the API archived
 # before they were collected, and a version whose key already holds a newer version's outcome.
 OUTCOMES = (
     *RESULT_TYPES,
     "invalid_json",
+    "invalid_output",
     "rejected",
     "not_submitted",  # no batch was ever made for it (the queue stayed full, the API refused it)
     "missing",
@@ -175,14 +178,26 @@ def parse_json_answer(text: str) -> Any:
     return json.loads(stripped)
 
 
-def result_object(job_id: str, entry: ManifestEntry, line: dict[str, Any]) -> ResultObject:
-    """The object a result line produces: the answer, or an error naming why there is none."""
+def result_object(
+    job_id: str, entry: ManifestEntry, line: dict[str, Any], check: AnswerCheck | None = None
+) -> ResultObject:
+    """The object a result line produces: the answer, or an error naming why there is none.
+
+    ``check``: a schema profile's answer checked against its schema (see batchdrop.structured);
+    an answer that failed it becomes an ``invalid_output`` error that keeps the answer and the
+    errors (this is its last attempt: earlier ones are asked again instead).
+    """
     result = line["result"]
     if result["type"] == "succeeded" and entry.result_key:
         message = result["message"]
         text = answer_text(message)
         content_type = "text/markdown"
-        if entry.result_key.endswith(".json"):
+        if check is not None and not check.valid:
+            return invalid_output_object(job_id, entry, check)
+        if check is not None:
+            content_type = "application/json"
+            text = json.dumps(check.value, ensure_ascii=False, indent=2) + "\n"
+        elif entry.result_key.endswith(".json"):
             content_type = "application/json"
             try:
                 text = json.dumps(parse_json_answer(text), ensure_ascii=False, indent=2) + "\n"
@@ -211,6 +226,30 @@ def result_object(job_id: str, entry: ManifestEntry, line: dict[str, Any]) -> Re
         error = {"type": result["type"], "message": _REASONS.get(result["type"], result["type"])}
         reason = error["message"]
     return error_object(job_id, entry, result_type=result["type"], reason=reason, error=error)
+
+
+def invalid_output_object(job_id: str, entry: ManifestEntry, check: AnswerCheck) -> ResultObject:
+    """The .error.json of a schema profile's answer that failed its schema on the last attempt:
+    the answer as given, the errors (``"<JSON path>: <problem>"``), and the stop reason."""
+    reason = (
+        f"{check.describe()}; asked {entry.attempt} time{'s' if entry.attempt != 1 else ''} in all. "
+        "Make the schema easier to satisfy, raise the profile's max_tokens, or shorten the document"
+    )
+    failed = error_object(
+        job_id,
+        entry,
+        result_type="invalid_output",
+        reason=reason,
+        error={"type": check.kind, "message": check.describe()},
+    )
+    body = {
+        **json.loads(failed.body),
+        "stop_reason": check.stop_reason,
+        "answer": check.text,
+        "validation_errors": list(check.errors),
+        "validation_error_count": check.error_count,
+    }
+    return replace(failed, body=json.dumps(body, ensure_ascii=False, indent=2).encode())
 
 
 def error_object(
