@@ -354,11 +354,8 @@ class _Completion:
         return check_answer(answer_text(message), message.get("stop_reason"), validator)
 
     def _record_result(self, entry: ManifestEntry, line: dict[str, Any], obj: ResultObject) -> None:
-        self.summary.record_result(entry, line, obj.outcome)
-        if obj.outcome == "invalid_output":
-            # JobSummary names invalid_json answers among its errors; this outcome needs the same.
-            reason = json.loads(obj.body)["error"]["message"]
-            self.summary._add_error(entry, "invalid_output", reason)
+        reason = json.loads(obj.body)["error"]["message"] if obj.outcome == "invalid_output" else None
+        self.summary.record_result(entry, line, obj.outcome, reason)
 
     def _ask_again(
         self,

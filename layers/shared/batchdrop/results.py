@@ -315,8 +315,15 @@ class JobSummary:
     documents_by_profile: Counter[str] = field(default_factory=Counter)
     errors: list[dict[str, Any]] = field(default_factory=list)
 
-    def record_result(self, entry: ManifestEntry, line: dict[str, Any], outcome: str | None = None) -> None:
-        """Count a result line; ``outcome`` is what became of it when that differs from its type."""
+    def record_result(
+        self,
+        entry: ManifestEntry,
+        line: dict[str, Any],
+        outcome: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Count a result line; ``outcome`` is what became of it when that differs from its type
+        (a billed answer that could not be used: ``reason`` says why)."""
         result = line["result"]
         result_type = result["type"]
         self.counts[outcome or result_type] += 1
@@ -324,7 +331,9 @@ class JobSummary:
         if result_type == "succeeded":  # billed, whatever became of the answer
             self._bill(entry, result["message"])
             if outcome == "invalid_json":
-                self._add_error(entry, "invalid_json", "the answer is not valid JSON")
+                self._add_error(entry, "invalid_json", reason or "the answer is not valid JSON")
+            elif outcome not in (None, "succeeded"):
+                self._add_error(entry, outcome, reason or outcome)
         elif result_type == "errored":
             api_error = (result.get("error") or {}).get("error") or {}
             self._add_error(entry, api_error.get("type", "unknown_error"), api_error.get("message", ""))
