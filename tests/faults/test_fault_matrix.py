@@ -133,6 +133,12 @@ def _payloads(outcome: Outcome, function: str) -> list[dict[str, Any]]:
     ]
 
 
+def _preflight_skipped(outcome: Outcome) -> None:
+    """Submit went on without the Models API's facts, and said so."""
+    said = [p.get("preflight") for p in _payloads(outcome, SUBMIT)]
+    assert "skipped" in said, f"Submit's preflight reports were {said}"
+
+
 def _submit_created(how: str) -> Callable[[Outcome], None]:
     """Submit reported a job whose batch it got this way (created, adopted, waiting...)."""
 
@@ -378,6 +384,14 @@ SCENARIOS = [
         _api_fault(status, endpoint)
         for endpoint in ("create", "retrieve", "results")
         for status in (429, 500, 529)
+    ),
+    Scenario(
+        "models-api-down",
+        f"HTTP 503 x{PAST_SDK_RETRIES - 1} on the Models API (every try of the preflight's model lookup): "
+        "submitted with the version rules only",
+        # The lookup is tried once and retried 4 times by the SDK; none of it may fail the window.
+        emulator_faults=(EmulatorFault("retrieve_model", PAST_SDK_RETRIES - 1, 503),),
+        check=_preflight_skipped,
     ),
     Scenario(
         "cut-results",
@@ -719,13 +733,26 @@ SCENARIOS = [
     Scenario(
         "secrets-manager",
         f"Secrets Manager GetSecretValue throttled x{PAST_AWS_RETRIES} (Submit reading the API key at its create)",
-        # The key is cached for API_KEY_MAX_AGE_SECONDS: 0 makes Submit read it at every create.
+        # The key is cached for API_KEY_MAX_AGE_SECONDS: 0 makes Submit read it at every API call.
+        # The first read is the preflight's Models API lookup; the second is the create's.
+        function_env={SUBMIT: {"API_KEY_MAX_AGE_SECONDS": "0"}},
+        aws_faults=(
+            AwsFault(
+                "secretsmanager", "GetSecretValue", "throttle", nth=2, count=PAST_AWS_RETRIES, caller=SUBMIT
+            ),
+        ),
+        function_retry=True,
+        check=_poll_reported("created"),
+    ),
+    Scenario(
+        "secrets-manager-preflight",
+        f"Secrets Manager GetSecretValue throttled x{PAST_AWS_RETRIES} (Submit reading the API key for "
+        "the preflight's model lookup, before anything is recorded)",
         function_env={SUBMIT: {"API_KEY_MAX_AGE_SECONDS": "0"}},
         aws_faults=(
             AwsFault("secretsmanager", "GetSecretValue", "throttle", count=PAST_AWS_RETRIES, caller=SUBMIT),
         ),
         function_retry=True,
-        check=_poll_reported("created"),
     ),
     Scenario(
         "big-job",
@@ -775,6 +802,8 @@ SCENARIOS = [
     _crash(POLL, "poll:after-emit"),
     _crash(COMPLETE, "complete:after-claim"),
     _crash(COMPLETE, "complete:halfway"),
+    # Between a checkpoint's documents-table rows and the checkpoint that counts them.
+    _crash(COMPLETE, "complete:after-rows-part"),
     _crash(COMPLETE, "complete:before-notify"),
     _crash(
         COMPLETE,
