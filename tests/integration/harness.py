@@ -85,6 +85,21 @@ class Stack:
     def get_text(self, key: str) -> str:
         return str(self.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read().decode())
 
+    def submit(self, documents: dict[str, bytes], **env: str) -> dict[str, Any]:
+        """Upload the documents and run Submit on their S3 event; its response."""
+        for key, body in documents.items():
+            self.put_document(key, body)
+        result: dict[str, Any] = self.handler("SubmitFunction", **env)(s3_event(self.bucket, list(documents)))
+        return result
+
+    def manifest(self, job_id: str) -> dict[str, dict[str, Any]]:
+        """A job's manifest entries by source key (``key#item`` for request-list lines)."""
+        lines = self.get_text(f"jobs/{job_id}/manifest.jsonl").splitlines()
+        return {
+            entry["source_key"] + (f"#{entry['item']}" if entry.get("item") else ""): entry
+            for entry in map(json.loads, lines)
+        }
+
     def keys(self, prefix: str) -> list[str]:
         pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))

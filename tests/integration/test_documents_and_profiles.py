@@ -14,28 +14,13 @@ from tests.fixtures import files
 from tests.integration.harness import Stack, load_event, s3_event
 
 
-def _submit(stack: Stack, documents: dict[str, bytes], **env: str) -> dict[str, Any]:
-    for key, body in documents.items():
-        stack.put_document(key, body)
-    result: dict[str, Any] = stack.handler("SubmitFunction", **env)(s3_event(stack.bucket, list(documents)))
-    return result
-
-
-def _manifest(stack: Stack, job_id: str) -> dict[str, dict[str, Any]]:
-    lines = stack.get_text(f"jobs/{job_id}/manifest.jsonl").splitlines()
-    return {
-        entry["source_key"] + (f"#{entry['item']}" if entry.get("item") else ""): entry
-        for entry in map(json.loads, lines)
-    }
-
-
 def _requests(stack: Stack, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The params that reached the emulator, by source key (and #item for list lines)."""
     by_custom_id = {}
     for job in result["jobs"]:
         for request in stack.emulator.engine.batch_requests(job["batch_id"]):
             by_custom_id[request["custom_id"]] = request["params"]
-    manifest = _manifest(stack, result["jobs"][0]["job_id"])
+    manifest = stack.manifest(result["jobs"][0]["job_id"])
     return {
         name: by_custom_id[entry["custom_id"]]
         for name, entry in manifest.items()
@@ -71,7 +56,7 @@ def test_every_supported_type_becomes_the_right_request(stack: Stack) -> None:
         "inbox/default/images/shot.webp": files.webp(),
         "inbox/default/images/really-a-jpeg.png": files.jpeg(10, 10),
     }
-    result = _submit(stack, documents)
+    result = stack.submit(documents)
     assert (result["submitted"], result["rejected"], len(result["jobs"])) == (12, 0, 1)
     requests = _requests(stack, result)
 
@@ -108,7 +93,7 @@ def test_every_supported_type_becomes_the_right_request(stack: Stack) -> None:
     for key, params in requests.items():
         # Every request: the document first, the default profile's instruction last
         assert params["messages"][0]["content"][-1]["text"].startswith("Summarize this document"), key
-    kinds = {key: entry["kind"] for key, entry in _manifest(stack, result["jobs"][0]["job_id"]).items()}
+    kinds = {key: entry["kind"] for key, entry in stack.manifest(result["jobs"][0]["job_id"]).items()}
     assert kinds["inbox/default/reports/figures.pdf"] == "pdf"
     assert kinds["inbox/default/images/shot.webp"] == "image"
 
@@ -116,7 +101,7 @@ def test_every_supported_type_becomes_the_right_request(stack: Stack) -> None:
     (summary,) = _complete(stack, result)
     assert summary["counts"]["succeeded"] == 12
     assert len(stack.keys("results/default/")) == 12
-    manifest = _manifest(stack, result["jobs"][0]["job_id"])
+    manifest = stack.manifest(result["jobs"][0]["job_id"])
     raw = stack.get_text(f"jobs/{result['jobs'][0]['job_id']}/results.jsonl").splitlines()
     usage = {json.loads(line)["custom_id"]: json.loads(line)["result"]["message"]["usage"] for line in raw}
 
@@ -139,7 +124,7 @@ def test_unusable_documents_get_clear_errors_and_the_rest_still_goes_out(stack: 
         "inbox/default/archive.zip": b"PK\x03\x04",
         "inbox/default/broken.docx": b"not a zip",
     }
-    result = _submit(stack, documents, PDF_MAX_PAGES="2")
+    result = stack.submit(documents, PDF_MAX_PAGES="2")
     assert (result["submitted"], result["rejected"]) == (1, 8)
     reasons = {
         key: json.loads(stack.get_text(key))["reason"]
@@ -187,7 +172,7 @@ def test_profiles_from_the_bucket_mix_models_and_formats_in_one_batch(stack: Sta
         "inbox/broken/x.txt": b"text",
         "inbox/sumarize/typo.txt": b"text",
     }
-    result = _submit(stack, documents)
+    result = stack.submit(documents)
     assert (result["submitted"], result["rejected"], len(result["jobs"])) == (2, 2, 1)
 
     requests = _requests(stack, result)
@@ -200,7 +185,7 @@ def test_profiles_from_the_bucket_mix_models_and_formats_in_one_batch(stack: Sta
     extract = requests["inbox/extract/invoice.txt"]
     assert extract["model"] == "claude-sonnet-4-6"
     assert extract["messages"][0]["content"][0]["citations"] == {"enabled": True}
-    manifest = _manifest(stack, result["jobs"][0]["job_id"])
+    manifest = stack.manifest(result["jobs"][0]["job_id"])
     assert manifest["inbox/extract/invoice.txt"]["model"] == "claude-sonnet-4-6"
     assert manifest["inbox/summarize/minutes.txt"]["result_key"] == "results/summarize/minutes.txt.md"
     errors = {
@@ -259,7 +244,7 @@ def test_request_list_lines_become_requests_with_results_per_line(stack: Stack) 
         {"prompt": "I have no id"},
     ]
     body = "\n".join(json.dumps(line) for line in lines).encode()
-    result = _submit(stack, {"inbox/default/quiz/questions.jsonl": body})
+    result = stack.submit({"inbox/default/quiz/questions.jsonl": body})
     assert (result["submitted"], result["rejected"]) == (2, 1)
     requests = _requests(stack, result)
     assert requests["inbox/default/quiz/questions.jsonl#capital-fr"]["messages"] == [
@@ -283,7 +268,7 @@ def test_a_window_over_the_batch_limits_is_split_and_nothing_is_sent_twice(stack
     documents["inbox/default/huge.txt"] = b"x" * 6000
 
     # a batch here may hold 3 requests and 5,000 bytes of body
-    result = _submit(stack, documents, BATCH_MAX_REQUESTS="3", BATCH_MAX_BYTES="5000")
+    result = stack.submit(documents, BATCH_MAX_REQUESTS="3", BATCH_MAX_BYTES="5000")
 
     sizes = [job["requests"] for job in result["jobs"]]
     assert sum(sizes) == 7 and all(size <= 3 for size in sizes) and len(sizes) >= 3
@@ -320,7 +305,7 @@ def test_a_job_over_its_budget_is_not_submitted_and_says_why(stack: Stack) -> No
         "inbox/default/c.txt": b"This one has no budget.",
     }
 
-    result = _submit(stack, documents)
+    result = stack.submit(documents)
 
     # Then the over-budget profile's documents are refused, with the estimate and the limit named
     assert (result["submitted"], result["rejected"]) == (1, 2)
@@ -330,7 +315,7 @@ def test_a_job_over_its_budget_is_not_submitted_and_says_why(stack: Stack) -> No
     (notice,) = stack.drain(notifications)
     assert notice["Subject"].endswith("2 documents not submitted (over budget)")
     # and the manifest carries each request's estimate
-    manifest = _manifest(stack, result["jobs"][0]["job_id"])
+    manifest = stack.manifest(result["jobs"][0]["job_id"])
     estimated = manifest["inbox/default/c.txt"]
     assert estimated["estimated_input_tokens"] > 0 and estimated["estimated_cost"] > 0
 
@@ -342,7 +327,7 @@ def test_a_job_over_its_budget_is_not_submitted_and_says_why(stack: Stack) -> No
 
 
 def test_the_stack_budget_applies_to_every_job(stack: Stack) -> None:
-    result = _submit(stack, {"inbox/default/c.txt": b"Anything at all."}, MAX_JOB_COST_USD="0.0000001")
+    result = stack.submit({"inbox/default/c.txt": b"Anything at all."}, MAX_JOB_COST_USD="0.0000001")
     assert (result["submitted"], result["rejected"]) == (0, 1)
     reason = json.loads(stack.get_text("results/default/c.txt.error.json"))["reason"]
     assert "exceeds the stack's MaxJobCostUsd of 1e-07 USD" in reason
@@ -356,7 +341,7 @@ def test_prompt_caching_shows_in_the_summary_and_lowers_the_cost(stack: Stack) -
         json.dumps({"model": "claude-sonnet-4-6", "system_prompt": guide, "cache_system_prompt": True}),
     )
     documents = {f"inbox/styled/doc-{n}.txt": f"Document {n} text.".encode() for n in range(3)}
-    result = _submit(stack, documents)
+    result = stack.submit(documents)
 
     (summary,) = _complete(stack, result)
 
@@ -384,7 +369,7 @@ def test_a_cached_instruction_is_read_from_the_cache_after_the_first_request(sta
             {"model": "claude-sonnet-4-6", "instruction": instruction.strip(), "cache_instruction": True}
         ),
     )
-    result = _submit(stack, {f"inbox/checklist/doc-{n}.txt": f"Document {n}.".encode() for n in range(3)})
+    result = stack.submit({f"inbox/checklist/doc-{n}.txt": f"Document {n}.".encode() for n in range(3)})
     (summary,) = _complete(stack, result)
     tokens = summary["tokens"]
     assert tokens["cache_write_5m"] >= 1024 and tokens["cache_read"] == 2 * tokens["cache_write_5m"]

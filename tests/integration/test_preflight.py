@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from tests.fixtures import files
-from tests.integration.harness import Stack, s3_event
+from tests.integration.harness import Stack
 
 SCHEMA = {
     "type": "object",
@@ -16,21 +16,6 @@ SCHEMA = {
     "required": ["title", "year"],
     "additionalProperties": False,
 }
-
-
-def _submit(stack: Stack, documents: dict[str, bytes], **env: str) -> dict[str, Any]:
-    for key, body in documents.items():
-        stack.put_document(key, body)
-    result: dict[str, Any] = stack.handler("SubmitFunction", **env)(s3_event(stack.bucket, list(documents)))
-    return result
-
-
-def _manifest(stack: Stack, job_id: str) -> dict[str, dict[str, Any]]:
-    lines = stack.get_text(f"jobs/{job_id}/manifest.jsonl").splitlines()
-    return {
-        entry["source_key"] + (f"#{entry['item']}" if entry.get("item") else ""): entry
-        for entry in map(json.loads, lines)
-    }
 
 
 def _sent(stack: Stack, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -59,7 +44,7 @@ def test_retired_models_and_sampling_params_are_refused_before_anything_is_sent(
     }
 
     # When the window is submitted
-    result = _submit(stack, documents)
+    result = stack.submit(documents)
 
     # Then only the good document is sent; each other one has its own error, saying why and what instead
     assert (result["submitted"], result["rejected"]) == (1, 3)
@@ -71,7 +56,7 @@ def test_retired_models_and_sampling_params_are_refused_before_anything_is_sent(
     assert "temperature: removed in Claude API version 2026-10-21" in warm
     assert "steer with effort (low|medium|high|xhigh|max) and the prompt instead" in warm
     sent = _sent(stack, result)
-    manifest = _manifest(stack, result["jobs"][0]["job_id"])
+    manifest = stack.manifest(result["jobs"][0]["job_id"])
     assert list(sent) == [manifest["inbox/default/d.txt"]["custom_id"]]
     assert {manifest[k]["status"] for k in documents if k != "inbox/default/d.txt"} == {"rejected"}
     # and each model was looked up once, however many documents named it
@@ -85,9 +70,9 @@ def test_a_deprecated_model_is_submitted_with_its_retirement_date_in_the_manifes
         }
     )
     stack.put_document("profiles/legacy.yaml", "model: claude-haiku-4-5\n")
-    result = _submit(stack, {"inbox/legacy/a.txt": b"Still works.", "inbox/default/b.txt": b"Current."})
+    result = stack.submit({"inbox/legacy/a.txt": b"Still works.", "inbox/default/b.txt": b"Current."})
     assert (result["submitted"], result["rejected"]) == (2, 0)
-    manifest = _manifest(stack, result["jobs"][0]["job_id"])
+    manifest = stack.manifest(result["jobs"][0]["job_id"])
     assert manifest["inbox/legacy/a.txt"]["model_retires_at"] == "2027-02-01T00:00:00Z"
     assert "model_retires_at" not in manifest["inbox/default/b.txt"]
 
@@ -109,8 +94,7 @@ def test_what_the_model_cannot_do_is_refused_per_document(stack: Stack) -> None:
         "profiles/facts.json", json.dumps({"model": "claude-haiku-4-5", "output_schema": SCHEMA})
     )
     stack.put_document("profiles/long.yaml", "model: claude-haiku-4-5\nmax_tokens: 100000\n")
-    result = _submit(
-        stack,
+    result = stack.submit(
         {
             "inbox/plain/report.pdf": files.pdf(pages=1),
             "inbox/plain/notes.txt": b"Text is fine.",
@@ -132,9 +116,9 @@ def test_a_schema_profile_sends_output_config_and_keeps_the_jobs_copy_of_its_sch
     stack.put_document("schemas/book.json", json.dumps(SCHEMA))
     stack.put_document("profiles/book.yaml", "model: claude-sonnet-5-5\noutput_schema: book\neffort: low\n")
     body = b"Dune, by Frank Herbert, 1965."
-    result = _submit(stack, {"inbox/book/dune.txt": body, "inbox/book/other.txt": b"Another."})
+    result = stack.submit({"inbox/book/dune.txt": body, "inbox/book/other.txt": b"Another."})
     job_id = result["jobs"][0]["job_id"]
-    manifest = _manifest(stack, job_id)
+    manifest = stack.manifest(job_id)
     entry = manifest["inbox/book/dune.txt"]
     params = _sent(stack, result)[entry["custom_id"]]
     assert params["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}, "effort": "low"}
@@ -157,7 +141,7 @@ def test_a_request_list_line_the_api_would_refuse_gets_its_own_error(stack: Stac
         {"id": "gone", "prompt": "x", "model": "claude-sonnet-4"},
     ]
     body = "\n".join(json.dumps(line) for line in lines).encode()
-    result = _submit(stack, {"inbox/default/list.jsonl": body})
+    result = stack.submit({"inbox/default/list.jsonl": body})
     assert (result["submitted"], result["rejected"]) == (1, 2)
     assert "top_p: Extra inputs are not permitted" in _reason(
         stack, "results/default/list.jsonl/warm.error.json"
@@ -172,7 +156,7 @@ def test_without_the_models_api_the_window_goes_out_on_the_version_rules_alone(s
     stack.emulator.inject_fault("retrieve_model", 503, count=50)
     stack.put_document("profiles/warm.yaml", "temperature: 1\n")
     # When a window is submitted
-    result = _submit(stack, {"inbox/default/a.txt": b"Goes out.", "inbox/warm/b.txt": b"Still refused."})
+    result = stack.submit({"inbox/default/a.txt": b"Goes out.", "inbox/warm/b.txt": b"Still refused."})
     # Then it is submitted without the catalogue checks, and the job says so
     assert (result["submitted"], result["rejected"], result["preflight"]) == (1, 1, "skipped")
     job = stack.table.get_item(Key={"job_id": result["jobs"][0]["job_id"]})["Item"]

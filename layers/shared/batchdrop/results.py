@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from batchdrop.manifest import ManifestEntry
 from batchdrop.pricing import Cost, PriceTable, TokenUsage
-from batchdrop.structured import AnswerCheck
+from batchdrop.structured import AnswerCheck, parse_answer
 
 RESULT_TYPES = ("succeeded", "errored", "expired", "canceled")
 # Outcomes of a document beyond the API's result types: an answer that should be JSON and is
@@ -169,15 +169,6 @@ def answer_text(message: dict[str, Any]) -> str:
     )
 
 
-def parse_json_answer(text: str) -> Any:
-    """The JSON value of an answer; a Markdown code fence around it is tolerated."""
-    stripped = text.strip()
-    if stripped.startswith("```"):
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
-        stripped = stripped.rsplit("```", 1)[0]
-    return json.loads(stripped)
-
-
 def result_object(
     job_id: str, entry: ManifestEntry, line: dict[str, Any], check: AnswerCheck | None = None
 ) -> ResultObject:
@@ -200,7 +191,7 @@ def result_object(
         elif entry.result_key.endswith(".json"):
             content_type = "application/json"
             try:
-                text = json.dumps(parse_json_answer(text), ensure_ascii=False, indent=2) + "\n"
+                text = json.dumps(parse_answer(text), ensure_ascii=False, indent=2) + "\n"
             except json.JSONDecodeError as exc:
                 reason = (
                     f"the profile asks for JSON and the answer is not valid JSON ({exc.msg} at {exc.pos})"

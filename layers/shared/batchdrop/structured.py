@@ -79,7 +79,8 @@ def _document_order(error: ValidationError) -> tuple[list[tuple[int, int, str]],
 
 
 def parse_answer(text: str) -> Any:
-    """The JSON value of a structured answer; a Markdown code fence around it is tolerated."""
+    """The JSON value of an answer (a schema profile's, or an ``output_format: json`` one); a
+    Markdown code fence around it is tolerated."""
     stripped = text.strip()
     if stripped.startswith("```"):
         stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
