@@ -1,7 +1,8 @@
 """Poll: watch the open jobs' batches and announce each ended batch exactly once.
 
 Every job not yet completed is in the open index, so one Query per tick sees all of them:
-running batches get their counts stored; ended ones are announced once; a job still
+running batches get their progress stored when it moved (a tick over unchanged batches
+writes nothing); ended ones are announced once; a job still
 ``submitting`` whose creation lease ran out (its writer died around creating the batch, or it
 waits for the batch queue to drain) has its batch found or created here; jobs past their
 batch's expiry or ended but not collected for too long are counted for the alarms.
@@ -9,11 +10,12 @@ batch's expiry or ended but not collected for too long are counted for the alarm
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from batchdrop.anthropic_batches import BatchInfo, MessageBatches
 from batchdrop.aws.jobs_table import COMPLETING, ENDED, ENDING, SUBMITTED, SUBMITTING, JobRecord, JobStore
@@ -51,6 +53,7 @@ class PollReport:
     open_jobs: int = 0
     ended: list[str] = field(default_factory=list)
     in_progress: int = 0
+    progress_written: int = 0  # running jobs whose progress moved, so was written
     adopted: list[str] = field(default_factory=list)
     abandoned: list[str] = field(default_factory=list)
     overdue: int = 0
@@ -65,6 +68,7 @@ class PollReport:
             "open_jobs": self.open_jobs,
             "ended": self.ended,
             "in_progress": self.in_progress,
+            "progress_written": self.progress_written,
             "adopted": self.adopted,
             "abandoned": self.abandoned,
             "overdue": self.overdue,
@@ -191,10 +195,21 @@ def _watch(
     if job.item.get("cancel_requested_at") and batch.processing_status == "in_progress":
         batches().cancel(job.batch_id)  # requested before the batch existed (or was adopted)
     if not batch.ended:
-        jobs.update_progress(job.job_id, batch.processing_status, batch.request_counts, now())
+        if progress_changed(job.item, batch):
+            jobs.update_progress(job.job_id, batch.processing_status, batch.request_counts, now())
+            report.progress_written += 1
         report.in_progress += 1
         return
     _announce_ended(job, jobs, events, now, report, batch, policy.ending_lease)
+
+
+def progress_changed(item: Mapping[str, Any], batch: BatchInfo) -> bool:
+    """Whether a running batch moved since its job record last stored its progress: its
+    processing status or any of its request counts differ (a record with no counts yet, just
+    after its batch was recorded, has moved). Unchanged progress is not written again."""
+    return item.get("processing_status") != batch.processing_status or (
+        item.get("request_counts") != batch.request_counts
+    )
 
 
 def _announce_ended(

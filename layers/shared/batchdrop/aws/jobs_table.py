@@ -409,6 +409,9 @@ class JobStore:
     def update_progress(
         self, job_id: str, processing_status: str, request_counts: dict[str, int], now: datetime
     ) -> bool:
+        """Store a running batch's progress; ``polled_at`` is when it was last seen to move.
+        Poll calls this only when the progress differs from the record's (poll.progress_changed),
+        so a tick over batches that did not move writes nothing."""
         return self._conditional_update(
             job_id,
             UpdateExpression=(
