@@ -517,7 +517,7 @@ def _field_lines(item: dict[str, Any], summary: dict[str, Any] | None, now: date
     created = item.get("created_at")
     rows.append(("created", f"{created} ({humanise_age(created, now)} ago)" if created else "-"))
     for name, label in (
-        ("polled_at", "last polled"),
+        ("polled_at", "progress last moved"),
         ("batch_expires_at", "batch expires"),
         ("ended_at", "ended"),
         ("completed_at", "completed"),
