@@ -120,16 +120,17 @@ def test_documents_dropped_in_the_bucket_come_back_as_results(local_stack: dict[
     expected = {f"results/default/{name}.md" for name in DOCUMENT_NAMES}
     deadline = time.monotonic() + 120
     found: set[str] = set()
+    summaries: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="results/")
         found = {obj["Key"] for page in pages for obj in page.get("Contents", [])}
         summaries = [
-            obj["Key"]
+            json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="jobs/")
             for obj in page.get("Contents", [])
             if obj["Key"].endswith("/summary.json")
         ]
-        if found >= expected and summaries:
+        if found >= expected and sum(summary["documents"] for summary in summaries) >= 25:
             break
         time.sleep(1)
     assert found == expected, (
@@ -139,13 +140,15 @@ def test_documents_dropped_in_the_bucket_come_back_as_results(local_stack: dict[
         answer = s3.get_object(Bucket=bucket, Key=f"results/default/{name}.md")["Body"].read().decode()
         assert f"{index * 7} widgets" in answer or name.split("/")[-1] in answer
 
-    # and one job summary accounts for all 25
-    (summary_key,) = summaries
-    summary = json.loads(s3.get_object(Bucket=bucket, Key=summary_key)["Body"].read())
-    assert summary["documents"] == 25 and summary["counts"]["succeeded"] == 25
-    assert summary["cost"]["batch"] > 0
+    # and the job summaries account for all 25, each once. The uploads normally fall in one
+    # ingest window, so one job; on a loaded machine 25 sequential uploads may outlast the
+    # 10 s window and make two, which is still right (the window's own rule is tested apart).
+    assert summaries, "no job summary was written"
+    assert sum(summary["documents"] for summary in summaries) == 25
+    assert sum(summary["counts"]["succeeded"] for summary in summaries) == 25
+    assert all(summary["cost"]["batch"] > 0 for summary in summaries)
 
-    # and exactly one notification reached the subscriber
+    # and exactly one notification per job reached the subscriber
     time.sleep(2)
     messages: list[dict[str, Any]] = []
     while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get(
@@ -154,9 +157,11 @@ def test_documents_dropped_in_the_bucket_come_back_as_results(local_stack: dict[
         messages.extend(batch)
         for message in batch:
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    assert len(messages) == 1
-    notification = json.loads(json.loads(messages[0]["Body"])["Message"])
-    assert notification["job_id"] == summary["job_id"] and notification["counts"]["succeeded"] == 25
+    notifications = [json.loads(json.loads(message["Body"])["Message"]) for message in messages]
+    assert sorted(n["job_id"] for n in notifications) == sorted(s["job_id"] for s in summaries)
+    by_job = {s["job_id"]: s for s in summaries}
+    for notification in notifications:
+        assert notification["counts"]["succeeded"] == by_job[notification["job_id"]]["counts"]["succeeded"]
 
     # and the stack stops cleanly on Ctrl-C, leaving no process behind
     process: subprocess.Popen[str] = local_stack["process"]
