@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from batchdrop_local.bench.__main__ import configure, emulator
+from batchdrop_local.bench.worker import POWERTOOLS_BASELINE
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,15 @@ def test_a_poll_of_open_jobs_retrieves_each_batch_once(emulator_url: str) -> Non
     assert result["aws_calls"] == {"dynamodb:Query": 1, "dynamodb:UpdateItem": 3}
 
 
-def test_no_handler_imports_the_sdk_at_cold_start() -> None:
+def test_no_handler_loads_the_sdk_converters_or_schema_libraries_at_cold_start() -> None:
     for target in ("SubmitFunction", "PollFunction", "CompleteFunction"):
         result = _run({"bench": "import", "target": target})
+        assert result["lazy_loaded"] == [], target
         assert result["anthropic"] is False, target
+
+
+def test_the_cold_start_baseline_creates_logger_metrics_and_tracer() -> None:
+    result = _run({"bench": "import", "target": "powertools"})
+    assert "Logger()" in POWERTOOLS_BASELINE and "Metrics()" in POWERTOOLS_BASELINE
+    assert "Tracer()" in POWERTOOLS_BASELINE
+    assert result["seconds"] > 0 and result["cpu_seconds"] > 0

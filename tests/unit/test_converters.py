@@ -9,6 +9,7 @@ import tracemalloc
 import zipfile
 from typing import Any
 
+import imagesize
 import pypdf
 import pytest
 from docx import Document
@@ -85,7 +86,7 @@ def test_an_unexpected_failure_becomes_a_rejection_chained_to_its_cause(
     def broken(_: object) -> tuple[int, int]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(converters.imagesize, "get", broken)
+    monkeypatch.setattr(imagesize, "get", broken)  # what converters imports to read an image
     # When / Then: the window gets a rejection, and the logs can still see the original error
     with pytest.raises(DocumentRejected, match=r"^the document could not be converted: boom$") as caught:
         _convert("a.png", files.png())

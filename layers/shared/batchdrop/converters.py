@@ -21,20 +21,16 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Any
-
-import charset_normalizer
-import docx
-import imagesize
-import pypdf
-from docx.document import Document as WordDocument
-from docx.opc.constants import RELATIONSHIP_TYPE
-from docx.opc.exceptions import PackageNotFoundError
-from docx.opc.part import XmlPart
-from docx.table import Table
-from docx.text.paragraph import Paragraph
+from typing import TYPE_CHECKING, Any
 
 from batchdrop.documents import DocumentRejected, InboxKey
+
+# The format libraries load when a document of their format first arrives, not at cold start.
+if TYPE_CHECKING:
+    import pypdf
+    from docx.document import Document as WordDocument
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
 # The extension of request lists (batchdrop.request_lists), which are not converted but read.
 LIST_EXTENSION = ".jsonl"
@@ -297,6 +293,8 @@ def _decode_declared(body: bytes, declared: str) -> tuple[str, str] | None:
 
 
 def _guess(body: bytes) -> tuple[str, str] | None:
+    import charset_normalizer
+
     plausible = [
         match
         for match in charset_normalizer.from_bytes(body)
@@ -506,6 +504,8 @@ def _convert_pdf(doc: InboxKey, body: bytes, limits: DocumentLimits) -> Converte
     if not body.startswith(b"%PDF-"):
         raise DocumentRejected(f"the file is not a PDF (its first bytes are {_first_bytes(body)})")
     _check_request_size("the PDF", _base64_size(len(body)), limits)
+    import pypdf
+
     try:
         reader = pypdf.PdfReader(io.BytesIO(body))
         encrypted = reader.is_encrypted
@@ -553,6 +553,8 @@ def _convert_image(doc: InboxKey, body: bytes, limits: DocumentLimits) -> Conver
         raise DocumentRejected(
             f"the file is not a PNG, JPEG, GIF or WebP image (its first bytes are {_first_bytes(body)})"
         )
+    import imagesize
+
     width, height = imagesize.get(io.BytesIO(body))
     if width <= 0 or height <= 0:
         raise DocumentRejected(f"the {_image_kind(media_type)} image could not be read (no size found)")
@@ -599,6 +601,9 @@ def _convert_docx(doc: InboxKey, body: bytes, limits: DocumentLimits) -> Convert
             "the Word document could not be read: it is an old binary .doc file; save it as .docx"
         )
     package = _bounded_package(body, limits)
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
     try:
         document = docx.Document(io.BytesIO(package))
     except (zipfile.BadZipFile, PackageNotFoundError):
@@ -713,6 +718,9 @@ class _DocxText:
 
     def render(self) -> str:
         # (text, is list item): list items sit on consecutive lines, other blocks are paragraphs.
+        from docx.table import Table
+        from docx.text.paragraph import Paragraph
+
         blocks: list[tuple[str, bool]] = []
         for item in self._document.iter_inner_content():
             if isinstance(item, Paragraph):
@@ -773,6 +781,9 @@ class _DocxText:
     def _numbering_format(self, num_id: str, level: str) -> str:
         """The ``w:numFmt`` of a list level ("bullet", "decimal", ...), "" when unknown."""
         if (num_id, level) not in self._formats:
+            from docx.opc.constants import RELATIONSHIP_TYPE
+            from docx.opc.part import XmlPart
+
             try:
                 part = self._document.part.part_related_by(RELATIONSHIP_TYPE.NUMBERING)
                 if not isinstance(part, XmlPart):

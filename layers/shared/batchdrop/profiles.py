@@ -20,12 +20,11 @@ from dataclasses import dataclass, field, replace
 from string import Template
 from typing import Any, Literal
 
-import jsonschema
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
 from batchdrop.api_rules import SAMPLING_PARAMS, sampling_removed
 from batchdrop.config import DefaultProfileSettings
+
+# The profile schema (pydantic, in profile_spec), yaml and jsonschema load when a profile file
+# or a schema is first read, not at cold start: the default profile needs none of them.
 
 DEFAULT_PROFILE = "default"
 PROFILES_PREFIX = "profiles/"
@@ -73,102 +72,6 @@ class UnknownProfile(LookupError):
 
 class InvalidProfile(ValueError):
     """A profile file exists but cannot be used; the message names the file and the problem."""
-
-
-class ProfileSpec(BaseModel):
-    """The schema of a profile file. Unknown fields are errors, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    description: str = ""
-    model: str | None = Field(default=None, min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1, le=128_000)
-    system_prompt: str | None = None
-    instruction: str | None = Field(default=None, min_length=1)
-    # Claude API 2026-10-21: depth of work (output_config.effort) and thinking, not sampling.
-    effort: Effort | None = None
-    thinking: Literal["adaptive", "disabled"] | dict[str, Any] | None = None
-    # A JSON Schema (inline) or the name of schemas/<name>.json: answers are JSON matching it.
-    output_schema: dict[str, Any] | str | None = None
-    output_format: Literal["markdown", "text", "json"] = "markdown"
-    citations: bool = False
-    cache_system_prompt: bool = False
-    # Put the instruction before the document and mark it too, so the cached prefix covers it.
-    cache_instruction: bool = False
-    max_job_cost_usd: float | None = Field(default=None, gt=0)
-    # Workflows: each answer of this profile becomes a document of the `next` profile.
-    next: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    notify_each_stage: bool = False
-
-    @field_validator("thinking")
-    @classmethod
-    def _thinking(cls, value: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
-        if value is None or isinstance(value, str):
-            return value
-        kind = value.get("type")
-        if kind in ("adaptive", "disabled") and set(value) <= {"type", "display"}:
-            return value
-        budget = value.get("budget_tokens")
-        if (
-            kind == "enabled"
-            and set(value) <= {"type", "budget_tokens", "display"}
-            and isinstance(budget, int)
-            and not isinstance(budget, bool)
-            and budget >= 1024
-        ):
-            return value
-        raise ValueError(
-            'must be "adaptive", "disabled", or {"type": "enabled", "budget_tokens": <1024 or more>} '
-            "(enabled only on models before Claude 4.7; the newer ones take adaptive and effort)"
-        )
-
-    @field_validator("output_schema")
-    @classmethod
-    def _schema(cls, value: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
-        if isinstance(value, str) and not _NAME_RE.match(value):
-            raise ValueError(
-                f"must be a JSON Schema object or the name of {SCHEMAS_PREFIX}<name>{SCHEMA_SUFFIX} "
-                f"(letters, digits, '.', '_', '-'), not {value!r}"
-            )
-        if isinstance(value, dict):
-            check_output_schema(value)
-        return value
-
-    @model_validator(mode="after")
-    def _schema_answers_json(self) -> ProfileSpec:
-        if (
-            self.output_schema is not None
-            and "output_format" in self.model_fields_set
-            and self.output_format != "json"
-        ):
-            raise ValueError(
-                f"output_format {self.output_format!r} cannot go with output_schema: a schema's "
-                "answers are JSON (leave output_format out, or set it to json)"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _cacheable_instruction(self) -> ProfileSpec:
-        if self.cache_instruction and self.instruction and set(Template(self.instruction).get_identifiers()):
-            raise ValueError(
-                "cache_instruction needs an instruction without ${...} placeholders: "
-                "a prefix that differs per document is never read from the cache"
-            )
-        return self
-
-    @field_validator("instruction")
-    @classmethod
-    def _known_placeholders(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        template = Template(value)
-        if not template.is_valid():
-            raise ValueError("has a '$' that is not a placeholder (write $$ for a literal $)")
-        unknown = set(template.get_identifiers()) - INSTRUCTION_FIELDS
-        if unknown:
-            names = ", ".join(f"${{{n}}}" for n in sorted(INSTRUCTION_FIELDS))
-            raise ValueError(f"uses unknown placeholder(s) {sorted(unknown)}; available: {names}")
-        return value
 
 
 @dataclass(frozen=True)
@@ -269,6 +172,11 @@ def parse_profile_file(
     name = profile_name(key)
     if name is None:
         raise InvalidProfile(f"{key}: not a profile file name (profiles/<name>.json or .yaml)")
+    import yaml
+    from pydantic import ValidationError
+
+    from batchdrop.profile_spec import ProfileSpec
+
     try:
         data = json.loads(text) if key.endswith(".json") else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
@@ -316,6 +224,8 @@ def check_output_schema(schema: Mapping[str, Any]) -> None:
     objects, arrays, strings, numbers, booleans, enums, required, nested objects, with
     ``additionalProperties: false`` on every object; no numerical or length constraints, no
     recursion, no remote ``$ref``."""
+    import jsonschema
+
     try:
         jsonschema.Draft202012Validator.check_schema(dict(schema))
     except jsonschema.SchemaError as exc:
@@ -475,3 +385,12 @@ class ProfileCatalog:
 
     def names(self) -> list[str]:
         return sorted(self._profiles)
+
+
+def __getattr__(name: str) -> Any:
+    """``profiles.ProfileSpec``, loaded on first use (it lives in ``profile_spec``)."""
+    if name == "ProfileSpec":
+        from batchdrop.profile_spec import ProfileSpec
+
+        return ProfileSpec
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError
-from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
+# jsonschema loads when a schema is first checked, not at cold start.
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 # Errors an answer's feedback (and its .error.json) lists; the rest are counted.
 MAX_REPORTED_ERRORS = 20
@@ -93,6 +93,10 @@ def validator_of(schema: Any, where: str) -> Validator:
     is not a valid JSON Schema. ``where`` names it in the error."""
     if not isinstance(schema, dict):
         raise SchemaUnusable(f"{where} is not a JSON Schema (an object): got {type(schema).__name__}")
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
     cls = validator_for(schema, default=Draft202012Validator)
     try:
         cls.check_schema(schema)
