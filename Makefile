@@ -80,7 +80,7 @@ test-fast: venv ## unit and emulator tests only
 
 # BENCH_ARGS="--sizes 1000,10000" for a shorter run; the default takes about 15 minutes.
 BENCH_ARGS ?=
-bench: venv ## benchmarks: Submit, Complete, Poll, cold starts vs raw boto3 (tables; see README)
+bench: venv ## benchmarks: Submit, Complete, Poll, cold starts vs Powertools (tables; see README)
 	$(BIN)/python -m batchdrop_local.bench $(BENCH_ARGS)
 
 demo: venv ## run the whole pipeline locally on samples/ and print the job summary locally on samples/ and print the job summary
