@@ -66,6 +66,20 @@ def wait_ended(client: anthropic.Anthropic, batch_id: str) -> MessageBatch:
         time.sleep(0.02)
 
 
+def batch_outcomes(client: anthropic.Anthropic, *requests: Any, **create: Any) -> dict[str, tuple[str, str]]:
+    """custom_id -> (result type, or error type for an errored line; its error message) of a
+    batch of `requests`, once it has ended."""
+    batch = client.messages.batches.create(requests=list(requests), **create)
+    wait_ended(client, batch.id)
+    lines: dict[str, tuple[str, str]] = {}
+    for line in client.messages.batches.results(batch.id):
+        if line.result.type == "errored":
+            lines[line.custom_id] = (line.result.error.error.type, line.result.error.error.message)
+        else:
+            lines[line.custom_id] = (line.result.type, "")
+    return lines
+
+
 @dataclass
 class RawResponse:
     status: int

@@ -16,7 +16,7 @@ from batchdrop_local.cli import build_parser
 from batchdrop_local.emulator import EmulatorConfig, EmulatorServer
 from batchdrop_local.emulator.catalogue import CATALOGUE_FILE, INTERNAL_KEY, Catalogue
 
-from .conftest import RawHttp, make_request, wait_ended
+from .conftest import RawHttp, batch_outcomes, make_request, wait_ended
 from .test_admin_cli import admin
 
 CONTRACT_MODELS = {
@@ -35,19 +35,6 @@ CONTRACT_MODELS = {
     "claude-haiku-4-5",
 }
 RETIRED = {"claude-sonnet-4-5", "claude-sonnet-4", "claude-opus-4"}
-
-
-def errored(client: anthropic.Anthropic, *requests: Any, **create: Any) -> dict[str, tuple[str, str]]:
-    """custom_id -> (error type, message) of the errored lines of a batch of `requests`."""
-    batch = client.messages.batches.create(requests=list(requests), **create)
-    wait_ended(client, batch.id)
-    lines: dict[str, tuple[str, str]] = {}
-    for line in client.messages.batches.results(batch.id):
-        if line.result.type == "errored":
-            lines[line.custom_id] = (line.result.error.error.type, line.result.error.error.message)
-        else:
-            lines[line.custom_id] = (line.result.type, "")
-    return lines
 
 
 def test_the_list_holds_every_current_model_newest_first_and_parses(client: anthropic.Anthropic) -> None:
@@ -141,7 +128,7 @@ def test_internal_facts_are_never_served(raw: RawHttp) -> None:
 
 
 def test_retired_and_unknown_models_end_not_found(client: anthropic.Anthropic) -> None:
-    lines = errored(
+    lines = batch_outcomes(
         client,
         make_request("retired", model="claude-sonnet-4-5"),
         make_request("old", model="claude-3-5-haiku-20241022"),
@@ -158,7 +145,7 @@ def test_retired_and_unknown_models_end_not_found(client: anthropic.Anthropic) -
 
 
 def test_max_tokens_is_held_to_the_models_limit(client: anthropic.Anthropic) -> None:
-    lines = errored(
+    lines = batch_outcomes(
         client,
         make_request("over", model="claude-haiku-4-5", max_tokens=64_001),
         make_request("at", model="claude-haiku-4-5", max_tokens=64_000),
@@ -175,7 +162,7 @@ def test_max_tokens_is_held_to_the_models_limit(client: anthropic.Anthropic) -> 
 
 
 def test_the_300k_output_beta_raises_the_limit_on_4_7_and_later(client: anthropic.Anthropic) -> None:
-    lines = errored(
+    lines = batch_outcomes(
         client,
         make_request("opus", model="claude-opus-4-7", max_tokens=300_000),
         make_request("haiku-4-5", model="claude-haiku-4-5", max_tokens=300_000),
@@ -252,7 +239,7 @@ def test_model_overrides_deprecate_retire_and_add_models(
     listed = [model.id for model in client.models.list(limit=100)]
     assert listed[0] == "claude-test-1"
     assert "claude-sonnet-4-6" not in listed
-    lines = errored(
+    lines = batch_outcomes(
         client,
         make_request("deprecated", model="claude-haiku-4-5"),
         make_request("retired", model="claude-sonnet-4-6"),

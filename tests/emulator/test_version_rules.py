@@ -14,7 +14,7 @@ from anthropic.types import CapabilitySupport
 
 from batchdrop_local.emulator import EmulatorServer
 
-from .conftest import API_KEY, RawHttp, make_request, wait_ended
+from .conftest import API_KEY, RawHttp, batch_outcomes, make_request, wait_ended
 
 LEGACY = "2023-06-01"
 CURRENT = "2026-10-21"
@@ -44,19 +44,6 @@ def legacy(emulator: EmulatorServer) -> Iterator[anthropic.Anthropic]:
         yield sdk
 
 
-def outcomes(client: anthropic.Anthropic, *requests: Any) -> dict[str, tuple[str, str]]:
-    """custom_id -> (result type or error type, error message) for a batch of `requests`."""
-    batch = client.messages.batches.create(requests=list(requests))
-    wait_ended(client, batch.id)
-    lines: dict[str, tuple[str, str]] = {}
-    for line in client.messages.batches.results(batch.id):
-        if line.result.type == "errored":
-            lines[line.custom_id] = (line.result.error.error.type, line.result.error.error.message)
-        else:
-            lines[line.custom_id] = (line.result.type, "")
-    return lines
-
-
 OK = ("succeeded", "")
 LEVELS = ("low", "medium", "high", "xhigh", "max")
 UNSUPPORTED = CapabilitySupport(supported=False)
@@ -68,7 +55,7 @@ def test_the_sdk_sends_2026_10_21_and_the_batch_keeps_it(
     # Given a create without sampling parameters, when it ends, then it succeeded: the SDK's own
     # version header is accepted, and the version is recorded with the batch.
     assert client.default_headers["anthropic-version"] == CURRENT
-    assert outcomes(client, make_request("plain")) == {"plain": OK}
+    assert batch_outcomes(client, make_request("plain")) == {"plain": OK}
 
 
 @pytest.mark.parametrize("name", ["temperature", "top_p", "top_k"])
@@ -77,7 +64,7 @@ def test_sampling_parameters_are_extra_inputs_under_2026_10_21(
 ) -> None:
     sampled: dict[str, Any] = {name: 1 if name != "top_k" else 5}
     zero: dict[str, Any] = {name: 0}
-    lines = outcomes(
+    lines = batch_outcomes(
         client,
         make_request("sampled", **sampled),
         make_request("zero", model="claude-sonnet-4-6", **zero),
@@ -91,7 +78,7 @@ def test_sampling_parameters_are_extra_inputs_under_2026_10_21(
 def test_sampling_parameters_keep_working_under_2023_06_01_on_older_models(
     legacy: anthropic.Anthropic,
 ) -> None:
-    lines = outcomes(
+    lines = batch_outcomes(
         legacy,
         make_request("temperature", temperature=0),
         make_request("top-p", model="claude-sonnet-4-6", top_p=0.9),
@@ -113,10 +100,10 @@ def test_sampling_parameters_keep_working_under_2023_06_01_on_older_models(
 def test_models_4_7_and_later_refuse_sampling_under_every_version(
     legacy: anthropic.Anthropic, client: anthropic.Anthropic, model: str
 ) -> None:
-    old = outcomes(
+    old = batch_outcomes(
         legacy, make_request("t", model=model, temperature=1), make_request("k", model=model, top_k=1)
     )
-    new = outcomes(client, make_request("t", model=model, temperature=1))
+    new = batch_outcomes(client, make_request("t", model=model, temperature=1))
 
     assert old == {
         "t": ("invalid_request_error", "`temperature` is deprecated for this model."),
@@ -138,8 +125,8 @@ def assistant_document_request(custom_id: str) -> Any:
 def test_a_document_in_an_assistant_message_is_refused_only_under_2026_10_21(
     client: anthropic.Anthropic, legacy: anthropic.Anthropic
 ) -> None:
-    new = outcomes(client, assistant_document_request("doc"))
-    old = outcomes(legacy, assistant_document_request("doc"))
+    new = batch_outcomes(client, assistant_document_request("doc"))
+    old = batch_outcomes(legacy, assistant_document_request("doc"))
 
     assert new["doc"][0] == "invalid_request_error"
     assert new["doc"][1].startswith(
@@ -177,8 +164,8 @@ def cited_requests() -> list[Any]:
 def test_citations_on_user_text_are_refused_only_under_2026_10_21(
     client: anthropic.Anthropic, legacy: anthropic.Anthropic
 ) -> None:
-    new = outcomes(client, *cited_requests())
-    old = outcomes(legacy, *cited_requests())
+    new = batch_outcomes(client, *cited_requests())
+    old = batch_outcomes(legacy, *cited_requests())
 
     assert new["direct"] == (
         "invalid_request_error",
@@ -225,7 +212,7 @@ def test_only_known_api_versions_are_accepted(raw: RawHttp, version: str | None,
 @pytest.mark.parametrize("model", ["claude-opus-4-7", "claude-haiku-5-5", "claude-fable-5-1"])
 def test_a_thinking_budget_is_refused_on_4_7_and_later(client: anthropic.Anthropic, model: str) -> None:
     thinking = {"type": "enabled", "budget_tokens": 2048}
-    lines = outcomes(
+    lines = batch_outcomes(
         client,
         make_request("budget", model=model, max_tokens=4096, thinking=thinking),
         make_request("adaptive", model=model, max_tokens=4096, thinking={"type": "adaptive"}),
@@ -240,7 +227,7 @@ def test_a_thinking_budget_is_refused_on_4_7_and_later(client: anthropic.Anthrop
 
 
 def test_a_thinking_budget_works_where_the_model_takes_one(client: anthropic.Anthropic) -> None:
-    lines = outcomes(
+    lines = batch_outcomes(
         client,
         make_request(
             "ok",
@@ -273,7 +260,7 @@ def test_a_thinking_budget_works_where_the_model_takes_one(client: anthropic.Ant
 
 
 def test_thinking_cannot_be_turned_off_where_it_is_always_on(client: anthropic.Anthropic) -> None:
-    lines = outcomes(
+    lines = batch_outcomes(
         client,
         make_request("fable", model="claude-fable-5-2", thinking={"type": "disabled"}),
         make_request("opus", model="claude-opus-5-5", thinking={"type": "disabled"}),
@@ -289,7 +276,7 @@ def test_thinking_cannot_be_turned_off_where_it_is_always_on(client: anthropic.A
 
 
 def test_effort_must_be_one_the_model_supports(client: anthropic.Anthropic) -> None:
-    lines = outcomes(
+    lines = batch_outcomes(
         client,
         make_request("xhigh-opus", model="claude-opus-4-7", output_config={"effort": "xhigh"}),
         make_request("xhigh-sonnet-4-6", model="claude-sonnet-4-6", output_config={"effort": "xhigh"}),
@@ -318,14 +305,14 @@ def test_effort_levels_match_the_models_api(client: anthropic.Anthropic) -> None
         effort = model.capabilities.effort
         supported = {level for level in LEVELS if (getattr(effort, level) or UNSUPPORTED).supported}
         requests = [make_request(level, model=model.id, output_config={"effort": level}) for level in LEVELS]
-        lines = outcomes(client, *requests)
+        lines = batch_outcomes(client, *requests)
         assert {level for level, line in lines.items() if line == OK} == (
             supported if effort.supported else set()
         )
 
 
 def test_stream_and_speed_are_not_allowed_in_batches(client: anthropic.Anthropic) -> None:
-    lines = outcomes(client, make_request("stream", stream=True), make_request("speed", speed="fast"))
+    lines = batch_outcomes(client, make_request("stream", stream=True), make_request("speed", speed="fast"))
 
     assert lines == {
         "stream": ("invalid_request_error", "stream: streaming is not supported in the Message Batches API"),
