@@ -9,16 +9,16 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from batchdrop.anthropic_batches import MessageBatches, secret_api_key
-from batchdrop.aws import sessions
-from batchdrop.aws.jobs_table import JobStore
-from batchdrop.aws.messaging import JobEvents, Notifier
-from batchdrop.aws.storage import DocumentStore
-from batchdrop.batch_creation import CreationPolicy
-from batchdrop.complete import CompletionContext, complete_job
-from batchdrop.config import Settings
+from batchdrop.adapters import sessions
+from batchdrop.adapters.anthropic_backend import MessageBatches, secret_api_key
+from batchdrop.adapters.dynamodb_jobs import JobStore
+from batchdrop.adapters.messaging import JobEvents, Notifier
+from batchdrop.adapters.s3_bucket import DocumentStore
+from batchdrop.domain.pricing import PriceTable
 from batchdrop.observability import logger, metrics, tracer
-from batchdrop.pricing import PriceTable
+from batchdrop.settings import Settings
+from batchdrop.usecases.batch_creation import CreationPolicy
+from batchdrop.usecases.complete import CompletionContext, complete_job
 
 settings = Settings.from_env()
 aws = sessions.session()  # all the function's clients, response timestamps unparsed

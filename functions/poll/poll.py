@@ -7,14 +7,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from batchdrop.anthropic_batches import MessageBatches, secret_api_key
-from batchdrop.aws import sessions
-from batchdrop.aws.jobs_table import JobStore
-from batchdrop.aws.messaging import JobEvents
-from batchdrop.aws.storage import DocumentStore
-from batchdrop.config import Settings
+from batchdrop.adapters import sessions
+from batchdrop.adapters.anthropic_backend import MessageBatches, secret_api_key
+from batchdrop.adapters.dynamodb_jobs import JobStore
+from batchdrop.adapters.messaging import JobEvents
+from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.observability import logger, metrics, tracer
-from batchdrop.poll import PollPolicy, poll_open_jobs
+from batchdrop.settings import Settings
+from batchdrop.usecases.poll import PollPolicy, poll_open_jobs
 
 settings = Settings.from_env()
 aws = sessions.session()  # all the function's clients, response timestamps unparsed

@@ -13,32 +13,32 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from batchdrop.anthropic_batches import MessageBatches, secret_api_key
-from batchdrop.aws import sessions
-from batchdrop.aws.jobs_table import JobStore
-from batchdrop.aws.messaging import Notifier
-from batchdrop.aws.storage import DocumentStore
-from batchdrop.batch_creation import CreationPolicy
-from batchdrop.cancel import cancel_job
-from batchdrop.config import Settings
-from batchdrop.converters import DocumentLimits
-from batchdrop.observability import logger, metrics, tracer
-from batchdrop.pricing import PriceTable
-from batchdrop.profiles import (
-    PROFILE_SUFFIXES,
-    PROFILES_PREFIX,
-    SCHEMA_SUFFIX,
-    SCHEMAS_PREFIX,
-    ProfileCatalog,
-)
-from batchdrop.s3_events import (
+from batchdrop.adapters import sessions
+from batchdrop.adapters.anthropic_backend import MessageBatches, secret_api_key
+from batchdrop.adapters.dynamodb_jobs import JobStore
+from batchdrop.adapters.events import (
     S3ObjectRef,
     UnrecognisedEvent,
     is_sqs_event,
     objects_in_notification,
     objects_in_sqs_body,
 )
-from batchdrop.submit import BatchLimits, IngestWindow
+from batchdrop.adapters.messaging import Notifier
+from batchdrop.adapters.s3_bucket import DocumentStore
+from batchdrop.domain.converters import DocumentLimits
+from batchdrop.domain.pricing import PriceTable
+from batchdrop.domain.profiles import (
+    PROFILE_SUFFIXES,
+    PROFILES_PREFIX,
+    SCHEMA_SUFFIX,
+    SCHEMAS_PREFIX,
+    ProfileCatalog,
+)
+from batchdrop.observability import logger, metrics, tracer
+from batchdrop.settings import Settings
+from batchdrop.usecases.batch_creation import CreationPolicy
+from batchdrop.usecases.cancel import cancel_job
+from batchdrop.usecases.submit import BatchLimits, IngestWindow
 
 settings = Settings.from_env()
 aws = sessions.session()  # all the function's clients, response timestamps unparsed

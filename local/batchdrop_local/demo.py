@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from batchdrop.manifest import documents_key
+from batchdrop.domain.manifest import documents_key
 from batchdrop_local.reports import cost_per_model, render_documents
 from batchdrop_local.stack import LocalStack, LocalStackOptions
 

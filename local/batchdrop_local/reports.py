@@ -30,7 +30,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
-from batchdrop.aws.jobs_table import (
+from batchdrop.adapters.dynamodb_jobs import (
     ABANDONED,
     BATCH_PREFIX,
     CLAIM_PREFIX,
@@ -42,8 +42,8 @@ from batchdrop.aws.jobs_table import (
     OPEN_INDEX,
     iso,
 )
-from batchdrop.manifest import documents_key, manifest_key, summary_key
-from batchdrop.pricing import PriceTable
+from batchdrop.domain.manifest import documents_key, manifest_key, summary_key
+from batchdrop.domain.pricing import PriceTable
 
 DEFAULT_STATUS_SINCE = "7d"
 DEFAULT_COST_SINCE = "30d"

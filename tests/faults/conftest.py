@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from batchdrop.anthropic_batches import SDK_MAX_RETRIES
+from batchdrop.adapters.anthropic_backend import SDK_MAX_RETRIES
 
 MATRIX = pytest.StashKey[list[dict[str, Any]]]()
 

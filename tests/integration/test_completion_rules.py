@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from batchdrop.aws.storage import DocumentStore
+from batchdrop.adapters.s3_bucket import DocumentStore
 from tests.integration.harness import Stack, load_event, s3_event
 
 # A failed invocation publishes no metrics; Powertools warns about that, as it should.

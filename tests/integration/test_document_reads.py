@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from batchdrop.aws.storage import DocumentGone, DocumentStore, DocumentTooLarge, DocumentUnreadable
+from batchdrop.adapters.s3_bucket import DocumentGone, DocumentStore, DocumentTooLarge, DocumentUnreadable
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from batchdrop.s3_events import sequencer_is_newer
+from batchdrop.adapters.events import sequencer_is_newer
 from batchdrop_local import cli
 from batchdrop_local.runtime import FunctionWorker, Invocation
 from batchdrop_local.s3_fidelity import sequencer_order

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from batchdrop.anthropic_batches import BatchInfo
-from batchdrop.aws.jobs_table import JobStore
-from batchdrop.poll import PollReport, poll_open_jobs
+from batchdrop.adapters.anthropic_backend import BatchInfo
+from batchdrop.adapters.dynamodb_jobs import JobStore
+from batchdrop.usecases.poll import PollReport, poll_open_jobs
 from tests.integration.harness import Stack
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -76,7 +76,5 @@ def test_a_tick_over_unchanged_batches_sends_no_update(stack: Stack) -> None:
     assert (third.progress_written, updates) == (1, ["job-2"])
     stored = jobs.get("job-2")
     assert stored is not None
-    assert (
-        stored.item["request_counts"]["succeeded"] == 2 and stored.item["polled_at"] == "2026-12-01T12:03:00Z"
-    )
-    assert jobs.get("job-0").item["polled_at"] == "2026-12-01T12:01:00Z"  # type: ignore[union-attr]
+    assert stored.request_counts["succeeded"] == 2 and stored.polled_at == "2026-12-01T12:03:00Z"
+    assert jobs.get("job-0").polled_at == "2026-12-01T12:01:00Z"  # type: ignore[union-attr]

@@ -461,7 +461,7 @@ SETTINGS_OF_PARAMETERS = {
 def test_parameter_ranges_are_the_ones_settings_accepts(template: dict[str, Any], name: str) -> None:
     # Given the parameter's range, When the functions read its bounds, Then they accept them, refuse
     # one past each, and default to the parameter's default: a value that deploys also cold-starts.
-    from batchdrop.config import ConfigurationError, Settings
+    from batchdrop.settings import ConfigurationError, Settings
 
     variable, attribute = SETTINGS_OF_PARAMETERS[name]
     assert template["Globals"]["Function"]["Environment"]["Variables"][variable] == {"Ref": name}
@@ -516,7 +516,7 @@ def test_anthropic_base_url_parameter_takes_empty_or_https(
 
 
 def test_every_url_the_base_url_parameter_takes_is_one_settings_accepts(template: dict[str, Any]) -> None:
-    from batchdrop.config import Settings
+    from batchdrop.settings import Settings
 
     pattern = template["Parameters"]["AnthropicBaseUrl"]["AllowedPattern"]
     base = {
@@ -973,7 +973,7 @@ def test_every_prefix_the_code_lists_is_granted() -> None:
         for path in product_code
         if re.search(r"list_objects|list_object_versions", path.read_text())
     ]
-    assert raw_listing == ["layers/shared/batchdrop/aws/storage.py"]
+    assert raw_listing == ["layers/shared/batchdrop/adapters/s3_bucket.py"]
     # ... so the prefixes each function lists are the first arguments of its objects_under calls.
     constants = _string_constants()
     listed: dict[str, set[str]] = {}
@@ -1250,7 +1250,7 @@ def test_expanded_roles_grant_no_data_action_on_every_resource(
 
 
 def test_documents_table_is_a_json_table_over_the_prefix_complete_writes(resources: dict[str, Any]) -> None:
-    from batchdrop.documents_table import COLUMNS, TABLE_PREFIX, table_key
+    from batchdrop.domain.documents_table import COLUMNS, TABLE_PREFIX, table_key
 
     (database_id,) = of_type(resources, "AWS::Glue::Database")
     (table_id,) = of_type(resources, "AWS::Glue::Table")

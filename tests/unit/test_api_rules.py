@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from batchdrop.api_rules import API_VERSION, is_4_7_or_later, violations
+from batchdrop.domain.api_rules import API_VERSION, is_4_7_or_later, violations
 
 
 def _params(**extra: Any) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from batchdrop.anthropic_batches import BatchInfo, BatchMayExist, BatchRefused, BatchRejected
-from batchdrop.batch_creation import (
+from batchdrop.adapters.anthropic_backend import BatchInfo, BatchMayExist, BatchRefused, BatchRejected
+from batchdrop.usecases.batch_creation import (
     BatchCreation,
     Created,
     CreationPolicy,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batchdrop.config import ConfigurationError, DefaultProfileSettings, Settings
+from batchdrop.settings import ConfigurationError, DefaultProfileSettings, Settings
 
 FULL_ENV = {
     "BUCKET_NAME": "batchdrop-documents",

@@ -17,9 +17,9 @@ from docx.document import Document as WordDocument
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
-from batchdrop import converters
-from batchdrop.converters import SUPPORTED_EXTENSIONS, Converted, DocumentLimits, convert
-from batchdrop.documents import DocumentRejected, InboxKey
+from batchdrop.domain import converters
+from batchdrop.domain.converters import SUPPORTED_EXTENSIONS, Converted, DocumentLimits, convert
+from batchdrop.domain.documents import DocumentRejected, InboxKey
 from tests.fixtures import files
 
 NOT_TEXT = "the document is not valid text in UTF-8 or a recognisable encoding"

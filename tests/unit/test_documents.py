@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from batchdrop import documents
-from batchdrop.documents import (
+from batchdrop.domain import documents
+from batchdrop.domain.documents import (
     DocumentRejected,
     InboxKey,
     custom_id,
@@ -17,7 +17,7 @@ from batchdrop.documents import (
     parse_inbox_key,
     result_key,
 )
-from batchdrop.profiles import Profile
+from batchdrop.domain.profiles import Profile
 
 CUSTOM_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 

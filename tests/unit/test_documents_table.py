@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from batchdrop.documents_table import (
+from batchdrop.domain.documents_table import (
     COLUMNS,
     RowFacts,
     document_row,
@@ -16,8 +16,8 @@ from batchdrop.documents_table import (
     rows_part_key,
     table_key,
 )
-from batchdrop.manifest import REJECTED, ManifestEntry
-from batchdrop.pricing import PriceTable, TokenUsage
+from batchdrop.domain.manifest import REJECTED, ManifestEntry
+from batchdrop.domain.pricing import PriceTable, TokenUsage
 
 JOB = "20261125T090000Z-0a1b2c3d"
 BATCH = "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"

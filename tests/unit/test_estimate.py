@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from batchdrop import estimate
-from batchdrop.pricing import PriceTable
+from batchdrop.domain import estimate
+from batchdrop.domain.pricing import PriceTable
 
 PRICES = PriceTable.bundled()
 

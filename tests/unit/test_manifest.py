@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from batchdrop.manifest import (
+from batchdrop.domain.manifest import (
     REJECTED,
     SUBMITTED,
     ManifestEntry,

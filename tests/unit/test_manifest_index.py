@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from batchdrop.manifest import ManifestEntry
-from batchdrop.manifest_index import ManifestIndex, PositionSet
+from batchdrop.domain.manifest import ManifestEntry
+from batchdrop.domain.manifest_index import ManifestIndex, PositionSet
 
 ENTRY = ManifestEntry(
     custom_id="",

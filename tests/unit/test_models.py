@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from batchdrop.models import ModelFacts, current_models, replacement_for
+from batchdrop.domain.models import ModelFacts, current_models, replacement_for
 
 
 def api_model(model_id: str, line: str | None = "sonnet", lifecycle: str = "active", **extra: Any) -> dict:

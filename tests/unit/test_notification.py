@@ -6,8 +6,8 @@ from typing import Any, cast
 
 import pytest
 
-from batchdrop.aws.storage import DocumentStore
-from batchdrop.complete import notification_message, notification_subject
+from batchdrop.adapters.s3_bucket import DocumentStore
+from batchdrop.usecases.complete import notification_message, notification_subject
 
 JOB = "20261125T090000Z-0a1b2c3d"
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from batchdrop.anthropic_batches import BatchInfo
-from batchdrop.aws.jobs_table import ENDED, ENDING, SUBMITTED, JobRecord, iso
-from batchdrop.poll import PollReport, poll_open_jobs, progress_changed
+from batchdrop.adapters.anthropic_backend import BatchInfo
+from batchdrop.adapters.dynamodb_jobs import ENDED, ENDING, SUBMITTED, JobRecord, iso
+from batchdrop.usecases.poll import PollReport, poll_open_jobs, progress_changed
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 COUNTS = {"processing": 3, "succeeded": 1, "errored": 0, "canceled": 0, "expired": 0}
@@ -40,12 +40,7 @@ class Jobs:
         }
 
     def open_jobs(self) -> list[JobRecord]:
-        return [
-            JobRecord(
-                i["job_id"], i["status"], i.get("batch_id"), i["manifest_key"], i["created_at"], dict(i)
-            )
-            for i in self.items.values()
-        ]
+        return [JobRecord.from_attributes(dict(i)) for i in self.items.values()]
 
     def update_progress(
         self, job_id: str, processing_status: str, request_counts: dict[str, int], now: datetime
@@ -113,31 +108,39 @@ def _running(n: int) -> tuple[Jobs, Batches]:
 # --- the comparison ---------------------------------------------------------------------------
 
 
+def _record(attributes: dict[str, Any]) -> JobRecord:
+    return JobRecord.from_attributes(
+        {"job_id": "j", "status": SUBMITTED, "manifest_key": "m", "created_at": iso(NOW), **attributes}
+    )
+
+
 def test_progress_as_stored_is_unchanged() -> None:
     item = {"processing_status": "in_progress", "request_counts": dict(COUNTS)}
-    assert not progress_changed(item, _batch("b"))
+    assert not progress_changed(_record(item), _batch("b"))
 
 
 def test_a_moved_count_is_a_change() -> None:
     item = {"processing_status": "in_progress", "request_counts": dict(COUNTS)}
-    assert progress_changed(item, _batch("b", processing=2, succeeded=2))
+    assert progress_changed(_record(item), _batch("b", processing=2, succeeded=2))
 
 
 def test_a_new_processing_status_is_a_change() -> None:
     # a cancel was sent: the counts have not moved yet, the status has
     item = {"processing_status": "in_progress", "request_counts": dict(COUNTS)}
-    assert progress_changed(item, _batch("b", status="canceling"))
+    assert progress_changed(_record(item), _batch("b", status="canceling"))
 
 
 def test_a_record_without_counts_has_changed() -> None:
     # just recorded as submitted: status in_progress, no counts yet
-    assert progress_changed({"processing_status": "in_progress"}, _batch("b"))
-    assert progress_changed({}, _batch("b"))
+    assert progress_changed(_record({"processing_status": "in_progress"}), _batch("b"))
+    assert progress_changed(_record({}), _batch("b"))
 
 
 def test_a_count_the_record_lacks_is_a_change() -> None:
     stored = {k: v for k, v in COUNTS.items() if k != "expired"}
-    assert progress_changed({"processing_status": "in_progress", "request_counts": stored}, _batch("b"))
+    assert progress_changed(
+        _record({"processing_status": "in_progress", "request_counts": stored}), _batch("b")
+    )
 
 
 # --- what a tick writes -----------------------------------------------------------------------

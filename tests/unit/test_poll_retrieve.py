@@ -5,14 +5,19 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from batchdrop.anthropic_batches import BatchInfo
-from batchdrop.aws.jobs_table import JobRecord
-from batchdrop.poll import _retrieve_all
+from batchdrop.adapters.anthropic_backend import BatchInfo
+from batchdrop.domain.job import JobRecord
+from batchdrop.domain.lifecycle import JobState
+from batchdrop.usecases.poll import _retrieve_all
 
 
 def _job(i: int) -> JobRecord:
     return JobRecord(
-        f"job-{i}", "submitted", f"batch-{i}", "jobs/x/manifest.jsonl", "2026-11-25T00:00:00Z", {}
+        job_id=f"job-{i}",
+        status=JobState.SUBMITTED,
+        batch_id=f"batch-{i}",
+        manifest_key="jobs/x/manifest.jsonl",
+        created_at="2026-11-25T00:00:00Z",
     )
 
 

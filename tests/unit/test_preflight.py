@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from batchdrop.models import ModelFacts, ModelsUnavailable
-from batchdrop.preflight import ModelCatalogue, RequestNeeds, check_request
+from batchdrop.domain.models import ModelFacts, ModelsUnavailable
+from batchdrop.domain.preflight import ModelCatalogue, RequestNeeds, check_request
 from tests.unit.test_models import api_model
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from batchdrop.pricing import Cost, PriceTable, PriceTableError, TokenUsage
+from batchdrop.domain.pricing import Cost, PriceTable, PriceTableError, TokenUsage
 
 # (line, input, output, cache_write_5m, cache_write_1h, cache_read), USD per million tokens:
 # the contract of 2026-11-30 (anthropic-batches-api.md), with the cache multipliers 1.25x / 2x /
@@ -142,7 +142,7 @@ def test_only_fable_5_2_is_marked_unverified(prices: PriceTable) -> None:
 
 
 def test_every_row_prices_its_own_ids_and_only_haiku_5_5_is_tiered(prices: PriceTable) -> None:
-    data = json.loads(resources.files("batchdrop").joinpath("prices.json").read_text(encoding="utf-8"))
+    data = json.loads(resources.files("batchdrop.domain").joinpath("prices.json").read_text(encoding="utf-8"))
     for row in data["models"]:
         assert row["ids"], f"{row['line']} names no id"
         for model_id in row["ids"]:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from batchdrop.config import DefaultProfileSettings
-from batchdrop.profiles import (
+from batchdrop.domain.profiles import (
     DEFAULT_PROFILE,
     InvalidSchema,
     Profile,
@@ -16,6 +15,7 @@ from batchdrop.profiles import (
     UnknownProfile,
     check_output_schema,
 )
+from batchdrop.settings import DefaultProfileSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = DefaultProfileSettings(
@@ -77,7 +77,7 @@ def test_result_suffix(output_format: str, suffix: str) -> None:
 
 # --- profile files ------------------------------------------------------------------------------
 
-from batchdrop.profiles import InvalidProfile  # noqa: E402
+from batchdrop.domain.profiles import InvalidProfile  # noqa: E402
 
 
 def _catalog(files: dict[str, str]) -> ProfileCatalog:

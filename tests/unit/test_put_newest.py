@@ -10,9 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from batchdrop.aws.storage import DocumentStore, WriteContended
-from batchdrop.manifest import ManifestEntry
-from batchdrop.results import ResultObject, Superseded, error_object, result_object
+from batchdrop.adapters.s3_bucket import DocumentStore, WriteContended
+from batchdrop.domain.manifest import ManifestEntry
+from batchdrop.domain.results import ResultObject, Superseded, error_object, result_object
 
 BUCKET = "documents"
 OLDER, NEWER = "0055AED6DCD90281E5", "0055AED6DCD90281F0"

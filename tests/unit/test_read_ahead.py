@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from batchdrop.aws.storage import DocumentGone, ReadAhead, StoredDocument
+from batchdrop.adapters.s3_bucket import DocumentGone, ReadAhead, StoredDocument
 
 
 class Reads:

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from batchdrop import estimate
-from batchdrop.config import DefaultProfileSettings
-from batchdrop.documents import DocumentRejected, InboxKey, parse_inbox_key
-from batchdrop.pricing import PriceTable
-from batchdrop.profiles import ProfileCatalog
-from batchdrop.request_lists import ListedError, ListedRequest, parse_request_list
+from batchdrop.domain import estimate
+from batchdrop.domain.documents import DocumentRejected, InboxKey, parse_inbox_key
+from batchdrop.domain.pricing import PriceTable
+from batchdrop.domain.profiles import ProfileCatalog
+from batchdrop.domain.request_lists import ListedError, ListedRequest, parse_request_list
+from batchdrop.settings import DefaultProfileSettings
 
 DEFAULTS = DefaultProfileSettings(
     model="claude-haiku-4-5", max_tokens=1024, instruction="Summarise.", system_prompt=""

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from batchdrop import results
-from batchdrop.manifest import REJECTED, ManifestEntry
-from batchdrop.pricing import PriceTable, TokenUsage
-from batchdrop.results import (
+from batchdrop.domain import results
+from batchdrop.domain.manifest import REJECTED, ManifestEntry
+from batchdrop.domain.pricing import PriceTable, TokenUsage
+from batchdrop.domain.results import (
     MAX_ERRORS_IN_SUMMARY,
     JobSummary,
     ResultObject,
@@ -624,7 +624,7 @@ RECEIPT_SCHEMA = {
 
 
 def _checked(text: str, stop_reason: str = "end_turn") -> tuple[dict[str, Any], Any]:
-    from batchdrop.structured import check_answer, validator_of
+    from batchdrop.domain.structured import check_answer, validator_of
 
     line = _succeeded(
         [

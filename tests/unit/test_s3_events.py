@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from batchdrop.s3_events import (
+from batchdrop.adapters.events import (
     S3ObjectRef,
     UnrecognisedEvent,
     is_sqs_event,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from batchdrop.anthropic_batches import api_key_from_secret
+from batchdrop.adapters.anthropic_backend import api_key_from_secret
 
 KEY = "sk-ant-api03-test-key"
 

@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from batchdrop.aws.storage import DocumentGone, DocumentStore, DocumentUnreadable
-from batchdrop.documents import DocumentRejected
+from batchdrop.adapters.s3_bucket import DocumentGone, DocumentStore, DocumentUnreadable
+from batchdrop.domain.documents import DocumentRejected
 
 BUCKET = "batchdrop-unit"
 KEY = "inbox/default/report.pdf"

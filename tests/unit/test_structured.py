@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from batchdrop.structured import (
+from batchdrop.domain.structured import (
     MAX_REPORTED_ERRORS,
     AnswerCheck,
     Feedback,

@@ -224,7 +224,7 @@ class InMemoryAws:
 
     def install_everywhere(self) -> None:
         """Answer the S3 and DynamoDB requests of every botocore session created afterwards (the
-        functions make their own, see batchdrop.aws.sessions), as moto's mock does."""
+        functions make their own, see batchdrop.adapters.sessions), as moto's mock does."""
         from botocore.handlers import BUILTIN_HANDLERS
 
         BUILTIN_HANDLERS.append(("before-send.s3", self._s3))

@@ -302,8 +302,8 @@ def _ended_job(h: Harness, n: int) -> tuple[str, str]:
     import anthropic
     import boto3
 
-    from batchdrop.aws.jobs_table import JobStore
-    from batchdrop.manifest import ManifestEntry, manifest_key, new_job_id
+    from batchdrop.adapters.dynamodb_jobs import JobStore
+    from batchdrop.domain.manifest import ManifestEntry, manifest_key, new_job_id
 
     job_id = new_job_id(datetime.now(UTC))
     client = anthropic.Anthropic(api_key="bench", base_url=str(h.spec["emulator"]), max_retries=0)
@@ -467,8 +467,8 @@ def bench_poll(spec: dict[str, Any]) -> dict[str, Any]:
 
     import boto3
 
-    from batchdrop.aws.jobs_table import JobStore
-    from batchdrop.manifest import manifest_key
+    from batchdrop.adapters.dynamodb_jobs import JobStore
+    from batchdrop.domain.manifest import manifest_key
 
     h = Harness(spec)
     k = int(spec["open_jobs"])

@@ -16,12 +16,30 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from batchdrop import documents, estimate
-from batchdrop.anthropic_batches import MessageBatches
-from batchdrop.aws.jobs_table import ABANDONED, JobStore
-from batchdrop.aws.messaging import Notifier
-from batchdrop.aws.storage import DocumentGone, DocumentStore, ReadAhead, StoredDocument
-from batchdrop.batch_creation import (
+from batchdrop.adapters.anthropic_backend import MessageBatches
+from batchdrop.adapters.dynamodb_jobs import ABANDONED, JobStore
+from batchdrop.adapters.events import S3ObjectRef
+from batchdrop.adapters.messaging import Notifier
+from batchdrop.adapters.s3_bucket import DocumentGone, DocumentStore, ReadAhead, StoredDocument
+from batchdrop.crash_points import crash_point
+from batchdrop.domain import documents, estimate
+from batchdrop.domain.converters import DocumentLimits, convert, max_source_bytes
+from batchdrop.domain.manifest import (
+    REJECTED,
+    ManifestEntry,
+    dump_manifest,
+    job_schema_key,
+    manifest_key,
+    new_job_id,
+    requests_key,
+)
+from batchdrop.domain.preflight import SKIPPED, ModelCatalogue, ModelsApi, check_request
+from batchdrop.domain.pricing import PriceTable
+from batchdrop.domain.profiles import InvalidProfile, Profile, ProfileCatalog, UnknownProfile
+from batchdrop.domain.request_lists import LIST_EXTENSION, ListedError, parse_request_list
+from batchdrop.domain.results import error_object
+from batchdrop.observability import logger
+from batchdrop.usecases.batch_creation import (
     BatchCreation,
     Created,
     CreationOutcome,
@@ -31,25 +49,7 @@ from batchdrop.batch_creation import (
     Waiting,
     new_owner,
 )
-from batchdrop.cancel import cancel_marker_job
-from batchdrop.converters import DocumentLimits, convert, max_source_bytes
-from batchdrop.crash_points import crash_point
-from batchdrop.manifest import (
-    REJECTED,
-    ManifestEntry,
-    dump_manifest,
-    job_schema_key,
-    manifest_key,
-    new_job_id,
-    requests_key,
-)
-from batchdrop.observability import logger
-from batchdrop.preflight import SKIPPED, ModelCatalogue, ModelsApi, check_request
-from batchdrop.pricing import PriceTable
-from batchdrop.profiles import InvalidProfile, Profile, ProfileCatalog, UnknownProfile
-from batchdrop.request_lists import LIST_EXTENSION, ListedError, parse_request_list
-from batchdrop.results import error_object
-from batchdrop.s3_events import S3ObjectRef
+from batchdrop.usecases.cancel import cancel_marker_job
 
 # The create body is {"requests": [r1,r2,...]}: the wrapper plus a comma per request.
 _BODY_OVERHEAD = len('{"requests":[]}')

@@ -17,7 +17,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 
-from batchdrop.manifest import ManifestEntry
+from batchdrop.domain.manifest import ManifestEntry
 
 _INSERT_CHUNK = 1000
 LOOKUP_CHUNK = 500  # under SQLite's limit on the parameters of one statement (999 before 3.32)

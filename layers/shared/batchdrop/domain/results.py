@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
-from batchdrop.manifest import ManifestEntry
-from batchdrop.pricing import Cost, PriceTable, TokenUsage
-from batchdrop.structured import AnswerCheck, parse_answer
+from batchdrop.domain.manifest import ManifestEntry
+from batchdrop.domain.pricing import Cost, PriceTable, TokenUsage
+from batchdrop.domain.structured import AnswerCheck, parse_answer
 
 RESULT_TYPES = ("succeeded", "errored", "expired", "canceled")
 # Outcomes of a document beyond the API's result types: an answer that should be JSON and is
@@ -174,7 +174,7 @@ def result_object(
 ) -> ResultObject:
     """The object a result line produces: the answer, or an error naming why there is none.
 
-    ``check``: a schema profile's answer checked against its schema (see batchdrop.structured);
+    ``check``: a schema profile's answer checked against its schema (see batchdrop.domain.structured);
     an answer that failed it becomes an ``invalid_output`` error that keeps the answer and the
     errors (this is its last attempt: earlier ones are asked again instead).
     """

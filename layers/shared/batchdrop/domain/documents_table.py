@@ -18,8 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from batchdrop.manifest import ManifestEntry
-from batchdrop.pricing import PriceTable, TokenUsage
+from batchdrop.domain.manifest import ManifestEntry
+from batchdrop.domain.pricing import PriceTable, TokenUsage
 
 TABLE_PREFIX = "tables/documents/"
 

@@ -16,7 +16,7 @@ import math
 import re
 from typing import Any
 
-from batchdrop.pricing import Cost, PriceTable, TokenUsage
+from batchdrop.domain.pricing import Cost, PriceTable, TokenUsage
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_PDF_PAGE = 2000

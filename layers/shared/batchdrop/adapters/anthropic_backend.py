@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from batchdrop.models import ModelFacts, ModelsUnavailable
-from batchdrop.results import ResultsArchived
+from batchdrop.domain.models import ModelFacts, ModelsUnavailable
+from batchdrop.domain.results import ResultsArchived
+from batchdrop.ports.batches import BatchInfo, BatchMayExist, BatchRefused, BatchRejected
+
+__all__ = ["BatchInfo", "BatchMayExist", "BatchRefused", "BatchRejected", "MessageBatches", "secret_api_key"]
 
 if TYPE_CHECKING:
     import anthropic
@@ -29,25 +31,6 @@ SDK_MAX_RETRIES = 4
 SDK_TIMEOUT_SECONDS = 120.0
 
 
-class BatchMayExist(RuntimeError):
-    """Creating a batch failed in a way that does not tell whether the batch exists: a dropped
-    connection, a timeout, or a 5xx/408/409 that a gateway may have sent after the API acted."""
-
-
-class BatchRefused(RuntimeError):
-    """The API answered that it did not create the batch and may later: 429 (the organisation's
-    batch queue is full, or a rate limit). ``retry_after`` is the wait it asked for, in seconds."""
-
-    def __init__(self, message: str, retry_after: float | None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class BatchRejected(RuntimeError):
-    """The API refused the batch for good (400, 401, 403, 404, 413): no batch, and sending the
-    same requests again would be refused again."""
-
-
 def retry_after_seconds(headers: Any) -> float | None:
     """The API's retry-after(-ms), in seconds, when it gives one."""
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
@@ -58,27 +41,6 @@ def retry_after_seconds(headers: Any) -> float | None:
             except ValueError:
                 continue
     return None
-
-
-@dataclass(frozen=True)
-class BatchInfo:
-    """What batchdrop needs of a MessageBatch, free of SDK types."""
-
-    id: str
-    processing_status: str
-    request_counts: dict[str, int]
-    created_at: str
-    expires_at: str
-    ended_at: str | None
-    archived_at: str | None = None
-
-    @property
-    def ended(self) -> bool:
-        return self.processing_status == "ended"
-
-    @property
-    def requests(self) -> int:
-        return sum(self.request_counts.values())
 
 
 def api_key_from_secret(secret_value: str) -> str:

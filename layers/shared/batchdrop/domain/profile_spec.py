@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from batchdrop.profiles import (
+from batchdrop.domain.profiles import (
     _NAME_RE,
     INSTRUCTION_FIELDS,
     SCHEMA_SUFFIX,

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from batchdrop.anthropic_batches import (
+from batchdrop.adapters.anthropic_backend import (
     SDK_TIMEOUT_SECONDS,
     BatchInfo,
     BatchMayExist,
@@ -41,7 +41,7 @@ from batchdrop.anthropic_batches import (
     BatchRejected,
     MessageBatches,
 )
-from batchdrop.aws.jobs_table import JobStore
+from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.crash_points import crash_point
 from batchdrop.observability import logger
 

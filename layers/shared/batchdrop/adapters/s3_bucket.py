@@ -6,15 +6,14 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from batchdrop.documents import DocumentRejected
-from batchdrop.results import (
+from batchdrop.adapters.events import sequencer_is_newer
+from batchdrop.domain.results import (
     METADATA_JOB,
     METADATA_SEQUENCER,
     METADATA_SOURCE,
@@ -22,32 +21,33 @@ from batchdrop.results import (
     ResultObject,
     Superseded,
 )
-from batchdrop.s3_events import sequencer_is_newer
+from batchdrop.ports.bucket import (
+    DocumentGone,
+    DocumentHead,
+    DocumentTooLarge,
+    DocumentUnreadable,
+    StoredDocument,
+    WriteContended,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+__all__ = [
+    "DocumentGone",
+    "DocumentHead",
+    "DocumentStore",
+    "DocumentTooLarge",
+    "DocumentUnreadable",
+    "ReadAhead",
+    "StoredDocument",
+    "WriteContended",
+]
 
 
 UPLOAD_PARTS_IN_MEMORY = 4
 _UPLOADS = TransferConfig(max_concurrency=UPLOAD_PARTS_IN_MEMORY)
 _UPLOADS.max_in_memory_upload_chunks = UPLOAD_PARTS_IN_MEMORY  # s3transfer's setting, not in boto3's __init__
-
-
-class DocumentGone(LookupError):
-    """The object (or that version of it) no longer exists, or a delete marker hides it."""
-
-
-class DocumentUnreadable(DocumentRejected):
-    """S3 will not give batchdrop this document's bytes (encrypted with a key batchdrop does
-    not have or may not use, archived, forbidden). The message says why, for the user."""
-
-
-class DocumentTooLarge(DocumentRejected):
-    """The document is larger than any request of its kind may be; it was not read."""
-
-
-class WriteContended(RuntimeError):
-    """A conditional write kept losing to other writers of the same key."""
 
 
 # A conditional write that fails (412: the key changed since it was looked at; 409: another
@@ -56,30 +56,6 @@ _CONDITION_FAILED = frozenset(
     {"PreconditionFailed", "412", "ConditionalRequestConflict", "409", "NoSuchKey", "404"}
 )
 CONDITIONAL_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    key: str
-    body: bytes
-    version_id: str | None
-    etag: str
-    content_type: str
-    metadata: dict[str, str]
-    storage_class: str = "STANDARD"
-
-
-@dataclass(frozen=True)
-class DocumentHead:
-    """What a HEAD of a document says, without its bytes."""
-
-    key: str
-    size: int
-    version_id: str | None
-    etag: str
-    storage_class: str  # STANDARD when S3 leaves the header out
-    archive_status: str | None  # ARCHIVE_ACCESS / DEEP_ARCHIVE_ACCESS (Intelligent-Tiering)
-    restore: str | None  # the x-amz-restore header of an archived object being or once restored
 
 
 # Codes that say something about the request or the stack (credentials, clock, throttling, a

@@ -14,21 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
-from batchdrop.api_rules import violations
-from batchdrop.models import EFFORT_LEVELS, ModelFacts, ModelsUnavailable, current_models, replacement_for
+from batchdrop.domain.api_rules import violations
+from batchdrop.domain.models import (
+    EFFORT_LEVELS,
+    ModelFacts,
+    ModelsUnavailable,
+    current_models,
+    replacement_for,
+)
+from batchdrop.ports.batches import ModelsApi
 
 CHECKED = "checked"
 SKIPPED = "skipped"
-
-
-class ModelsApi(Protocol):
-    """The Models API port: ``model`` is None for an unknown id; both raise ModelsUnavailable."""
-
-    def model(self, model_id: str) -> ModelFacts | None: ...
-
-    def models(self) -> list[ModelFacts]: ...
 
 
 @dataclass

@@ -9,13 +9,9 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_sns import SNSClient
 
-EVENT_SOURCE = "batchdrop"
-BATCH_ENDED = "Batch Ended"
-JOB_COMPLETED = "Job Completed"
+from batchdrop.ports.messages import BATCH_ENDED, EVENT_SOURCE, JOB_COMPLETED, EventNotDelivered
 
-
-class EventNotDelivered(RuntimeError):
-    """EventBridge accepted the call but not the entry."""
+__all__ = ["BATCH_ENDED", "EVENT_SOURCE", "JOB_COMPLETED", "EventNotDelivered", "JobEvents", "Notifier"]
 
 
 class Notifier:

@@ -13,9 +13,9 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
-from batchdrop.api_rules import SAMPLING_PARAMS, sampling_removed
-from batchdrop.models import EFFORT_LEVELS
-from batchdrop.profiles import DEFAULT_PROFILE, Profile
+from batchdrop.domain.api_rules import SAMPLING_PARAMS, sampling_removed
+from batchdrop.domain.models import EFFORT_LEVELS
+from batchdrop.domain.profiles import DEFAULT_PROFILE, Profile
 
 INBOX_PREFIX = "inbox/"
 RESULTS_PREFIX = "results/"

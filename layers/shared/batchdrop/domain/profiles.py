@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, replace
 from string import Template
 from typing import Any, Literal
 
-from batchdrop.api_rules import SAMPLING_PARAMS, sampling_removed
-from batchdrop.config import DefaultProfileSettings
+from batchdrop.domain.api_rules import SAMPLING_PARAMS, sampling_removed
+from batchdrop.settings import DefaultProfileSettings
 
 # The profile schema (pydantic, in profile_spec), yaml and jsonschema load when a profile file
 # or a schema is first read, not at cold start: the default profile needs none of them.
@@ -175,7 +175,7 @@ def parse_profile_file(
     import yaml
     from pydantic import ValidationError
 
-    from batchdrop.profile_spec import ProfileSpec
+    from batchdrop.domain.profile_spec import ProfileSpec
 
     try:
         data = json.loads(text) if key.endswith(".json") else yaml.safe_load(text)
@@ -390,7 +390,7 @@ class ProfileCatalog:
 def __getattr__(name: str) -> Any:
     """``profiles.ProfileSpec``, loaded on first use (it lives in ``profile_spec``)."""
     if name == "ProfileSpec":
-        from batchdrop.profile_spec import ProfileSpec
+        from batchdrop.domain.profile_spec import ProfileSpec
 
         return ProfileSpec
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

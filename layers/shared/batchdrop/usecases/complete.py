@@ -14,21 +14,27 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from batchdrop.anthropic_batches import MessageBatches
-from batchdrop.aws.jobs_table import COMPLETED, COMPLETING, JobRecord, JobStore, iso
-from batchdrop.aws.messaging import BATCH_ENDED, JOB_COMPLETED, JobEvents, Notifier
-from batchdrop.aws.storage import DocumentStore
-from batchdrop.batch_creation import BatchCreation, CreationPolicy, JobToCreate, new_owner
+from batchdrop.adapters.anthropic_backend import MessageBatches
+from batchdrop.adapters.dynamodb_jobs import COMPLETED, COMPLETING, JobRecord, JobStore, iso
+from batchdrop.adapters.messaging import BATCH_ENDED, JOB_COMPLETED, JobEvents, Notifier
+from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.crash_points import crash_point
-from batchdrop.documents import (
+from batchdrop.domain.documents import (
     METADATA_ORIGIN,
     METADATA_PREVIOUS_JOB,
     METADATA_STAGE,
     METADATA_WORKFLOW,
     next_stage_key,
 )
-from batchdrop.documents_table import RowFacts, document_row, job_day, row_line, rows_part_key, table_key
-from batchdrop.manifest import (
+from batchdrop.domain.documents_table import (
+    RowFacts,
+    document_row,
+    job_day,
+    row_line,
+    rows_part_key,
+    table_key,
+)
+from batchdrop.domain.manifest import (
     REJECTED,
     ManifestEntry,
     checkpoint_key,
@@ -40,10 +46,9 @@ from batchdrop.manifest import (
     results_key,
     summary_key,
 )
-from batchdrop.manifest_index import LOOKUP_CHUNK, ManifestIndex, PositionSet
-from batchdrop.observability import logger
-from batchdrop.pricing import PriceTable
-from batchdrop.results import (
+from batchdrop.domain.manifest_index import LOOKUP_CHUNK, ManifestIndex, PositionSet
+from batchdrop.domain.pricing import PriceTable
+from batchdrop.domain.results import (
     JobSummary,
     ResultObject,
     ResultsArchived,
@@ -56,7 +61,9 @@ from batchdrop.results import (
     missing_object,
     result_object,
 )
-from batchdrop.structured import AnswerCheck, Feedback, SchemaCache, check_answer, with_feedback
+from batchdrop.domain.structured import AnswerCheck, Feedback, SchemaCache, check_answer, with_feedback
+from batchdrop.observability import logger
+from batchdrop.usecases.batch_creation import BatchCreation, CreationPolicy, JobToCreate, new_owner
 
 T = TypeVar("T")
 
@@ -416,7 +423,7 @@ class _Completion:
         """Stream the results; False when time ran short and the job was handed over."""
         job_id = self.job.job_id
         done = self.checkpoint.done
-        end_reason = None if self.job.batch_id else str(self.job.item.get("end_reason") or "")
+        end_reason = None if self.job.batch_id else str(self.job.end_reason or "")
         self._since_save = 0
         writer = _ParallelWriter(self.ctx.write_concurrency)
         try:
@@ -425,7 +432,7 @@ class _Completion:
                 lines = self.ctx.batches.results(str(self.job.batch_id)) if self.job.batch_id else iter(())
                 for chunk in _chunks(lines, LOOKUP_CHUNK):
                     entries = self.manifest.get_many([str(line.get("custom_id", "")) for _, line in chunk])
-                    if not entries and self.job.item.get("adopted"):
+                    if not entries and self.job.adopted:
                         # Found by listing (size and time), not named by a create's answer: its
                         # custom_ids prove whose it is. None of this job's: give it back.
                         raise WrongBatch(f"batch {self.job.batch_id} holds none of job {job_id}'s requests")
@@ -551,13 +558,13 @@ class _Completion:
         stages = []
         for job_id in sorted(facts.previous_jobs):
             record = self.ctx.jobs.get(job_id)
-            if record is None or "workflow_cost_batch" not in record.item:
+            if record is None or record.workflow_cost is None:
                 complete = False
                 continue
-            batch += float(record.item["workflow_cost_batch"])
-            standard += float(record.item["workflow_cost_standard"])
-            complete = complete and bool(record.item.get("workflow_cost_complete", True))
-            stages.append({"job_id": job_id, "summary_key": record.item.get("summary_key")})
+            batch += record.workflow_cost.batch
+            standard += record.workflow_cost.standard
+            complete = complete and record.workflow_cost.complete
+            stages.append({"job_id": job_id, "summary_key": record.summary_key})
         return {
             "id": facts.workflow_id or self.job.job_id,
             "stage": facts.stage,
@@ -645,7 +652,7 @@ def _archival(exc: Exception, job: JobRecord, batches: MessageBatches) -> Result
     return ResultsArchived(
         batch.id,
         created_at=batch.created_at or None,
-        ended_at=batch.ended_at or job.item.get("ended_at"),
+        ended_at=batch.ended_at or job.ended_at,
         archived_at=getattr(batch, "archived_at", None),
     )
 
@@ -658,7 +665,7 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
     job = ctx.jobs.get(job_id)
     if job is None:
         raise LookupError(f"no job {job_id} in the jobs table")
-    if job.batch_id is None and not job.item.get("end_reason"):
+    if job.batch_id is None and not job.end_reason:
         raise ValueError(f"job {job_id} has no batch")
     if not ctx.jobs.claim_completion(job_id, ctx.now(), ctx.lease):
         current = ctx.jobs.get(job_id)
@@ -726,17 +733,17 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
         workflow=workflow,
         estimate=compare_with_estimate(work.summary, work.facts.estimated, work.facts.estimated_in_full),
         attempt=work.attempt,
-        cancel_requested_at=job.item.get("cancel_requested_at"),
+        cancel_requested_at=job.cancel_requested_at,
         results_archived=work.archived.as_dict() if work.archived else None,
         # Why no batch was ever made for the job (its documents each have an .error.json).
-        not_submitted=None if job.batch_id else job.item.get("end_reason"),
+        not_submitted=None if job.batch_id else job.end_reason,
         shortened_keys={"count": work.facts.shortened_count, "documents": work.facts.shortened},
         retried_in=follow_up,
         # Models deprecated at submit: what the job's profiles should move off, and by when.
         deprecated_models=work.facts.deprecated_models(),
-        previous_attempt=job.item.get("previous_job_id"),
+        previous_attempt=job.previous_job_id,
         created_at=job.created_at,
-        ended_at=job.item.get("ended_at"),
+        ended_at=job.ended_at,
         completed_at=iso(ctx.now()),
         manifest_key=job.manifest_key,
         results_key=results_key(job_id),

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
-from batchdrop.documents import DocumentRejected, InboxKey
+from batchdrop.domain.documents import DocumentRejected, InboxKey
 
 # The format libraries load when a document of their format first arrives, not at cold start.
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-# The extension of request lists (batchdrop.request_lists), which are not converted but read.
+# The extension of request lists (batchdrop.domain.request_lists), which are not converted but read.
 LIST_EXTENSION = ".jsonl"
 
 _MB = 1024 * 1024

@@ -240,8 +240,8 @@ class PriceTable:
 
     @classmethod
     def bundled(cls) -> PriceTable:
-        """The table shipped with the code (``batchdrop/prices.json``)."""
-        text = resources.files("batchdrop").joinpath("prices.json").read_text(encoding="utf-8")
+        """The table shipped with the code (``batchdrop/domain/prices.json``)."""
+        text = resources.files("batchdrop.domain").joinpath("prices.json").read_text(encoding="utf-8")
         return cls.from_dict(json.loads(text))
 
     def price_for(self, model: str) -> ModelPrice | None:

@@ -10,18 +10,28 @@ batch's expiry or ended but not collected for too long are counted for the alarm
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
-from batchdrop.anthropic_batches import BatchInfo, MessageBatches
-from batchdrop.aws.jobs_table import COMPLETING, ENDED, ENDING, SUBMITTED, SUBMITTING, JobRecord, JobStore
-from batchdrop.aws.messaging import BATCH_ENDED, JobEvents
-from batchdrop.aws.storage import DocumentStore
-from batchdrop.batch_creation import (
+from batchdrop.adapters.anthropic_backend import BatchInfo, MessageBatches
+from batchdrop.adapters.dynamodb_jobs import (
+    COMPLETING,
+    ENDED,
+    ENDING,
+    SUBMITTED,
+    SUBMITTING,
+    JobRecord,
+    JobStore,
+)
+from batchdrop.adapters.messaging import BATCH_ENDED, JobEvents
+from batchdrop.adapters.s3_bucket import DocumentStore
+from batchdrop.crash_points import crash_point
+from batchdrop.domain.manifest import requests_key
+from batchdrop.observability import logger
+from batchdrop.usecases.batch_creation import (
     CREATE_SPAN,
     BatchCreation,
     Created,
@@ -32,9 +42,6 @@ from batchdrop.batch_creation import (
     new_owner,
     requests_from_lines,
 )
-from batchdrop.crash_points import crash_point
-from batchdrop.manifest import requests_key
-from batchdrop.observability import logger
 
 # A poller that claimed "Batch Ended" but died before sending it is replaced after this long.
 ENDING_LEASE = timedelta(minutes=5)
@@ -134,9 +141,9 @@ def poll_open_jobs(
     for job in jobs.open_jobs():
         report.open_jobs += 1
         # A job no batch was made for (end_reason) is announced, and re-announced, like any.
-        unbatched_end = job.batch_id is None and bool(job.item.get("end_reason"))
+        unbatched_end = job.batch_id is None and bool(job.end_reason)
         if job.status in (ENDED, COMPLETING):
-            ended_at = job.item.get("ended_at") or job.item["updated_at"]
+            ended_at = job.ended_at or job.updated_at
             if now() - parse_time(str(ended_at)) > policy.uncollected_after:
                 report.uncollected += 1
             # Its "Batch Ended" was lost (dead-lettered) or its Complete died: announce it again.
@@ -149,7 +156,7 @@ def poll_open_jobs(
             elif job.status in (SUBMITTED, ENDING) and unbatched_end:
                 each(job, partial(_announce_ended, job, jobs, events, now, report, None, policy.ending_lease))
             continue
-        expires_at = job.item.get("batch_expires_at")
+        expires_at = job.batch_expires_at
         if expires_at and parse_time(str(expires_at)) < now():
             report.overdue += 1
         running.append(job)
@@ -192,10 +199,10 @@ def _watch(
 ) -> None:
     """A running job's batch as retrieved: its progress stored, or its end announced."""
     assert job.batch_id is not None
-    if job.item.get("cancel_requested_at") and batch.processing_status == "in_progress":
+    if job.cancel_requested_at and batch.processing_status == "in_progress":
         batches().cancel(job.batch_id)  # requested before the batch existed (or was adopted)
     if not batch.ended:
-        if progress_changed(job.item, batch):
+        if progress_changed(job, batch):
             jobs.update_progress(job.job_id, batch.processing_status, batch.request_counts, now())
             report.progress_written += 1
         report.in_progress += 1
@@ -203,13 +210,11 @@ def _watch(
     _announce_ended(job, jobs, events, now, report, batch, policy.ending_lease)
 
 
-def progress_changed(item: Mapping[str, Any], batch: BatchInfo) -> bool:
+def progress_changed(job: JobRecord, batch: BatchInfo) -> bool:
     """Whether a running batch moved since its job record last stored its progress: its
     processing status or any of its request counts differ (a record with no counts yet, just
     after its batch was recorded, has moved). Unchanged progress is not written again."""
-    return item.get("processing_status") != batch.processing_status or (
-        item.get("request_counts") != batch.request_counts
-    )
+    return job.processing_status != batch.processing_status or job.request_counts != batch.request_counts
 
 
 def _announce_ended(
@@ -230,7 +235,7 @@ def _announce_ended(
     if batch is not None:
         detail["request_counts"] = batch.request_counts
     else:
-        detail["end_reason"] = job.item.get("end_reason")
+        detail["end_reason"] = job.end_reason
     try:
         events.emit(BATCH_ENDED, detail)
     except Exception:
@@ -243,7 +248,7 @@ def _announce_ended(
 
 
 def _creation_lease_over(job: JobRecord, now: datetime, policy: PollPolicy) -> bool:
-    until = job.item.get("creation_lease_until")
+    until = job.creation_lease_until
     if until:
         return parse_time(str(until)) <= now
     return now - parse_time(job.created_at) > policy.submit_grace  # recorded before leases
@@ -294,20 +299,16 @@ def _redrive_creation(
             report.abandoned.append(job.job_id)
             logger.warning("abandoned a job whose batch was never created", extra={"job_id": job.job_id})
         return
-    waiting_since = job.item.get("waiting_since")
+    waiting_since = job.waiting_since
     target = JobToCreate(
         job.job_id,
-        int(job.item.get("requests", 0)),
+        job.requests,
         owner=owner,
         # Only the calls that may have made a batch: not those the API answered with a refusal.
-        create_calls=[
-            parse_time(str(t))
-            for t in job.item.get("create_calls", [])
-            if t not in set(job.item.get("settled_calls", []))
-        ],
+        create_calls=[parse_time(str(t)) for t in job.create_calls if t not in set(job.settled_calls)],
         waiting_since=parse_time(str(waiting_since)) if waiting_since else None,
-        refusals=int(job.item.get("create_refusals", 0)),
-        disowned=frozenset(job.item.get("disowned_batches", [])),
+        refusals=job.create_refusals,
+        disowned=job.disowned_batches,
     )
     outcome = BatchCreation(jobs, batches, now, policy.creation()).run(
         target, lambda: requests_from_lines(store.read_lines(key))

@@ -1,15 +1,13 @@
 """The jobs table: one item per job, moved between states only by conditional writes.
 
-States: ``submitting`` (intent recorded, batch not yet confirmed) -> ``submitted`` (open,
-polled) -> ``ending`` (a poller claimed the "Batch Ended" event) -> ``ended`` -> ``completing``
-(a Complete invocation holds the job) -> ``completed``. Open jobs carry ``open_flag`` and so
-appear in the sparse ``open-jobs`` index; a poll is one Query of that index.
+The states and the moves between them are domain.lifecycle's; each move here is one
+conditional write. Open jobs carry ``open_flag`` and so appear in the sparse ``open-jobs``
+index; a poll is one Query of that index.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -17,19 +15,22 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from batchdrop.domain.job import JobRecord
+from batchdrop.domain.lifecycle import JobState
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 OPEN_INDEX = "open-jobs"
 OPEN = "OPEN"
 SUBMITTING, SUBMITTED, ENDING, ENDED, COMPLETING, COMPLETED, ABANDONED = (
-    "submitting",
-    "submitted",
-    "ending",
-    "ended",
-    "completing",
-    "completed",
-    "abandoned",
+    JobState.SUBMITTING.value,
+    JobState.SUBMITTED.value,
+    JobState.ENDING.value,
+    JobState.ENDED.value,
+    JobState.COMPLETING.value,
+    JobState.COMPLETED.value,
+    JobState.ABANDONED.value,
 )
 # Items that record which job holds a document version share the table; their key starts so.
 CLAIM_PREFIX = "doc#"
@@ -51,25 +52,8 @@ def iso_ms(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@dataclass(frozen=True)
-class JobRecord:
-    job_id: str
-    status: str
-    batch_id: str | None
-    manifest_key: str
-    created_at: str
-    item: dict[str, Any]
-
-
 def _record(item: dict[str, Any]) -> JobRecord:
-    return JobRecord(
-        job_id=str(item["job_id"]),
-        status=str(item["status"]),
-        batch_id=item.get("batch_id"),
-        manifest_key=str(item["manifest_key"]),
-        created_at=str(item["created_at"]),
-        item=item,
-    )
+    return JobRecord.from_attributes(item)
 
 
 def _plain(value: Any) -> Any:

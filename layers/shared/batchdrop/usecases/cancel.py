@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from batchdrop.anthropic_batches import MessageBatches
-from batchdrop.aws.jobs_table import SUBMITTED, SUBMITTING, JobStore
+from batchdrop.adapters.anthropic_backend import MessageBatches
+from batchdrop.adapters.dynamodb_jobs import SUBMITTED, SUBMITTING, JobStore
 from batchdrop.observability import logger
 
 _MARKER_RE = re.compile(r"^jobs/(?P<job_id>[^/]+)/cancel$")

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from batchdrop.api_rules import SAMPLING_PARAMS, sampling_removed, violations
-from batchdrop.documents import DocumentRejected, InboxKey, error_key, request_params, result_key
-from batchdrop.profiles import InvalidProfile, Profile, ProfileCatalog, UnknownProfile
+from batchdrop.domain.api_rules import SAMPLING_PARAMS, sampling_removed, violations
+from batchdrop.domain.documents import DocumentRejected, InboxKey, error_key, request_params, result_key
+from batchdrop.domain.profiles import InvalidProfile, Profile, ProfileCatalog, UnknownProfile
 
 LIST_EXTENSION = ".jsonl"
 # Ids become object names: keep them readable and safe in a key.

@@ -1,0 +1,1 @@
+"""Use cases: what the functions do, written against the ports (batchdrop.ports)."""
