@@ -1,0 +1,22 @@
+"""Ports: the small interfaces the use cases are written against. Adapters implement them for
+AWS and the Anthropic API; the unit tests implement them in memory (tests/fakes.py)."""
+
+from batchdrop.ports.batches import BatchBackend, BatchInfo, ModelsApi
+from batchdrop.ports.bucket import Bucket
+from batchdrop.ports.jobs import Claims, JobsStore
+from batchdrop.ports.messages import EventBus, Notifier
+from batchdrop.ports.runtime import Clock, CrashHook, no_crash
+
+__all__ = [
+    "BatchBackend",
+    "BatchInfo",
+    "Bucket",
+    "Claims",
+    "Clock",
+    "CrashHook",
+    "EventBus",
+    "JobsStore",
+    "ModelsApi",
+    "Notifier",
+    "no_crash",
+]
