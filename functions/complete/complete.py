@@ -16,6 +16,7 @@ from batchdrop.adapters.messaging import JobEvents, Notifier
 from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.observability import logger, metrics, tracer
+from batchdrop.ports.runtime import CrashHook, no_crash
 from batchdrop.settings import Settings
 from batchdrop.usecases.batch_creation import CreationPolicy
 from batchdrop.usecases.complete import CompletionContext, complete_job
@@ -49,6 +50,9 @@ context_for_jobs = CompletionContext(
 )
 
 
+crash_hook: CrashHook = no_crash  # the local stack replaces it to make this function die on cue
+
+
 def record_usage_metrics(row: dict[str, Any]) -> None:
     """Tokens by kind and cost of one (profile, model), as EMF metrics with those dimensions.
 
@@ -79,7 +83,11 @@ def record_usage_metrics(row: dict[str, Any]) -> None:
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     # Progress is checkpointed; with a minute left the job is handed over to a new invocation.
-    ctx = replace(context_for_jobs, remaining=lambda: context.get_remaining_time_in_millis() / 1000)
+    ctx = replace(
+        context_for_jobs,
+        remaining=lambda: context.get_remaining_time_in_millis() / 1000,
+        crash=crash_hook,
+    )
     summary = complete_job(event.detail["job_id"], ctx)
     if summary["status"] != "completed":
         # duplicate: already completed; busy: another invocation holds the job (not an error)

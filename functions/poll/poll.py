@@ -13,6 +13,7 @@ from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.adapters.messaging import JobEvents
 from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.observability import logger, metrics, tracer
+from batchdrop.ports.runtime import CrashHook, no_crash
 from batchdrop.settings import Settings
 from batchdrop.usecases.poll import PollPolicy, poll_open_jobs
 
@@ -45,11 +46,14 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+crash_hook: CrashHook = no_crash  # the local stack replaces it to make this function die on cue
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = poll_open_jobs(jobs, batches, events, now, policy, store=store)
+    report = poll_open_jobs(jobs, batches, events, now, policy, store=store, crash=crash_hook)
     metrics.add_metric("OpenJobs", MetricUnit.Count, report.open_jobs)
     metrics.add_metric("BatchesEnded", MetricUnit.Count, len(report.ended))
     # The alarms watch these two (template.yaml): both should stay at zero.

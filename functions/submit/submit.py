@@ -35,6 +35,7 @@ from batchdrop.domain.profiles import (
     ProfileCatalog,
 )
 from batchdrop.observability import logger, metrics, tracer
+from batchdrop.ports.runtime import CrashHook, no_crash
 from batchdrop.settings import Settings
 from batchdrop.usecases.batch_creation import CreationPolicy
 from batchdrop.usecases.cancel import cancel_job
@@ -88,6 +89,9 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+crash_hook: CrashHook = no_crash  # the local stack replaces it to make this function die on cue
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -126,7 +130,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         window.close()
 
     # The same client answers for the Models API: preflight checks each model once.
-    outcome = window.submit(jobs, batches, now, notifier, creation_policy, models=batches)
+    outcome = window.submit(jobs, batches, now, notifier, creation_policy, models=batches, crash=crash_hook)
     canceled = {job_id: cancel_job(job_id, jobs, batches, now()) for job_id in window.cancel_requests}
     metrics.add_metric("DocumentsSubmitted", MetricUnit.Count, outcome.submitted)
     metrics.add_metric("DocumentsRejected", MetricUnit.Count, outcome.rejected)

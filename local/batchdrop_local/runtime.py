@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from batchdrop_local import crash_points
 from batchdrop_local.provision import ACCOUNT_ID, REGION, LocalFunction
 
 
@@ -82,6 +83,7 @@ def load_handler(fn: LocalFunction) -> Callable[[dict[str, Any], Any], Any]:
     module: ModuleType = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # as `import submit` would; a later load replaces it
     spec.loader.exec_module(module)
+    crash_points.install(module)  # inert unless BATCHDROP_CRASH_POINTS names a point
     handler = getattr(module, attribute)
     if not callable(handler):
         raise TypeError(f"{fn.handler} is not callable")

@@ -13,6 +13,7 @@ matrix printed at the end of the run (see conftest.py).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -862,11 +863,9 @@ def test_the_matrix_has_every_scenario_issue_9_asks_for() -> None:
     assert any(len(s.documents) >= 200 for s in SCENARIOS)
     crash_points = {s.crash[1] for s in SCENARIOS if s.crash}
     source = "".join(p.read_text() for p in Path("layers/shared/batchdrop").rglob("*.py"))
-    named = {
-        line.split('crash_point("')[1].split('"')[0]
-        for line in source.splitlines()
-        if 'crash_point("' in line
-    }
+    # Each use case calls its injected crash hook at a named point: crash("complete:halfway").
+    named = set(re.findall(r'crash\("([a-z-]+:[a-z-]+)"\)', source))
+    assert len(named) >= 12, named
     assert named <= crash_points, f"crash points no scenario fires: {sorted(named - crash_points)}"
     services = {f.service for s in SCENARIOS for f in s.aws_faults}
     assert {"s3", "dynamodb", "sns", "events", "secretsmanager"} <= services

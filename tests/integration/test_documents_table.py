@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from batchdrop.crash_points import SimulatedCrash
 from batchdrop.domain.documents_table import COLUMNS
+from batchdrop_local.crash_points import SimulatedCrash
 from batchdrop_local.emulator import engine
 from batchdrop_local.emulator.rules import ParamsError
 from tests.integration.harness import Stack, load_event, s3_event

@@ -42,8 +42,8 @@ from batchdrop.adapters.anthropic_backend import (
     MessageBatches,
 )
 from batchdrop.adapters.dynamodb_jobs import JobStore
-from batchdrop.crash_points import crash_point
 from batchdrop.observability import logger
+from batchdrop.ports.runtime import CrashHook, no_crash
 
 # A batch is taken for a job's only if it was created this close to one of the job's own
 # create calls: the clocks of AWS and the API may differ by up to CLOCK_SKEW, and a create
@@ -134,8 +134,10 @@ class BatchCreation:
         now: Callable[[], datetime],
         policy: CreationPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        crash: CrashHook = no_crash,
     ) -> None:
         self.jobs = jobs
+        self.crash = crash
         self.batches = batches
         self.now = now
         self.policy = policy or CreationPolicy()
@@ -164,7 +166,7 @@ class BatchCreation:
                 # it finds this writer's batches by their create calls, or creates the batch.
                 return self._uncertain(job, "the creation was taken over by another writer")
             job.create_calls.append(called)
-            crash_point("create:before-call")
+            self.crash("create:before-call")
             try:
                 batch = self.batches.create(body)
             except BatchRefused as exc:
@@ -196,7 +198,7 @@ class BatchCreation:
                     f"no batch listed after a lost create answer ({exc}); listing again before a new create",
                     not_before=called + self.policy.create_span,
                 )
-            crash_point("create:after-call")
+            self.crash("create:after-call")
             return self._recorded(job, batch, adopted=False)
         raise AssertionError("unreachable")
 
@@ -238,7 +240,7 @@ class BatchCreation:
                 "a batch just created had been adopted by another job: claimed back",
                 extra={"job_id": job.job_id, "batch_id": batch.id, "other_job": taken_by},
             )
-        crash_point("create:after-batch-claim")
+        self.crash("create:after-batch-claim")
         if not self.jobs.record_submitted(
             job.job_id, batch.id, batch.expires_at, batch.created_at, now, adopted
         ):

@@ -18,7 +18,6 @@ from batchdrop.adapters.anthropic_backend import MessageBatches
 from batchdrop.adapters.dynamodb_jobs import COMPLETED, COMPLETING, JobRecord, JobStore, iso
 from batchdrop.adapters.messaging import BATCH_ENDED, JOB_COMPLETED, JobEvents, Notifier
 from batchdrop.adapters.s3_bucket import DocumentStore
-from batchdrop.crash_points import crash_point
 from batchdrop.domain.documents import (
     METADATA_ORIGIN,
     METADATA_PREVIOUS_JOB,
@@ -63,6 +62,7 @@ from batchdrop.domain.results import (
 )
 from batchdrop.domain.structured import AnswerCheck, Feedback, SchemaCache, check_answer, with_feedback
 from batchdrop.observability import logger
+from batchdrop.ports.runtime import CrashHook, no_crash
 from batchdrop.usecases.batch_creation import BatchCreation, CreationPolicy, JobToCreate, new_owner
 
 T = TypeVar("T")
@@ -96,6 +96,7 @@ class CompletionContext:
     prices: PriceTable
     now: Callable[[], datetime]
     write_concurrency: int = 16
+    crash: CrashHook = no_crash  # the local stack and the tests inject one; deployed, nothing
     lease: timedelta = COMPLETING_LEASE
     # Attempts a request gets in all (the first and the follow-ups) before it gets an error.
     max_attempts: int = 3
@@ -332,7 +333,7 @@ class _Completion:
             self.ctx.store.put_bytes(
                 rows_part_key(self.job.job_id, part), body.encode(), "application/x-ndjson"
             )
-            crash_point("complete:after-rows-part")
+            self.ctx.crash("complete:after-rows-part")
             self.checkpoint.row_parts = part + 1
             self._rows = []
         self.checkpoint.summary = self.summary.to_state()
@@ -382,7 +383,7 @@ class _Completion:
         self.checkpoint.done.add(position)
         self._since_save += 1
         if len(self.checkpoint.done) * 2 >= len(self.manifest) > 1:
-            crash_point("complete:halfway")
+            self.ctx.crash("complete:halfway")
 
     def _write(self, entry: ManifestEntry, obj: ResultObject) -> Superseded | None:
         """A document's writes (in a writer thread): its result object, unless a newer version
@@ -683,7 +684,7 @@ def complete_job(job_id: str, ctx: CompletionContext) -> dict[str, Any]:
             return {"job_id": job_id, "status": "busy"}
         raise JobNotEnded(f"job {job_id} is {current.status if current else 'gone'}; not completing it")
 
-    crash_point("complete:after-claim")
+    ctx.crash("complete:after-claim")
     with ManifestIndex(ctx.store.read_lines(job.manifest_key)) as manifest:
         try:
             return _collect(job, ctx, manifest)
@@ -755,7 +756,7 @@ def _collect(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) ->
     ctx.store.put_json(summary_key(job_id), body)
     # In a workflow, one notification at its end (and per stage when the profile asks for it).
     notify = workflow is None or workflow["final"] or work.facts.notify_each_stage
-    crash_point("complete:before-notify")
+    ctx.crash("complete:before-notify")
     if notify and not work.checkpoint.notified:
         ctx.notifier.publish(notification_subject(body), notification_message(body, ctx.store))
         work.checkpoint.notified = True
@@ -836,8 +837,8 @@ def resubmit(
         attempt=attempt,
         previous_job_id=job.job_id,
     )
-    crash_point("complete:after-follow-up-intent")
-    outcome = BatchCreation(ctx.jobs, ctx.batches, ctx.now, ctx.creation).run(
+    ctx.crash("complete:after-follow-up-intent")
+    outcome = BatchCreation(ctx.jobs, ctx.batches, ctx.now, ctx.creation, crash=ctx.crash).run(
         JobToCreate(follow_up, len(lines), owner), [json.loads(line) for line in lines]
     )
     logger.info(

@@ -28,9 +28,9 @@ from batchdrop.adapters.dynamodb_jobs import (
 )
 from batchdrop.adapters.messaging import BATCH_ENDED, JobEvents
 from batchdrop.adapters.s3_bucket import DocumentStore
-from batchdrop.crash_points import crash_point
 from batchdrop.domain.manifest import requests_key
 from batchdrop.observability import logger
+from batchdrop.ports.runtime import CrashHook, no_crash
 from batchdrop.usecases.batch_creation import (
     CREATE_SPAN,
     BatchCreation,
@@ -118,6 +118,7 @@ def poll_open_jobs(
     policy: PollPolicy | None = None,
     concurrency: int = RETRIEVE_CONCURRENCY,
     store: DocumentStore | None = None,
+    crash: CrashHook = no_crash,
 ) -> PollReport:
     """One tick of the schedule. With no open job this is a single Query and nothing else.
 
@@ -152,9 +153,14 @@ def poll_open_jobs(
             continue
         if job.batch_id is None:
             if job.status == SUBMITTING and _creation_lease_over(job, now(), policy):
-                each(job, partial(_redrive_creation, job, jobs, batches(), store, now, policy, report))
+                each(job, partial(_redrive_creation, job, jobs, batches(), store, now, policy, report, crash))
             elif job.status in (SUBMITTED, ENDING) and unbatched_end:
-                each(job, partial(_announce_ended, job, jobs, events, now, report, None, policy.ending_lease))
+                each(
+                    job,
+                    partial(
+                        _announce_ended, job, jobs, events, now, report, None, policy.ending_lease, crash
+                    ),
+                )
             continue
         expires_at = job.batch_expires_at
         if expires_at and parse_time(str(expires_at)) < now():
@@ -168,7 +174,7 @@ def poll_open_jobs(
                 )
                 failures.append(batch)
                 continue
-            each(job, partial(_watch, job, batch, jobs, batches, events, now, policy, report))
+            each(job, partial(_watch, job, batch, jobs, batches, events, now, policy, report, crash))
     if failures:
         raise failures[0]  # after every other job had its turn: the alarm still sees the error
     return report
@@ -196,6 +202,7 @@ def _watch(
     now: Callable[[], datetime],
     policy: PollPolicy,
     report: PollReport,
+    crash: CrashHook,
 ) -> None:
     """A running job's batch as retrieved: its progress stored, or its end announced."""
     assert job.batch_id is not None
@@ -207,7 +214,7 @@ def _watch(
             report.progress_written += 1
         report.in_progress += 1
         return
-    _announce_ended(job, jobs, events, now, report, batch, policy.ending_lease)
+    _announce_ended(job, jobs, events, now, report, batch, policy.ending_lease, crash)
 
 
 def progress_changed(job: JobRecord, batch: BatchInfo) -> bool:
@@ -225,12 +232,13 @@ def _announce_ended(
     report: PollReport,
     batch: BatchInfo | None,
     lease: timedelta,
+    crash: CrashHook,
 ) -> None:
     """Announce "Batch Ended" once: claim the announcement, send it, mark the job ended. An
     announcement that could not be sent gives its claim back, for the next tick to retry."""
     if not jobs.claim_ended(job.job_id, now(), lease):
         return
-    crash_point("poll:after-claim-ended")
+    crash("poll:after-claim-ended")
     detail: dict[str, object] = {"job_id": job.job_id, "batch_id": batch.id if batch else None}
     if batch is not None:
         detail["request_counts"] = batch.request_counts
@@ -241,7 +249,7 @@ def _announce_ended(
     except Exception:
         jobs.release_ended(job.job_id, now())
         raise
-    crash_point("poll:after-emit")
+    crash("poll:after-emit")
     jobs.mark_ended(job.job_id, now())
     report.ended.append(job.job_id)
     logger.info("batch ended", extra={"job_id": job.job_id, "batch_id": detail["batch_id"]})
@@ -282,6 +290,7 @@ def _redrive_creation(
     now: Callable[[], datetime],
     policy: PollPolicy,
     report: PollReport,
+    crash: CrashHook,
 ) -> None:
     """Find or create the batch of a job whose creation lease ran out: its writer (Submit, or
     Complete for a follow-up) died around the create, the answer was lost, or it waits for the
@@ -310,7 +319,7 @@ def _redrive_creation(
         refusals=job.create_refusals,
         disowned=job.disowned_batches,
     )
-    outcome = BatchCreation(jobs, batches, now, policy.creation()).run(
+    outcome = BatchCreation(jobs, batches, now, policy.creation(), crash=crash).run(
         target, lambda: requests_from_lines(store.read_lines(key))
     )
     if isinstance(outcome, Created):

@@ -21,7 +21,6 @@ from batchdrop.adapters.dynamodb_jobs import ABANDONED, JobStore
 from batchdrop.adapters.events import S3ObjectRef
 from batchdrop.adapters.messaging import Notifier
 from batchdrop.adapters.s3_bucket import DocumentGone, DocumentStore, ReadAhead, StoredDocument
-from batchdrop.crash_points import crash_point
 from batchdrop.domain import documents, estimate
 from batchdrop.domain.converters import DocumentLimits, convert, max_source_bytes
 from batchdrop.domain.manifest import (
@@ -39,6 +38,7 @@ from batchdrop.domain.profiles import InvalidProfile, Profile, ProfileCatalog, U
 from batchdrop.domain.request_lists import LIST_EXTENSION, ListedError, parse_request_list
 from batchdrop.domain.results import error_object
 from batchdrop.observability import logger
+from batchdrop.ports.runtime import CrashHook, no_crash
 from batchdrop.usecases.batch_creation import (
     BatchCreation,
     Created,
@@ -343,13 +343,14 @@ class IngestWindow:
         notifier: Notifier | None = None,
         creation_policy: CreationPolicy | None = None,
         models: ModelsApi | None = None,
+        crash: CrashHook = no_crash,
     ) -> SubmitOutcome:
         """Preflight every request (``models``: the Models API; None checks the version rules
         only), check each job against its budgets, claim each document version, write the
         rejections, manifests, schemas and requests, record each job (before its batch exists, so
         a crash leaves a trace that Poll picks up), then find or create its batch (batch_creation)."""
         policy = creation_policy or CreationPolicy()
-        creation = BatchCreation(jobs, batches, now, policy)
+        creation = BatchCreation(jobs, batches, now, policy, crash=crash)
         preflight = self.preflight(ModelCatalogue(models) if models is not None else None)
         chunks = list(split_into_batches(self.pending, self.batch_limits))
         if not chunks and not self.rejected:
@@ -371,7 +372,7 @@ class IngestWindow:
                     error_object(job_id, entry, result_type="rejected", reason=entry.reason or "rejected")
                 )
             claimed = self._claim(jobs, job_id, within, now, policy.lease)
-            crash_point("submit:after-claims")
+            crash("submit:after-claims")
             duplicates += len(within) - len(claimed)
             claimed = self._write_schemas(job_id, claimed)
             entries = [p.entry for p in claimed] + rejected
@@ -403,7 +404,7 @@ class IngestWindow:
                 estimate_complete=None not in costs,
                 **({"preflight": preflight} if preflight else {}),
             )
-            crash_point("submit:before-create")
+            crash("submit:before-create")
             outcome = creation.run(JobToCreate(job_id, len(claimed), owner), [p.request for p in claimed])
             submitted.append(_job_submitted(job_id, len(claimed), outcome))
         return SubmitOutcome(
