@@ -26,14 +26,9 @@ from batchdrop.adapters.events import (
 from batchdrop.adapters.messaging import Notifier
 from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.domain.converters import DocumentLimits
+from batchdrop.domain.keys import PROFILE_SUFFIXES, PROFILES_PREFIX, SCHEMA_SUFFIX, SCHEMAS_PREFIX
 from batchdrop.domain.pricing import PriceTable
-from batchdrop.domain.profiles import (
-    PROFILE_SUFFIXES,
-    PROFILES_PREFIX,
-    SCHEMA_SUFFIX,
-    SCHEMAS_PREFIX,
-    ProfileCatalog,
-)
+from batchdrop.domain.profiles import ProfileCatalog
 from batchdrop.observability import logger, metrics, tracer
 from batchdrop.ports.runtime import CrashHook, no_crash
 from batchdrop.settings import Settings

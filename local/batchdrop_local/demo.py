@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from batchdrop.domain.manifest import documents_key
+from batchdrop.domain import keys as layout
+from batchdrop.domain.keys import documents_key
 from batchdrop_local.reports import cost_per_model, render_documents
 from batchdrop_local.stack import LocalStack, LocalStackOptions
 
@@ -27,8 +28,10 @@ def result_prefix_for(key: str) -> str:
     A document's answer (``.md``/``.json``) or error (``.error.json``) follows directly; a
     ``.jsonl`` request list's answers lie below it (``/<id>.md``).
     """
-    rest = key.removeprefix("inbox/")
-    return f"results/{rest if '/' in rest else 'default/' + rest}"
+    doc = layout.parse_inbox_key(key)
+    if doc is None:
+        raise ValueError(f"{key} is not a document in {layout.INBOX_PREFIX}")
+    return layout.result_base(doc, doc.profile)
 
 
 def workflow_chains(samples: Path) -> dict[str, list[tuple[str, str]]]:
@@ -52,13 +55,13 @@ def is_done(key: str, present: set[str], chains: dict[str, list[tuple[str, str]]
     """Whether a document has its last answer (at the end of its workflow) or an error."""
     prefix = result_prefix_for(key)
     if key.endswith(".jsonl"):
-        return any(k.startswith(prefix + "/") for k in present) or f"{prefix}.error.json" in present
-    profile, _, path = prefix.removeprefix("results/").partition("/")
+        return any(k.startswith(prefix + "/") for k in present) or f"{prefix}{layout.ERROR_SUFFIX}" in present
+    profile, _, path = prefix.removeprefix(layout.RESULTS_PREFIX).partition("/")
     stages = (chains or {}).get(profile) or [(profile, "")]
     suffix = ""
     for index, (stage, stage_suffix) in enumerate(stages):
-        base = f"results/{stage}/{path}{suffix}"
-        if f"{base}.error.json" in present:
+        base = f"{layout.RESULTS_PREFIX}{stage}/{path}{suffix}"
+        if f"{base}{layout.ERROR_SUFFIX}" in present:
             return True
         if index == len(stages) - 1:
             return any(f"{base}{s}" in present for s in (".md", ".json"))
@@ -103,7 +106,7 @@ def wait_for_results(
     last = ""
     while True:
         present: set[str] = set()
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="results/"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.RESULTS_PREFIX):
             present.update(obj["Key"] for obj in page.get("Contents", []))
         done = sum(1 for key in keys if is_done(key, present, chains))
         items = table.scan(TableName=info["jobs_table"]).get("Items", [])
@@ -199,7 +202,7 @@ def copy_results(stack: LocalStack, bucket: str, output: Path) -> int:
     if output.exists():
         shutil.rmtree(output)
     copied = 0
-    for prefix in ("results/", "jobs/"):
+    for prefix in (layout.RESULTS_PREFIX, layout.JOBS_PREFIX):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 target = output / obj["Key"]
@@ -242,9 +245,9 @@ def run_demo(options: LocalStackOptions, samples: Path, output: Path, timeout: f
 
         s3 = stack.client("s3")
         summaries = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="jobs/"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.JOBS_PREFIX):
             for obj in page.get("Contents", []):
-                if obj["Key"].endswith("/summary.json"):
+                if obj["Key"] == layout.summary_key(obj["Key"].split("/")[1]):
                     summaries.append(json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()))
         summaries.sort(key=lambda s: s.get("created_at") or "")
         every_row: list[dict[str, Any]] = []

@@ -42,7 +42,7 @@ from batchdrop.adapters.dynamodb_jobs import (
     OPEN_INDEX,
     iso,
 )
-from batchdrop.domain.manifest import documents_key, manifest_key, summary_key
+from batchdrop.domain.keys import documents_key, manifest_key, summary_key
 from batchdrop.domain.pricing import PriceTable
 
 DEFAULT_STATUS_SINCE = "7d"

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote_plus
 
-from batchdrop.domain.documents import error_key, fit_key, parse_inbox_key
+from batchdrop.domain.keys import error_key, fit_key, parse_inbox_key
 from batchdrop_local.emulator import EmulatorServer
 from batchdrop_local.runtime import FunctionWorker, Invocation
 from batchdrop_local.stack import LocalStack

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from batchdrop.domain.manifest import job_schema_key
+from batchdrop.domain.keys import job_schema_key
 from batchdrop_local.emulator import engine
 from tests.integration.harness import Stack, load_event, s3_event
 

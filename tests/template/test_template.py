@@ -1250,7 +1250,8 @@ def test_expanded_roles_grant_no_data_action_on_every_resource(
 
 
 def test_documents_table_is_a_json_table_over_the_prefix_complete_writes(resources: dict[str, Any]) -> None:
-    from batchdrop.domain.documents_table import COLUMNS, TABLE_PREFIX, table_key
+    from batchdrop.domain.documents_table import COLUMNS
+    from batchdrop.domain.keys import TABLE_PREFIX, table_key
 
     (database_id,) = of_type(resources, "AWS::Glue::Database")
     (table_id,) = of_type(resources, "AWS::Glue::Table")

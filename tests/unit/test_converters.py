@@ -19,7 +19,8 @@ from docx.oxml.ns import qn
 
 from batchdrop.domain import converters
 from batchdrop.domain.converters import SUPPORTED_EXTENSIONS, Converted, DocumentLimits, convert
-from batchdrop.domain.documents import DocumentRejected, InboxKey
+from batchdrop.domain.documents import DocumentRejected
+from batchdrop.domain.keys import InboxKey
 from tests.fixtures import files
 
 NOT_TEXT = "the document is not valid text in UTF-8 or a recognisable encoding"

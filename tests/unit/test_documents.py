@@ -7,16 +7,9 @@ import re
 
 import pytest
 
-from batchdrop.domain import documents
-from batchdrop.domain.documents import (
-    DocumentRejected,
-    InboxKey,
-    custom_id,
-    error_key,
-    message_params,
-    parse_inbox_key,
-    result_key,
-)
+from batchdrop.domain import documents, keys
+from batchdrop.domain.documents import DocumentRejected, custom_id, message_params
+from batchdrop.domain.keys import InboxKey, error_key, parse_inbox_key, result_key
 from batchdrop.domain.profiles import Profile
 
 CUSTOM_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -380,17 +373,17 @@ def test_keys_that_fit_are_unchanged_and_not_reported() -> None:
     assert _utf8(key) == 1024
     assert key == f"results/default/{doc.path}.md"
     # Then only its (longer) error key is shortened, and reported as such
-    assert documents.shortened_keys(doc, MARKDOWN_PROFILE) == {
+    assert keys.shortened_keys(doc, MARKDOWN_PROFILE) == {
         "error_key": f"results/default/{doc.path}.error.json"
     }
-    assert documents.shortened_keys(_doc("inbox/default/a.txt"), MARKDOWN_PROFILE) == {}
+    assert keys.shortened_keys(_doc("inbox/default/a.txt"), MARKDOWN_PROFILE) == {}
 
 
 @pytest.mark.parametrize("char", ["x", "é", "日", "🎉"])
 def test_a_derived_key_over_1024_bytes_is_cut_at_a_character_and_keeps_prefix_and_suffix(char: str) -> None:
     # Given a source key of 1,024 bytes, the longest S3 allows
     doc = _long_doc(1024 - len("inbox/default/"), char)
-    full = documents.full_result_key(doc, MARKDOWN_PROFILE)
+    full = keys.full_result_key(doc, MARKDOWN_PROFILE)
     assert _utf8(full) > 1024
     # When its result and error keys are derived
     for key, suffix in ((result_key(doc, MARKDOWN_PROFILE), ".md"), (error_key(doc), ".error.json")):
@@ -413,12 +406,12 @@ def test_shortened_keys_are_deterministic_and_distinct_for_distinct_documents() 
     assert error_key(first) != error_key(second)
     assert result_key(first, MARKDOWN_PROFILE) == result_key(_doc(stem + "-1.txt"), MARKDOWN_PROFILE)
     # And the digest is of the full would-be key
-    full = documents.full_result_key(first, MARKDOWN_PROFILE)
+    full = keys.full_result_key(first, MARKDOWN_PROFILE)
     digest = hashlib.sha256(full.encode()).hexdigest()[:16]
     assert result_key(first, MARKDOWN_PROFILE).endswith(f"~{digest}.md")
-    assert documents.shortened_keys(first, MARKDOWN_PROFILE) == {
+    assert keys.shortened_keys(first, MARKDOWN_PROFILE) == {
         "result_key": full,
-        "error_key": documents.full_error_key(first),
+        "error_key": keys.full_error_key(first),
     }
 
 
@@ -438,19 +431,17 @@ def test_the_next_stage_key_is_shortened_when_the_next_profile_name_is_longer() 
     answer = f"results/a/{path}"
     assert _utf8(answer) <= 1024
     # When it goes on to a profile with a long name
-    key = documents.next_stage_key(answer, "a", "x" * 64)
+    key = keys.next_stage_key(answer, "a", "x" * 64)
     # Then the next stage's document key fits, keeps its folder and extension, and is an inbox key
     assert _utf8(key) <= 1024
-    assert documents.full_next_stage_key(answer, "a", "x" * 64) == f"inbox/{'x' * 64}/{path}"
+    assert keys.full_next_stage_key(answer, "a", "x" * 64) == f"inbox/{'x' * 64}/{path}"
     assert re.search(r"~[0-9a-f]{16}\.md$", key)
     parsed = parse_inbox_key(key)
     assert parsed is not None and parsed.profile == "x" * 64 and parsed.extension == ".md"
     # And a key that fits goes on unchanged
-    assert (
-        documents.next_stage_key("results/draft/q3/r.pdf.md", "draft", "check") == "inbox/check/q3/r.pdf.md"
-    )
+    assert keys.next_stage_key("results/draft/q3/r.pdf.md", "draft", "check") == "inbox/check/q3/r.pdf.md"
 
 
 def test_fit_key_refuses_a_suffix_the_key_does_not_have() -> None:
     with pytest.raises(ValueError, match="does not end with"):
-        documents.fit_key("results/p/" + "x" * 1100, ".md")
+        keys.fit_key("results/p/" + "x" * 1100, ".md")

@@ -7,15 +7,8 @@ from typing import Any
 
 import pytest
 
-from batchdrop.domain.documents_table import (
-    COLUMNS,
-    RowFacts,
-    document_row,
-    job_day,
-    row_line,
-    rows_part_key,
-    table_key,
-)
+from batchdrop.domain.documents_table import COLUMNS, RowFacts, document_row, job_day, row_line
+from batchdrop.domain.keys import rows_part_key, table_key
 from batchdrop.domain.manifest import REJECTED, ManifestEntry
 from batchdrop.domain.pricing import PriceTable, TokenUsage
 

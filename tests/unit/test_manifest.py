@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from batchdrop.domain.keys import manifest_key, results_key, summary_key
 from batchdrop.domain.manifest import (
     REJECTED,
     SUBMITTED,
@@ -17,10 +18,7 @@ from batchdrop.domain.manifest import (
     dump_manifest,
     follow_up_job_id,
     load_manifest,
-    manifest_key,
     new_job_id,
-    results_key,
-    summary_key,
 )
 
 JOB_ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from batchdrop.domain import estimate
-from batchdrop.domain.documents import DocumentRejected, InboxKey, parse_inbox_key
+from batchdrop.domain.documents import DocumentRejected
+from batchdrop.domain.keys import InboxKey, parse_inbox_key
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.domain.profiles import ProfileCatalog
 from batchdrop.domain.request_lists import ListedError, ListedRequest, parse_request_list

@@ -303,7 +303,8 @@ def _ended_job(h: Harness, n: int) -> tuple[str, str]:
     import boto3
 
     from batchdrop.adapters.dynamodb_jobs import JobStore
-    from batchdrop.domain.manifest import ManifestEntry, manifest_key, new_job_id
+    from batchdrop.domain.keys import manifest_key
+    from batchdrop.domain.manifest import ManifestEntry, new_job_id
 
     job_id = new_job_id(datetime.now(UTC))
     client = anthropic.Anthropic(api_key="bench", base_url=str(h.spec["emulator"]), max_retries=0)
@@ -468,7 +469,7 @@ def bench_poll(spec: dict[str, Any]) -> dict[str, Any]:
     import boto3
 
     from batchdrop.adapters.dynamodb_jobs import JobStore
-    from batchdrop.domain.manifest import manifest_key
+    from batchdrop.domain.keys import manifest_key
 
     h = Harness(spec)
     k = int(spec["open_jobs"])

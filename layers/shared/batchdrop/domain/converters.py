@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
-from batchdrop.domain.documents import DocumentRejected, InboxKey
+from batchdrop.domain.documents import DocumentRejected
+from batchdrop.domain.keys import InboxKey
 
 # The format libraries load when a document of their format first arrives, not at cold start.
 if TYPE_CHECKING:

@@ -21,8 +21,6 @@ from typing import Any
 from batchdrop.domain.manifest import ManifestEntry
 from batchdrop.domain.pricing import PriceTable, TokenUsage
 
-TABLE_PREFIX = "tables/documents/"
-
 # The columns, in order (the Glue table's, and the local command's). The partition, day, is
 # not in the rows: Athena takes it from the key.
 COLUMNS = (
@@ -53,16 +51,6 @@ COLUMNS = (
     "retried_in",
     "extracted",
 )
-
-
-def table_key(day: str, job_id: str) -> str:
-    """The copy of a job's rows the Glue table reads (``day`` is ``YYYY-MM-DD``, UTC)."""
-    return f"{TABLE_PREFIX}day={day}/{job_id}.jsonl"
-
-
-def rows_part_key(job_id: str, part: int) -> str:
-    """The rows (and retry feedback) of one checkpoint of a completion, until the job is done."""
-    return f"jobs/{job_id}/documents-parts/{part:06d}.jsonl"
 
 
 def job_day(created_at: str | None, job_id: str) -> str:

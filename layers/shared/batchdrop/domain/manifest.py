@@ -103,37 +103,6 @@ def follow_up_job_id(job_id: str, attempt: int) -> str:
     return f"{_ATTEMPT_SUFFIX.sub('', job_id)}-a{attempt}"
 
 
-def manifest_key(job_id: str) -> str:
-    return f"jobs/{job_id}/manifest.jsonl"
-
-
-def requests_key(job_id: str) -> str:
-    """The requests exactly as sent, kept so that a transient failure can be sent again."""
-    return f"jobs/{job_id}/requests.jsonl"
-
-
-def checkpoint_key(job_id: str) -> str:
-    return f"jobs/{job_id}/checkpoint.json"
-
-
-def results_key(job_id: str) -> str:
-    return f"jobs/{job_id}/results.jsonl"
-
-
-def summary_key(job_id: str) -> str:
-    return f"jobs/{job_id}/summary.json"
-
-
-def documents_key(job_id: str) -> str:
-    """One row per document of the job: what happened to it (the documents table)."""
-    return f"jobs/{job_id}/documents.jsonl"
-
-
-def job_schema_key(job_id: str, profile: str) -> str:
-    """The JSON Schema a structured-output profile's requests were sent with."""
-    return f"jobs/{job_id}/schemas/{profile}.json"
-
-
 def dump_manifest(entries: Iterable[ManifestEntry]) -> bytes:
     return "".join(entry.to_json() + "\n" for entry in entries).encode()
 

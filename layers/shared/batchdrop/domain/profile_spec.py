@@ -8,14 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from batchdrop.domain.profiles import (
-    _NAME_RE,
-    INSTRUCTION_FIELDS,
-    SCHEMA_SUFFIX,
-    SCHEMAS_PREFIX,
-    Effort,
-    check_output_schema,
-)
+from batchdrop.domain.keys import NAME_RE, SCHEMA_SUFFIX, SCHEMAS_PREFIX
+from batchdrop.domain.profiles import INSTRUCTION_FIELDS, Effort, check_output_schema
 
 
 class ProfileSpec(BaseModel):
@@ -68,7 +62,7 @@ class ProfileSpec(BaseModel):
     @field_validator("output_schema")
     @classmethod
     def _schema(cls, value: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
-        if isinstance(value, str) and not _NAME_RE.match(value):
+        if isinstance(value, str) and not NAME_RE.match(value):
             raise ValueError(
                 f"must be a JSON Schema object or the name of {SCHEMAS_PREFIX}<name>{SCHEMA_SUFFIX} "
                 f"(letters, digits, '.', '_', '-'), not {value!r}"

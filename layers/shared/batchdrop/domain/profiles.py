@@ -14,28 +14,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from string import Template
 from typing import Any, Literal
 
 from batchdrop.domain.api_rules import SAMPLING_PARAMS, sampling_removed
-from batchdrop.settings import DefaultProfileSettings
 
 # The profile schema (pydantic, in profile_spec), yaml and jsonschema load when a profile file
 # or a schema is first read, not at cold start: the default profile needs none of them.
+from batchdrop.domain.keys import (
+    DEFAULT_PROFILE,
+    NAME_RE,
+    SCHEMA_SUFFIX,
+    SCHEMAS_PREFIX,
+    profile_name,
+)
+from batchdrop.settings import DefaultProfileSettings
 
-DEFAULT_PROFILE = "default"
-PROFILES_PREFIX = "profiles/"
-PROFILE_SUFFIXES = (".json", ".yaml", ".yml")
 # What an instruction may name: ${name} (file name), ${path} (path below the profile
 # folder), ${key} (the whole S3 key), ${profile}.
 INSTRUCTION_FIELDS = frozenset({"name", "path", "key", "profile"})
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 JSON_REMINDER = "Answer with a single valid JSON value only, with no text before or after it."
-SCHEMAS_PREFIX = "schemas/"
-SCHEMA_SUFFIX = ".json"
 Effort = Literal["low", "medium", "high", "xhigh", "max"]
 # Keywords outside the structured-outputs subset (Claude docs, "JSON Schema limitations"):
 # numerical and string-length constraints, array sizes beyond minItems 0 or 1.
@@ -282,7 +282,7 @@ def read_schemas(files: Mapping[str, bytes]) -> tuple[dict[str, dict[str, Any]],
         if not key.startswith(SCHEMAS_PREFIX) or not key.endswith(SCHEMA_SUFFIX):
             continue
         name = key[len(SCHEMAS_PREFIX) : -len(SCHEMA_SUFFIX)]
-        if not _NAME_RE.match(name):
+        if not NAME_RE.match(name):
             continue
         try:
             schema = json.loads(body.decode("utf-8-sig"))
@@ -299,13 +299,6 @@ def read_schemas(files: Mapping[str, bytes]) -> tuple[dict[str, dict[str, Any]],
             continue
         usable[name] = schema
     return usable, broken
-
-
-def profile_name(key: str) -> str | None:
-    if not key.startswith(PROFILES_PREFIX) or not key.endswith(PROFILE_SUFFIXES):
-        return None
-    stem = key[len(PROFILES_PREFIX) :].rsplit(".", 1)[0]
-    return stem if _NAME_RE.match(stem) else None
 
 
 def _broken_chains(profiles: Mapping[str, Profile], invalid: Mapping[str, str]) -> dict[str, str]:

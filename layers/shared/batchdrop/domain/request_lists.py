@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchdrop.domain.api_rules import SAMPLING_PARAMS, sampling_removed, violations
-from batchdrop.domain.documents import DocumentRejected, InboxKey, error_key, request_params, result_key
+from batchdrop.domain.documents import DocumentRejected, request_params
+from batchdrop.domain.keys import InboxKey, error_key, result_key
 from batchdrop.domain.profiles import InvalidProfile, Profile, ProfileCatalog, UnknownProfile
 
 LIST_EXTENSION = ".jsonl"

@@ -6,20 +6,11 @@ as canceled, each document with its ``.error.json``.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from batchdrop.adapters.anthropic_backend import MessageBatches
 from batchdrop.adapters.dynamodb_jobs import SUBMITTED, SUBMITTING, JobStore
 from batchdrop.observability import logger
-
-_MARKER_RE = re.compile(r"^jobs/(?P<job_id>[^/]+)/cancel$")
-
-
-def cancel_marker_job(key: str) -> str | None:
-    """The job a ``jobs/<job-id>/cancel`` key names, else None."""
-    match = _MARKER_RE.match(key)
-    return match["job_id"] if match else None
 
 
 def cancel_job(job_id: str, jobs: JobStore, batches: MessageBatches, now: datetime) -> str:

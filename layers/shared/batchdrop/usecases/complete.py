@@ -23,28 +23,20 @@ from batchdrop.domain.documents import (
     METADATA_PREVIOUS_JOB,
     METADATA_STAGE,
     METADATA_WORKFLOW,
-    next_stage_key,
 )
-from batchdrop.domain.documents_table import (
-    RowFacts,
-    document_row,
-    job_day,
-    row_line,
-    rows_part_key,
-    table_key,
-)
-from batchdrop.domain.manifest import (
-    REJECTED,
-    ManifestEntry,
+from batchdrop.domain.documents_table import RowFacts, document_row, job_day, row_line
+from batchdrop.domain.keys import (
     checkpoint_key,
     documents_key,
-    dump_manifest,
-    follow_up_job_id,
     manifest_key,
+    next_stage_key,
     requests_key,
     results_key,
+    rows_part_key,
     summary_key,
+    table_key,
 )
+from batchdrop.domain.manifest import REJECTED, ManifestEntry, dump_manifest, follow_up_job_id
 from batchdrop.domain.manifest_index import LOOKUP_CHUNK, ManifestIndex, PositionSet
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.domain.results import (

@@ -28,7 +28,7 @@ from batchdrop.adapters.dynamodb_jobs import (
 )
 from batchdrop.adapters.messaging import BATCH_ENDED, JobEvents
 from batchdrop.adapters.s3_bucket import DocumentStore
-from batchdrop.domain.manifest import requests_key
+from batchdrop.domain.keys import requests_key
 from batchdrop.observability import logger
 from batchdrop.ports.runtime import CrashHook, no_crash
 from batchdrop.usecases.batch_creation import (

@@ -21,17 +21,10 @@ from batchdrop.adapters.dynamodb_jobs import ABANDONED, JobStore
 from batchdrop.adapters.events import S3ObjectRef
 from batchdrop.adapters.messaging import Notifier
 from batchdrop.adapters.s3_bucket import DocumentGone, DocumentStore, ReadAhead, StoredDocument
-from batchdrop.domain import documents, estimate
+from batchdrop.domain import documents, estimate, keys
 from batchdrop.domain.converters import DocumentLimits, convert, max_source_bytes
-from batchdrop.domain.manifest import (
-    REJECTED,
-    ManifestEntry,
-    dump_manifest,
-    job_schema_key,
-    manifest_key,
-    new_job_id,
-    requests_key,
-)
+from batchdrop.domain.keys import cancel_marker_job, job_schema_key, manifest_key, requests_key
+from batchdrop.domain.manifest import REJECTED, ManifestEntry, dump_manifest, new_job_id
 from batchdrop.domain.preflight import SKIPPED, ModelCatalogue, ModelsApi, check_request
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.domain.profiles import InvalidProfile, Profile, ProfileCatalog, UnknownProfile
@@ -49,7 +42,6 @@ from batchdrop.usecases.batch_creation import (
     Waiting,
     new_owner,
 )
-from batchdrop.usecases.cancel import cancel_marker_job
 
 # The create body is {"requests": [r1,r2,...]}: the wrapper plus a comma per request.
 _BODY_OVERHEAD = len('{"requests":[]}')
@@ -178,7 +170,7 @@ class IngestWindow:
             for ref in refs
             if ref.bucket == self.store.bucket
             and cancel_marker_job(ref.key) is None
-            and documents.parse_inbox_key(ref.key) is not None
+            and keys.parse_inbox_key(ref.key) is not None
         ]
         for ref in wanted:
             if ref.size is not None:
@@ -188,7 +180,7 @@ class IngestWindow:
     def _read_document(self, key: str, version_id: str | None) -> StoredDocument:
         """Read a document within its kind's size limit, checked (from the event's size, else a
         HEAD) before the body is read; unsupported kinds are refused unread."""
-        doc = documents.parse_inbox_key(key)
+        doc = keys.parse_inbox_key(key)
         limit = max_source_bytes(doc, self.document_limits) if doc is not None else None
         return self.store.get_document(
             key, version_id, max_bytes=limit, size=self._sizes.get((key, version_id))
@@ -208,7 +200,7 @@ class IngestWindow:
         if cancel is not None:
             self.cancel_requests.append(cancel)
             return
-        doc = documents.parse_inbox_key(ref.key)
+        doc = keys.parse_inbox_key(ref.key)
         if ref.bucket != self.store.bucket or doc is None:
             # Only inbox/ of our own bucket starts work; results and jobs must never loop back.
             logger.info("ignored object outside the inbox", extra={"bucket": ref.bucket, "key": ref.key})
@@ -224,9 +216,9 @@ class IngestWindow:
             version_id=ref.version_id,
             etag=ref.etag,
             profile=doc.profile,
-            error_key=documents.error_key(doc),
+            error_key=keys.error_key(doc),
             sequencer=ref.sequencer,
-            full_keys=_full_keys({"error_key": documents.full_error_key(doc)}),
+            full_keys=_full_keys({"error_key": keys.full_error_key(doc)}),
         )
         try:
             if doc.extension == LIST_EXTENSION:
@@ -241,7 +233,7 @@ class IngestWindow:
                 "the document was deleted before it could be read",
             )
 
-    def _add_document(self, doc: documents.InboxKey, base: ManifestEntry) -> None:
+    def _add_document(self, doc: keys.InboxKey, base: ManifestEntry) -> None:
         profile = self.profiles.get(doc.profile)
         stored = self._read(doc.key, base.version_id)
         profile = profile.with_overrides(documents.metadata_overrides(stored.metadata))
@@ -252,8 +244,8 @@ class IngestWindow:
             version_id=stored.version_id,
             etag=stored.etag or base.etag,
             model=profile.model,
-            result_key=documents.result_key(doc, profile),
-            full_keys=documents.shortened_keys(doc, profile) or None,
+            result_key=keys.result_key(doc, profile),
+            full_keys=keys.shortened_keys(doc, profile) or None,
             kind=converted.kind,
             next_profile=profile.next,
             notify_stage=profile.notify_each_stage,
@@ -264,7 +256,7 @@ class IngestWindow:
         params = documents.message_params(profile, doc, converted.blocks)
         self._append(entry, params, converted.detail, profile.max_job_cost_usd, _schema_of(profile, params))
 
-    def _add_list(self, doc: documents.InboxKey, base: ManifestEntry) -> None:
+    def _add_list(self, doc: keys.InboxKey, base: ManifestEntry) -> None:
         stored = self._read(doc.key, base.version_id)
         base = replace(
             base,
@@ -281,7 +273,7 @@ class IngestWindow:
                     custom_id=custom_id,
                     item=line.item,
                     error_key=line.error_key,
-                    full_keys=_full_keys({"error_key": documents.full_error_key(doc, line.item)}),
+                    full_keys=_full_keys({"error_key": keys.full_error_key(doc, line.item)}),
                 )
                 self._reject(entry, line.reason)
                 continue
@@ -295,7 +287,7 @@ class IngestWindow:
                 model=str(line.params.get("model")),
                 result_key=line.result_key,
                 error_key=line.error_key,
-                full_keys=documents.shortened_keys(doc, line.profile, line.item) or None,
+                full_keys=keys.shortened_keys(doc, line.profile, line.item) or None,
                 settings_hash=documents.params_settings_hash(line.params),
             )
             self._append(
@@ -546,9 +538,9 @@ def _schema_of(profile: Profile, params: dict[str, Any]) -> dict[str, Any] | Non
     return dict(profile.output_schema) if schema == profile.output_schema else None
 
 
-def _full_keys(keys: dict[str, str]) -> dict[str, str] | None:
-    """Those of ``keys`` (full, by field) that S3 cannot hold and were shortened; None if none."""
-    long = {name: key for name, key in keys.items() if not documents.key_fits(key)}
+def _full_keys(full: dict[str, str]) -> dict[str, str] | None:
+    """Those of ``full`` (full keys, by field) that S3 cannot hold and were shortened; None if none."""
+    long = {name: key for name, key in full.items() if not keys.key_fits(key)}
     return long or None
 
 
