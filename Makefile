@@ -57,7 +57,7 @@ format: venv ## format the code with ruff
 lint: venv ## ruff, mypy and cfn-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/shared/batchdrop local/batchdrop_local functions tests
+	$(BIN)/mypy layers/shared/batchdrop local/batchdrop_local ops/batchdrop_ops functions tests
 	$(BIN)/cfn-lint template.yaml
 
 validate: sam-venv ## sam validate --lint (offline)

@@ -11,6 +11,9 @@ batchdrop status            jobs open and recent, with progress and cost (--watc
 batchdrop job JOB_ID        one job in detail, with its documents (--watch)
 batchdrop cost              spending and savings per profile since a date
 batchdrop documents JOB_ID  what happened to each document of a job (also `batchdrop local documents`)
+
+cancel, status, job, cost and documents are the operator commands of batchdrop_ops (they serve
+deployed stacks too); this module adds them with the local stack's state directory as default.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from batchdrop_local.emulator import add_cli_arguments as add_emulator_arguments
 from batchdrop_local.emulator import run_admin as run_emulator_admin
 from batchdrop_local.emulator import run_from_cli as run_emulator
 from batchdrop_local.template import DEFAULT_STATE_DIR
+from batchdrop_ops.cli import add_documents_command, add_operator_commands
 
 if TYPE_CHECKING:  # the stack loads moto and boto3: only the commands that run it import it
     from batchdrop_local.stack import LocalStack, LocalStackOptions
@@ -209,103 +213,6 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return invoke(args.function, args.event, state_dir=args.state_dir, force_local=args.in_process)
 
 
-def cmd_cancel(args: argparse.Namespace) -> int:
-    from batchdrop_local.cancel import cancel_command
-
-    return cancel_command(
-        args.job_id, stack_name=args.stack_name, bucket=args.bucket, state_dir=args.state_dir
-    )
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from batchdrop_local.reports import status_command
-
-    return status_command(
-        stack_name=args.stack_name,
-        state_dir=args.state_dir,
-        since=args.since,
-        watch=args.watch,
-        interval=args.interval,
-    )
-
-
-def cmd_job(args: argparse.Namespace) -> int:
-    from batchdrop_local.reports import job_command
-
-    return job_command(
-        args.job_id,
-        stack_name=args.stack_name,
-        state_dir=args.state_dir,
-        watch=args.watch,
-        interval=args.interval,
-    )
-
-
-def cmd_cost(args: argparse.Namespace) -> int:
-    from batchdrop_local.reports import cost_command
-
-    return cost_command(stack_name=args.stack_name, state_dir=args.state_dir, since=args.since)
-
-
-def cmd_documents(args: argparse.Namespace) -> int:
-    from batchdrop_local.reports import documents_command
-
-    return documents_command(args.job_id, stack_name=args.stack_name, state_dir=args.state_dir)
-
-
-def add_documents_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    documents = commands.add_parser(
-        "documents",
-        help="a completed job's documents table: each document's outcome, tokens, cost and result",
-    )
-    documents.add_argument("job_id", help="the job id (jobs/<job-id>/ in the bucket, or in the notification)")
-    _add_report_stack_arguments(documents)
-    documents.set_defaults(run=cmd_documents)
-
-
-def _add_report_stack_arguments(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--stack-name", help="a deployed stack (AWS credentials from the environment)")
-    where.add_argument(
-        "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="the running local stack's (default)"
-    )
-
-
-def add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """status, job and cost: read-only views of the jobs table (see batchdrop_local.reports)."""
-    status = commands.add_parser(
-        "status",
-        help="open jobs, then recent ones: progress, age, cost (scans the jobs table: for operators)",
-    )
-    status.add_argument(
-        "--since",
-        default="7d",
-        help="recent means created since: 7d, 12h, 2w or a date 2026-11-01 (%(default)s)",
-    )
-    status.add_argument("--watch", action="store_true", help="redraw until no job is open (Ctrl-C stops)")
-    status.add_argument("--interval", type=float, default=5.0, help="seconds between redraws (%(default)s)")
-    _add_report_stack_arguments(status)
-    status.set_defaults(run=cmd_status)
-
-    job = commands.add_parser("job", help="one job in detail: its record, documents, results and summary")
-    job.add_argument("job_id", help="the job id (jobs/<job-id>/ in the bucket, or in the notification)")
-    job.add_argument("--watch", action="store_true", help="redraw until the job is completed (Ctrl-C stops)")
-    job.add_argument("--interval", type=float, default=5.0, help="seconds between redraws (%(default)s)")
-    _add_report_stack_arguments(job)
-    job.set_defaults(run=cmd_job)
-
-    cost = commands.add_parser(
-        "cost",
-        help="spending and savings of completed jobs, per profile (scans the jobs table: for operators)",
-    )
-    cost.add_argument(
-        "--since", default="30d", help="completed since: 30d, 12h, 2w or a date 2026-11-01 (%(default)s)"
-    )
-    _add_report_stack_arguments(cost)
-    cost.set_defaults(run=cmd_cost)
-    add_documents_command(commands)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="batchdrop", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -325,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_emulator_admin_arguments(emulator_admin)
     emulator_admin.set_defaults(run=run_emulator_admin)
     add_aws_fault_commands(local, DEFAULT_STATE_DIR)
-    add_documents_command(local)  # batchdrop local documents JOB_ID: the same command
+    add_documents_command(local, DEFAULT_STATE_DIR)  # batchdrop local documents JOB_ID: the same command
 
     demo = commands.add_parser("demo", help="run the whole pipeline locally on the sample documents")
     add_stack_arguments(demo, default_port=0)
@@ -346,16 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="the running local stack's")
     invoke.set_defaults(run=cmd_invoke)
 
-    cancel = commands.add_parser(
-        "cancel", help="cancel a job: its batch stops, finished answers are kept, the rest reported canceled"
-    )
-    cancel.add_argument("job_id", help="the job id (jobs/<job-id>/ in the bucket, or in the notification)")
-    where = cancel.add_mutually_exclusive_group()
-    where.add_argument("--stack-name", help="a deployed stack (AWS credentials from the environment)")
-    where.add_argument("--bucket", help="the documents bucket of a deployed stack")
-    cancel.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="the running local stack's")
-    cancel.set_defaults(run=cmd_cancel)
-    add_report_commands(commands)
+    add_operator_commands(commands, DEFAULT_STATE_DIR)  # cancel, status, job, cost, documents
     return parser
 
 

@@ -12,8 +12,9 @@ import yaml
 
 from batchdrop.domain import keys as layout
 from batchdrop.domain.keys import documents_key
-from batchdrop_local.reports import cost_per_model, render_documents
 from batchdrop_local.stack import LocalStack, LocalStackOptions
+from batchdrop_ops.render.cost import cost_per_model
+from batchdrop_ops.render.documents import render_documents
 
 
 def _fmt_money(value: float | None, currency: str) -> str:

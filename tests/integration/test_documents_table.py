@@ -400,7 +400,7 @@ def test_the_documents_command_prints_each_row_and_the_cost_per_model(
     (all_models,) = [line for line in lines if line.strip().startswith("all models")]
     billed = [r for r in found if r["input_tokens"]]
     assert all_models.split()[2] == str(len(billed))
-    from batchdrop_local.reports import money
+    from batchdrop_ops.render.text import money
 
     assert money(total) in all_models
 

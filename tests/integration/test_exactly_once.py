@@ -13,8 +13,8 @@ from typing import Any
 import anthropic
 import pytest
 
-from batchdrop_local.cancel import cancel_command
 from batchdrop_local.crash_points import SimulatedCrash
+from batchdrop_ops.commands import cancel_command
 from tests.integration.harness import Stack, load_event
 
 # A crashed invocation publishes no metrics; Powertools warns about that, as it should.

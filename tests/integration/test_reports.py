@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from batchdrop.adapters.dynamodb_jobs import iso
-from batchdrop.domain.manifest import ManifestEntry
+from batchdrop.adapters.dynamodb_jobs import JobStore, iso
+from batchdrop.domain.job import JobRecord
 from batchdrop.domain.pricing import PriceTable
-from batchdrop.domain.results import JobSummary
-from batchdrop_local import reports
 from batchdrop_local.cli import main
+from batchdrop_ops.commands import job_command, status_command
+from batchdrop_ops.render.status import STATUS_HEADERS
+from batchdrop_ops.render.text import money
 from tests.integration.harness import Stack, load_event
 
 NOW = datetime.now(UTC)
@@ -172,9 +173,10 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, captured.out, captured.err
 
 
-def _item(stack: Stack, job_id: str) -> dict[str, Any]:
-    item: dict[str, Any] = reports.plain(stack.table.get_item(Key={"job_id": job_id})["Item"])
-    return item
+def _job(stack: Stack, job_id: str) -> JobRecord:
+    job = JobStore(stack.table).get(job_id)
+    assert job is not None and job.cost is not None
+    return job
 
 
 # --- batchdrop status -------------------------------------------------------------------------
@@ -185,14 +187,15 @@ def test_status_lists_open_jobs_then_recent_ones(
 ) -> None:
     state_dir = str(_state_dir(stack, tmp_path))
     done, running = jobs["done"]["job_id"], jobs["running"]["job_id"]
-    cost = _item(stack, done)
+    cost = _job(stack, done).cost
+    assert cost is not None
 
     code, out, _ = _cli(capsys, "status", "--state-dir", state_dir)
 
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "Open jobs: 1"
-    assert _cells(lines[1]) == list(reports.STATUS_HEADERS)
+    assert _cells(lines[1]) == list(STATUS_HEADERS)
     # the day a week back (NOW is taken at import: the hour may have turned since)
     assert lines[4].startswith(f"Other jobs created since {iso(datetime.now(UTC) - timedelta(days=7))[:10]}")
     assert lines[4].endswith(": 2")
@@ -213,7 +216,7 @@ def test_status_lists_open_jobs_then_recent_ones(
     assert rows[running][4:] == ["-", "-", "1"]
     # the completed job: what it cost at batch and at standard price
     assert rows[done][:3] == ["default,summarize", "completed", "2/2 succeeded"]
-    assert rows[done][4:] == [reports.money(cost["cost_batch"]), reports.money(cost["cost_standard"]), "1"]
+    assert rows[done][4:] == [money(cost.batch), money(cost.standard), "1"]
     # a model with no known price is never a zero
     assert rows[UNPRICED_JOB] == [
         "default,extract",
@@ -268,7 +271,7 @@ def test_job_shows_a_job_its_documents_results_and_summary(
     assert rows["inbox/summarize/memo.txt"][-1] == "answer: results/summarize/memo.txt.md"
     assert f"Summary (jobs/{job_id}/summary.json)" in lines
     tokens = summary["tokens"]
-    m = reports.money
+    m = money
     assert fields["tokens"].startswith(
         f"input {tokens['input']:,}, output {tokens['output']:,}, cache write 5m 0"
     )
@@ -374,7 +377,7 @@ def test_watch_redraws_until_the_job_is_completed_or_ctrl_c(stack: Stack, tmp_pa
 
     # job --watch: both batches end and the first job completes between the first and second frame
     out = io.StringIO()
-    code = reports.job_command(
+    code = job_command(
         first["job_id"],
         state_dir=state_dir,
         watch=True,
@@ -394,7 +397,7 @@ def test_watch_redraws_until_the_job_is_completed_or_ctrl_c(stack: Stack, tmp_pa
 
     # status --watch: the other job's batch has ended too; it completes meanwhile
     out = io.StringIO()
-    code = reports.status_command(
+    code = status_command(
         state_dir=state_dir,
         watch=True,
         interval=0.5,
@@ -419,7 +422,7 @@ def test_watch_redraws_until_the_job_is_completed_or_ctrl_c(stack: Stack, tmp_pa
         raise KeyboardInterrupt
 
     out = io.StringIO()
-    code = reports.job_command(slow["job_id"], state_dir=state_dir, watch=True, out=out, sleep=interrupt)
+    code = job_command(slow["job_id"], state_dir=state_dir, watch=True, out=out, sleep=interrupt)
 
     assert code == 0
     (frame,) = _frames(out.getvalue(), f"batchdrop job {slow['job_id']}")
@@ -433,9 +436,10 @@ def test_cost_per_profile_and_in_total_with_unknown_prices_never_zero(
     stack: Stack, jobs: dict[str, dict[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     state_dir = str(_state_dir(stack, tmp_path))
-    done = _item(stack, jobs["done"]["job_id"])
-    by_profile = done["cost_by_profile"]
-    m = reports.money
+    done = _job(stack, jobs["done"]["job_id"])
+    assert done.cost is not None
+    by_profile = done.cost_by_profile
+    m = money
 
     code, out, _ = _cli(capsys, "cost", "--state-dir", state_dir, "--since", "7d")
 
@@ -460,9 +464,9 @@ def test_cost_per_profile_and_in_total_with_unknown_prices_never_zero(
     assert rows["extract"] == ["1", "unknown", "unknown", "unknown"]
     assert rows["total"] == [
         "2",
-        f"{m(done['cost_batch'] + 1.25)} + unknown",
-        f"{m(done['cost_standard'] + 2.5)} + unknown",
-        f"{m(done['cost_standard'] - done['cost_batch'] + 1.25)} + unknown",
+        f"{m(done.cost.batch + 1.25)} + unknown",
+        f"{m(done.cost.standard + 2.5)} + unknown",
+        f"{m(done.cost.standard - done.cost.batch + 1.25)} + unknown",
     ]
     assert lines[-2:] == [
         "Cost incomplete for 1 job(s): a model with no known price (prices.json); its share is unknown, not zero:",
@@ -631,68 +635,3 @@ def test_no_local_stack_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (code, out) == (2, "")
     assert err.startswith("batchdrop cost: cannot reach the local stack at http://127.0.0.1:9: ")
     assert err.endswith("(is the local stack still running? `make local-up` starts it)\n")
-
-
-def test_formatting() -> None:
-    now = datetime(2026, 11, 25, 15, 36, 16, tzinfo=UTC)
-    ages = (timedelta(seconds=5), timedelta(minutes=3, seconds=59), timedelta(hours=2), timedelta(days=9))
-    assert [reports.humanise_age(iso(now - age), now) for age in ages] == ["5s", "3m", "2h", "9d"]
-    assert reports.progress_bar(7, 12, width=12) == "[#######.....] 7/12"
-    assert reports.progress_bar(0, 0) == "[....................] 0/0"
-    assert reports.parse_since("7d", now) == now - timedelta(days=7)
-    assert reports.parse_since("90m", now) == now - timedelta(minutes=90)
-    assert reports.parse_since("2026-11-01", now) == datetime(2026, 11, 1, tzinfo=UTC)
-    assert reports.parse_since("2026-11-01T12:00:00+01:00", now) == datetime(2026, 11, 1, 11, tzinfo=UTC)
-    assert [reports.money(v) for v in (0, 0.000189, 0.01, 1234.5)] == [
-        "$0.0000",
-        "$0.000189",
-        "$0.0100",
-        "$1,234.5000",
-    ]
-    assert reports.cost_text(0.0, complete=False) == "unknown"
-    assert reports.cost_text(0.5, complete=False) == "$0.5000 + unknown"
-    assert reports.cost_text(None, complete=True) == "-"
-
-
-def test_summary_lines_name_the_prices_date_thinking_and_approximate_or_unverified_costs() -> None:
-    # Given a summary resumed from a checkpoint written before costs were kept per request (a
-    # tiered model: approximate), with an unverified price and thinking tokens
-    old_state = {
-        "counts": {"succeeded": 1},
-        "usage": [["default", "claude-haiku-5-5", {"input_tokens": 200_000, "output_tokens": 10}]],
-        "stop_reasons": {"end_turn": 1},
-        "documents_by_profile": {"default": 2},
-        "errors": [],
-    }
-    summary = JobSummary.from_state("job-1", None, PriceTable.bundled(), old_state)
-    usage = {"input_tokens": 10, "output_tokens": 400, "output_tokens_details": {"thinking_tokens": 300}}
-    message = {"model": "claude-fable-5-2", "usage": usage, "stop_reason": "end_turn", "content": []}
-    entry = ManifestEntry(
-        custom_id="doc-2",
-        source_key="inbox/default/b.txt",
-        version_id=None,
-        etag="e",
-        profile="default",
-        error_key="results/default/b.txt.error.json",
-        result_key="results/default/b.txt.md",
-        model="claude-fable-5-2",
-    )
-    summary.record_result(entry, {"custom_id": "doc-2", "result": {"type": "succeeded", "message": message}})
-
-    lines = reports._summary_lines(summary.to_dict(), "jobs/job-1/summary.json")
-
-    fields = _fields("\n".join(lines))
-    assert (
-        fields["tokens"]
-        == "input 200,010, output 410 (300 thinking), cache write 5m 0, cache write 1h 0, cache read 0"
-    )
-    assert fields["prices"] == "prices.json checked 2026-11-30"
-    assert (
-        "  approximate for: claude-haiku-5-5 (tokens counted before costs were kept per request, "
-        in "\n".join(lines)
-    )
-    assert "  unverified price for: claude-fable-5-2 (prices.json)" in lines
-
-    # a summary written before prices.json had a date
-    fields = _fields("\n".join(reports._summary_lines({"cost": {}}, "jobs/old/summary.json")))
-    assert fields["prices"] == "date not recorded (a summary from before prices.json had one)"

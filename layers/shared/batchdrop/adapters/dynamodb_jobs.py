@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from batchdrop.domain.job import JobRecord
@@ -570,3 +570,26 @@ class JobStore:
                 ":sk": summary["summary_key"],
             },
         )
+
+    # --- reading jobs for an operator (batchdrop_ops: status, cost) ----------------------------
+
+    def created_since(self, since: datetime) -> Iterator[JobRecord]:
+        """Jobs created at or after ``since``, in no order. A Scan: it reads the whole table (the
+        claims of document versions and batches too) and is billed for all it reads, so it is for
+        an operator now and then, never for a hot path."""
+        return self._scan_jobs(Attr("created_at").gte(iso(since)))
+
+    def completed_since(self, since: datetime) -> Iterator[JobRecord]:
+        """Jobs completed at or after ``since``, in no order. A Scan, as ``created_since``."""
+        return self._scan_jobs(Attr("status").eq(COMPLETED) & Attr("completed_at").gte(iso(since)))
+
+    def _scan_jobs(self, condition: ConditionBase) -> Iterator[JobRecord]:
+        kwargs: dict[str, Any] = {"FilterExpression": condition}
+        while True:
+            page = self._table.scan(**kwargs)
+            for item in page.get("Items", []):
+                if "status" in item and not str(item["job_id"]).startswith((CLAIM_PREFIX, BATCH_PREFIX)):
+                    yield _record(_plain(item))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -68,6 +68,7 @@ class JobRecord:
     tokens: dict[str, int] = field(default_factory=dict)
     summary_key: str | None = None
     workflow_cost: Cost | None = None  # this job's and every earlier stage's of its workflow
+    prices_checked: str | None = None  # the date of the prices.json it was priced with, when recorded
 
     @property
     def is_open(self) -> bool:
