@@ -13,8 +13,10 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from batchdrop.adapters.dynamodb_jobs import iso, iso_ms
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.lifecycle import BY_ACTION, JobState
 from batchdrop.domain.models import ModelFacts
@@ -30,14 +32,6 @@ from batchdrop.ports.batches import BatchInfo
 from batchdrop.ports.bucket import DocumentGone, DocumentHead, DocumentTooLarge, StoredDocument
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def iso_ms(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class FakeClock:
@@ -131,7 +125,7 @@ class FakeJobs:
         if job_id in self.items:
             raise AssertionError(f"record_intent: {job_id} exists (the adapter's condition fails)")
         self.items[job_id] = {
-            **{k: (float(v) if type(v).__name__ == "Decimal" else v) for k, v in attributes.items()},
+            **{k: (float(v) if isinstance(v, Decimal) else v) for k, v in attributes.items()},
             "job_id": job_id,
             "status": JobState.SUBMITTING.value,
             "manifest_key": manifest_key,
@@ -556,7 +550,7 @@ class FakeBatches:
         self.canceled.append(batch_id)
         info = self.batches.get(batch_id)
         if info is None or info.ended:
-            return info
+            return None  # the API refuses to cancel an ended batch; the adapter says None
         canceling = BatchInfo(
             batch_id, "canceling", info.request_counts, info.created_at, info.expires_at, None
         )
@@ -568,7 +562,10 @@ class FakeBatches:
         yield from sorted(made, key=lambda b: b.created_at, reverse=True)
 
     def results(self, batch_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        yield from self.outcomes[batch_id].items()
+        """As the adapter gives them: each line's text and the line parsed."""
+        for custom_id, result in self.outcomes[batch_id].items():
+            line = {"custom_id": custom_id, "result": result}
+            yield json.dumps(line), line
 
     def model(self, model_id: str) -> ModelFacts | None:
         return self.catalogue.get(model_id)

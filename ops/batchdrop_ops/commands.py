@@ -17,7 +17,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
 from batchdrop.adapters.s3_bucket import DocumentStore
-from batchdrop.domain.keys import documents_key
+from batchdrop.domain.keys import cancel_key, documents_key
 from batchdrop.domain.lifecycle import FINAL_STATES, JobState
 from batchdrop_ops.defaults import DEFAULT_COST_SINCE, DEFAULT_INTERVAL, DEFAULT_STATUS_SINCE
 from batchdrop_ops.errors import ReportError
@@ -60,6 +60,25 @@ def _run(command: str, target: Callable[[], StackTarget], body: Callable[[StackR
     except BotoCoreError as exc:
         message = str(exc)
     return _fail(command, message)
+
+
+def _show(
+    frame: Callable[[], tuple[str, bool]],
+    *,
+    title: str,
+    watch: bool,
+    interval: float,
+    out: TextIO | None,
+    sleep: Callable[[float], None],
+    max_iterations: int | None,
+) -> int:
+    """Print a view once, or with ``watch`` redraw it until it says nothing is left open."""
+    if watch:
+        return watch_loop(
+            frame, title=title, interval=interval, out=out, sleep=sleep, max_iterations=max_iterations
+        )
+    print(frame()[0], file=out or sys.stdout)
+    return 0
 
 
 def _not_a_job(job_id: str) -> str:
@@ -110,17 +129,15 @@ def status_command(
         return _fail("status", str(exc))
 
     def body(reader: StackReader) -> int:
-        if watch:
-            return watch_loop(
-                lambda: status_frame(reader, start, bars=True),
-                title="batchdrop status",
-                interval=interval,
-                out=out,
-                sleep=sleep,
-                max_iterations=max_iterations,
-            )
-        print(status_frame(reader, start)[0], file=out or sys.stdout)
-        return 0
+        return _show(
+            lambda: status_frame(reader, start, bars=watch),
+            title="batchdrop status",
+            watch=watch,
+            interval=interval,
+            out=out,
+            sleep=sleep,
+            max_iterations=max_iterations,
+        )
 
     return _run("status", lambda: resolve_stack(stack_name=stack_name, state_dir=state_dir), body)
 
@@ -142,17 +159,15 @@ def job_command(
 
     def body(reader: StackReader) -> int:
         cache: dict[str, Manifest] = {}
-        if watch:
-            return watch_loop(
-                lambda: job_frame(reader, job_id, cache),
-                title=f"batchdrop job {job_id}",
-                interval=interval,
-                out=out,
-                sleep=sleep,
-                max_iterations=max_iterations,
-            )
-        print(job_frame(reader, job_id, cache)[0], file=out or sys.stdout)
-        return 0
+        return _show(
+            lambda: job_frame(reader, job_id, cache),
+            title=f"batchdrop job {job_id}",
+            watch=watch,
+            interval=interval,
+            out=out,
+            sleep=sleep,
+            max_iterations=max_iterations,
+        )
 
     return _run("job", lambda: resolve_stack(stack_name=stack_name, state_dir=state_dir), body)
 
@@ -210,7 +225,7 @@ def request_cancel(store: DocumentStore, job_id: str) -> str:
     write it). Its URI."""
     if not _JOB_ID_RE.match(job_id):
         raise SystemExit(f"not a job id: {job_id!r} (see jobs/ in the bucket, or the notification)")
-    key = f"jobs/{job_id}/cancel"
+    key = cancel_key(job_id)
     store.put_bytes(key, b"", "text/plain")
     return store.uri(key)
 

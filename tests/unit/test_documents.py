@@ -445,3 +445,11 @@ def test_the_next_stage_key_is_shortened_when_the_next_profile_name_is_longer() 
 def test_fit_key_refuses_a_suffix_the_key_does_not_have() -> None:
     with pytest.raises(ValueError, match="does not end with"):
         keys.fit_key("results/p/" + "x" * 1100, ".md")
+
+
+def test_a_cancel_marker_key_names_its_job() -> None:
+    from batchdrop.domain.keys import cancel_key, cancel_marker_job
+
+    assert cancel_key("20261202T094654Z-309b7fde") == "jobs/20261202T094654Z-309b7fde/cancel"
+    assert cancel_marker_job(cancel_key("20261202T094654Z-309b7fde")) == "20261202T094654Z-309b7fde"
+    assert cancel_marker_job("jobs/x/manifest.jsonl") is None

@@ -4,6 +4,7 @@ domain.lifecycle's transitions, as the DynamoDB adapter's conditional writes do.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from batchdrop import ports
@@ -93,3 +94,16 @@ def test_a_stale_completion_claim_is_retaken_and_a_fresh_one_is_not() -> None:
     assert not jobs.claim_completion("j1", clock(), LEASE)
     clock.advance(minutes=11)
     assert jobs.claim_completion("j1", clock(), LEASE)
+
+
+def test_the_batches_fake_answers_as_the_adapter_does() -> None:
+    clock = FakeClock()
+    batches = FakeBatches(clock)
+    batch = batches.create([{"custom_id": "doc-1", "params": {}}, {"custom_id": "doc-2", "params": {}}])
+    batches.end(batch.id)
+    lines = list(batches.results(batch.id))
+    # (the line as sent, the line parsed), as MessageBatches.results streams them
+    assert [json.loads(text) == parsed for text, parsed in lines] == [True, True]
+    assert [parsed["custom_id"] for _, parsed in lines] == ["doc-1", "doc-2"]
+    assert lines[0][1]["result"]["type"] == "succeeded"
+    assert batches.cancel(batch.id) is None  # an ended batch cannot be canceled

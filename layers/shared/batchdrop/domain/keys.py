@@ -230,6 +230,11 @@ def rows_part_key(job_id: str, part: int) -> str:
     return f"jobs/{job_id}/documents-parts/{part:06d}.jsonl"
 
 
+def cancel_key(job_id: str) -> str:
+    """The marker a user writes to cancel a job: ``jobs/<job-id>/cancel``."""
+    return f"{JOBS_PREFIX}{job_id}/cancel"
+
+
 _MARKER_RE = re.compile(r"^jobs/(?P<job_id>[^/]+)/cancel$")
 
 
