@@ -30,20 +30,12 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
-from batchdrop.adapters.dynamodb_jobs import (
-    ABANDONED,
-    BATCH_PREFIX,
-    CLAIM_PREFIX,
-    COMPLETED,
-    COMPLETING,
-    ENDED,
-    ENDING,
-    OPEN,
-    OPEN_INDEX,
-    iso,
-)
+from batchdrop.adapters.dynamodb_claims import BATCH_PREFIX, CLAIM_PREFIX
+from batchdrop.adapters.dynamodb_jobs import OPEN, OPEN_INDEX
 from batchdrop.domain.keys import documents_key, manifest_key, summary_key
+from batchdrop.domain.lifecycle import ABANDONED, COMPLETED, COMPLETING, ENDED, ENDING
 from batchdrop.domain.pricing import PriceTable
+from batchdrop.domain.times import iso
 
 DEFAULT_STATUS_SINCE = "7d"
 DEFAULT_COST_SINCE = "30d"

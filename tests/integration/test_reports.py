@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from batchdrop.adapters.dynamodb_jobs import iso
 from batchdrop.domain.manifest import ManifestEntry
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.domain.results import JobSummary
+from batchdrop.domain.times import iso
 from batchdrop_local import reports
 from batchdrop_local.cli import main
 from tests.integration.harness import Stack, load_event
