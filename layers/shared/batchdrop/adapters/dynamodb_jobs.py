@@ -16,11 +16,14 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from batchdrop.adapters.dynamodb_claims import ClaimStore
+from batchdrop.adapters.dynamodb_claims import BATCH_PREFIX, CLAIM_PREFIX, ClaimStore
 from batchdrop.adapters.dynamodb_table import expires_ttl, plain
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.lifecycle import BY_ACTION
 from batchdrop.domain.times import iso, iso_ms
+
+# A scan over the whole table tells job items from claims by the claims' key prefixes.
+__all__ = ["BATCH_PREFIX", "CLAIM_PREFIX", "OPEN", "OPEN_INDEX", "JobRecord", "JobStore"]
 
 OPEN_INDEX = "open-jobs"
 OPEN = "OPEN"
