@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from batchdrop.adapters.dynamodb_jobs import iso, iso_ms
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.lifecycle import BY_ACTION, JobState
 from batchdrop.domain.models import ModelFacts
@@ -28,6 +27,7 @@ from batchdrop.domain.results import (
     ResultObject,
     Superseded,
 )
+from batchdrop.domain.times import iso, iso_ms
 from batchdrop.ports.batches import BatchInfo
 from batchdrop.ports.bucket import DocumentGone, DocumentHead, DocumentTooLarge, StoredDocument
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from batchdrop.adapters.dynamodb_jobs import BATCH_PREFIX, CLAIM_PREFIX
+from batchdrop.adapters.dynamodb_claims import BATCH_PREFIX, CLAIM_PREFIX
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.keys import documents_key, manifest_key, summary_key
 from batchdrop.domain.lifecycle import JobState

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from batchdrop.adapters.dynamodb_jobs import iso
+from batchdrop.domain.times import iso
 from batchdrop_ops.defaults import DEFAULT_INTERVAL
 
 

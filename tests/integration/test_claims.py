@@ -6,7 +6,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from batchdrop.adapters.dynamodb_jobs import CLAIM_PREFIX, TRANSACTION_ITEMS, JobStore
+from batchdrop.adapters.dynamodb_claims import CLAIM_PREFIX, TRANSACTION_ITEMS
+from batchdrop.adapters.dynamodb_jobs import JobStore
 from tests.integration.harness import Stack
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

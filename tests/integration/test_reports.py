@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from batchdrop.adapters.dynamodb_jobs import JobStore, iso
+from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.pricing import PriceTable
+from batchdrop.domain.times import iso
 from batchdrop_local.cli import main
 from batchdrop_ops.commands import job_command, status_command
 from batchdrop_ops.render.status import STATUS_HEADERS

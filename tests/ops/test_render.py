@@ -6,11 +6,11 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from batchdrop.adapters.dynamodb_jobs import iso
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.manifest import ManifestEntry
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.domain.results import JobSummary
+from batchdrop.domain.times import iso
 from batchdrop_ops.reading import Manifest
 from batchdrop_ops.render.cost import cost_per_model, job_cost_by_profile, render_cost
 from batchdrop_ops.render.documents import render_documents

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from batchdrop.adapters.dynamodb_jobs import iso
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.pricing import PriceTable
+from batchdrop.domain.times import iso
 from batchdrop_ops.render.progress import cost_complete
 from batchdrop_ops.render.summary import prices_text
 from batchdrop_ops.render.text import cost_text, money, number, table

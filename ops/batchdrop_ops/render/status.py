@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from batchdrop.adapters.dynamodb_jobs import iso
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.lifecycle import JobState
+from batchdrop.domain.times import iso
 from batchdrop_ops.render.progress import cost_complete, progress_text, request_progress, status_text
 from batchdrop_ops.render.text import cost_text, progress_bar, table
 from batchdrop_ops.times import humanise_age

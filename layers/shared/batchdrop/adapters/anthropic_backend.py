@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from batchdrop.domain.models import ModelFacts, ModelsUnavailable
 from batchdrop.domain.results import ResultsArchived
+from batchdrop.domain.times import iso_exact
 from batchdrop.ports.batches import BatchInfo, BatchMayExist, BatchRefused, BatchRejected
 
 __all__ = ["BatchInfo", "BatchMayExist", "BatchRefused", "BatchRejected", "MessageBatches", "secret_api_key"]
@@ -75,7 +76,7 @@ def secret_api_key(secret_name: str, max_age_seconds: int = 300) -> ApiKeyProvid
 
 
 def _iso(value: Any) -> str:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else ""
+    return iso_exact(value) if value is not None else ""
 
 
 class MessageBatches:

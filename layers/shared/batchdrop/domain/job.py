@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from batchdrop.domain.lifecycle import JobState
+from batchdrop.domain.lifecycle import FINAL_STATES, JobState
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class JobRecord:
 
     @property
     def is_open(self) -> bool:
-        return self.status not in (JobState.COMPLETED, JobState.ABANDONED)
+        return self.status not in FINAL_STATES
 
     @classmethod
     def from_attributes(cls, item: dict[str, Any]) -> JobRecord:

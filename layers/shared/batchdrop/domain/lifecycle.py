@@ -1,8 +1,12 @@
 """A job's lifecycle as a state machine: its states, the moves between them, and who makes each.
 
 The jobs store (adapters.dynamodb_jobs) makes every move as one conditional write whose
-condition is the move's ``source`` states, so two writers racing for one move cannot both win.
-``TRANSITIONS`` is the whole of it: a move not listed here is a bug.
+condition is built from the move's ``source`` states and sets its ``target``, so two writers
+racing for one move cannot both win. ``TRANSITIONS`` is the whole of it: a move not listed here
+is a bug. A move whose target is among its sources retakes a stale claim (claim_ended,
+claim_completion): from its target state it holds only once the claim is older than a lease.
+``GUARDS`` are the writes that keep the state but may be made only in some (a lease, progress,
+a redrive): their conditions come from here too.
 
     (new) --record_intent--> submitting --record_submitted--> submitted --claim_ended--> ending
     submitting --give_up_creation--> submitted (no batch; its documents end with errors)
@@ -27,6 +31,9 @@ class JobState(StrEnum):
     COMPLETED = "completed"  # results, summary and notification written
     ABANDONED = "abandoned"  # its batch was never created; its claims may be taken over
 
+
+# The states by name, for code that compares a record's status (a string) with them.
+SUBMITTING, SUBMITTED, ENDING, ENDED, COMPLETING, COMPLETED, ABANDONED = tuple(JobState)
 
 OPEN_STATES = frozenset(set(JobState) - {JobState.COMPLETED, JobState.ABANDONED})
 FINAL_STATES = frozenset({JobState.COMPLETED, JobState.ABANDONED})
@@ -61,6 +68,23 @@ TRANSITIONS: tuple[Transition, ...] = (
 BY_ACTION = {t.action: t for t in TRANSITIONS}
 
 
+@dataclass(frozen=True)
+class Guard:
+    action: str  # the jobs store's method that writes, leaving the state as it is
+    states: frozenset[JobState]  # the states it may write in (the write's condition)
+    by: str
+
+
+GUARDS: tuple[Guard, ...] = (
+    Guard("claim_creation", frozenset({S.SUBMITTING}), "Poll, taking over a creation whose lease ran out"),
+    Guard("note_create_call", frozenset({S.SUBMITTING}), "batch creation, before each create call"),
+    Guard("record_waiting", frozenset({S.SUBMITTING}), "batch creation, when the batch queue is full"),
+    Guard("update_progress", frozenset({S.SUBMITTED}), "Poll, when a running batch moved"),
+    Guard("claim_redrive", frozenset({S.ENDED, S.COMPLETING}), "Poll, for a job nobody completed"),
+)
+GUARD_BY_ACTION = {g.action: g for g in GUARDS}
+
+
 def allowed(source: JobState | None, target: JobState) -> bool:
     """Whether some move takes a job from ``source`` (None: no job yet) to ``target``."""
     return any(
@@ -71,3 +95,8 @@ def allowed(source: JobState | None, target: JobState) -> bool:
 
 def moves_from(source: JobState) -> list[Transition]:
     return [t for t in TRANSITIONS if source in t.source]
+
+
+def is_retake(transition: Transition) -> bool:
+    """A move that may start from its own target: it retakes a claim gone stale."""
+    return transition.target in transition.source

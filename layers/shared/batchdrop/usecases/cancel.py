@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from batchdrop.adapters.anthropic_backend import MessageBatches
-from batchdrop.adapters.dynamodb_jobs import SUBMITTED, SUBMITTING, JobStore
+from batchdrop.domain.lifecycle import SUBMITTED, SUBMITTING
 from batchdrop.observability import logger
+from batchdrop.ports.batches import BatchBackend
+from batchdrop.ports.jobs import JobsStore
 
 
-def cancel_job(job_id: str, jobs: JobStore, batches: MessageBatches, now: datetime) -> str:
+def cancel_job(job_id: str, jobs: JobsStore, batches: BatchBackend, now: datetime) -> str:
     """Ask the API to cancel the job's batch; what happened, in a word."""
     job = jobs.get(job_id)
     if job is None:

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from batchdrop.adapters.anthropic_backend import MessageBatches
-from batchdrop.adapters.dynamodb_jobs import COMPLETED, COMPLETING, JobRecord, JobStore, iso
+from batchdrop.adapters.dynamodb_jobs import JobRecord, JobStore
 from batchdrop.adapters.messaging import BATCH_ENDED, JOB_COMPLETED, JobEvents, Notifier
 from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.domain.documents import (
@@ -36,6 +36,7 @@ from batchdrop.domain.keys import (
     summary_key,
     table_key,
 )
+from batchdrop.domain.lifecycle import COMPLETED, COMPLETING
 from batchdrop.domain.manifest import REJECTED, ManifestEntry, dump_manifest, follow_up_job_id
 from batchdrop.domain.manifest_index import LOOKUP_CHUNK, ManifestIndex, PositionSet
 from batchdrop.domain.pricing import PriceTable
@@ -53,6 +54,7 @@ from batchdrop.domain.results import (
     result_object,
 )
 from batchdrop.domain.structured import AnswerCheck, Feedback, SchemaCache, check_answer, with_feedback
+from batchdrop.domain.times import iso
 from batchdrop.observability import logger
 from batchdrop.ports.runtime import CrashHook, no_crash
 from batchdrop.usecases.batch_creation import BatchCreation, CreationPolicy, JobToCreate, new_owner

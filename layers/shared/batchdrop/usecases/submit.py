@@ -17,13 +17,14 @@ from decimal import Decimal
 from typing import Any
 
 from batchdrop.adapters.anthropic_backend import MessageBatches
-from batchdrop.adapters.dynamodb_jobs import ABANDONED, JobStore
+from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.adapters.events import S3ObjectRef
 from batchdrop.adapters.messaging import Notifier
 from batchdrop.adapters.s3_bucket import DocumentGone, DocumentStore, ReadAhead, StoredDocument
 from batchdrop.domain import documents, estimate, keys
 from batchdrop.domain.converters import DocumentLimits, convert, max_source_bytes
 from batchdrop.domain.keys import cancel_marker_job, job_schema_key, manifest_key, requests_key
+from batchdrop.domain.lifecycle import ABANDONED
 from batchdrop.domain.manifest import REJECTED, ManifestEntry, dump_manifest, new_job_id
 from batchdrop.domain.preflight import SKIPPED, ModelCatalogue, ModelsApi, check_request
 from batchdrop.domain.pricing import PriceTable

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from batchdrop.adapters.anthropic_backend import BatchInfo
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.lifecycle import JobState
-from batchdrop.usecases.poll import _retrieve_all
+from batchdrop.ports.batches import BatchInfo
+from batchdrop.usecases.poll.watch import retrieve_all
 
 
 def _job(i: int) -> JobRecord:
@@ -38,14 +38,14 @@ class Batches:
 def test_batches_are_retrieved_together_and_kept_in_order() -> None:
     running = [_job(i) for i in range(9)]  # the first alone, then 8 in two rounds of 4
     client: Any = Batches(together=4)
-    batches = _retrieve_all(client, running, concurrency=4)
+    batches = retrieve_all(client, running, concurrency=4)
     assert all(isinstance(b, BatchInfo) for b in batches), batches
     assert [b.id for b in batches if isinstance(b, BatchInfo)] == [f"batch-{i}" for i in range(9)]
 
 
 def test_one_at_a_time_when_asked() -> None:
     client: Any = Batches(together=1)
-    batches = _retrieve_all(client, [_job(1), _job(2)], concurrency=1)
+    batches = retrieve_all(client, [_job(1), _job(2)], concurrency=1)
     assert [b.id for b in batches if isinstance(b, BatchInfo)] == ["batch-1", "batch-2"]
 
 
@@ -58,7 +58,7 @@ def test_a_batch_that_cannot_be_retrieved_is_its_own_failure() -> None:
             return BatchInfo(batch_id, "in_progress", {"processing": 1}, "", "", None)
 
     client: Any = Gone()
-    batches = _retrieve_all(client, [_job(0), _job(1), _job(2)], concurrency=2)
+    batches = retrieve_all(client, [_job(0), _job(1), _job(2)], concurrency=2)
     # Then that job alone has the error; the others are retrieved
     assert isinstance(batches[1], LookupError)
     assert [b.id for b in batches if isinstance(b, BatchInfo)] == ["batch-0", "batch-2"]

@@ -1,0 +1,1 @@
+"""Wiring: each function's adapters, made once per container, handed to its use case."""

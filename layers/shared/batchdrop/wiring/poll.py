@@ -1,0 +1,72 @@
+"""Poll's wiring: the jobs table, the event bus, the bucket and (when first needed) the batch
+API, made once per container from the settings; and the metrics a tick's report becomes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from aws_lambda_powertools.metrics import Metrics, MetricUnit
+
+from batchdrop.adapters import sessions
+from batchdrop.adapters.anthropic_backend import MessageBatches, secret_api_key
+from batchdrop.adapters.dynamodb_jobs import JobStore
+from batchdrop.adapters.messaging import JobEvents
+from batchdrop.adapters.s3_bucket import DocumentStore
+from batchdrop.ports.runtime import CrashHook
+from batchdrop.settings import Settings
+from batchdrop.usecases.poll import PollPolicy, PollReport, poll_open_jobs
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def policy_from(settings: Settings) -> PollPolicy:
+    return PollPolicy(
+        submit_grace=timedelta(seconds=settings.submit_grace_seconds),
+        uncollected_after=timedelta(hours=settings.uncollected_after_hours),
+        redrive_after=timedelta(seconds=settings.redrive_after_seconds),
+        queue_wait_max=settings.queue_wait_max,
+        queue_retry_first=timedelta(seconds=settings.queue_retry_first_seconds),
+        ending_lease=timedelta(seconds=settings.ending_lease_seconds),
+        create_span=timedelta(seconds=settings.create_span_seconds),
+    )
+
+
+class PollFunction:
+    """Poll's adapters. The batch API's client is made on first use: a tick with no open job
+    never loads the Anthropic SDK."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        aws = sessions.session()  # all the function's clients, response timestamps unparsed
+        self.jobs = JobStore(aws.resource("dynamodb").Table(settings.jobs_table_name))
+        self.events = JobEvents(aws.client("events"), settings.event_bus_name)
+        # Read only when a stuck job's batch must be created here (its requests are in jobs/<job-id>/).
+        self.store = DocumentStore(aws.client("s3"), settings.bucket_name)
+        self.policy = policy_from(settings)
+        self.batches = cache(self._batches)
+
+    def _batches(self) -> MessageBatches:
+        return MessageBatches(
+            secret_api_key(self.settings.anthropic_secret_name, self.settings.api_key_max_age_seconds),
+            self.settings.anthropic_base_url,
+        )
+
+    def tick(self, crash: CrashHook) -> PollReport:
+        return poll_open_jobs(
+            self.jobs, self.batches, self.events, now, self.policy, store=self.store, crash=crash
+        )
+
+
+def record_metrics(metrics: Metrics, report: PollReport) -> None:
+    metrics.add_metric("OpenJobs", MetricUnit.Count, report.open_jobs)
+    metrics.add_metric("BatchesEnded", MetricUnit.Count, len(report.ended))
+    # The alarms watch these two (template.yaml): both should stay at zero.
+    metrics.add_metric("OverdueJobs", MetricUnit.Count, report.overdue)
+    metrics.add_metric("UncollectedJobs", MetricUnit.Count, report.uncollected)
+    if report.reconciled:
+        metrics.add_metric("JobsReconciled", MetricUnit.Count, report.reconciled)
+    # Jobs whose batch the API refused for now (429: the organisation's batch queue is full).
+    metrics.add_metric("BatchQueueFull", MetricUnit.Count, len(report.waiting))

@@ -1,0 +1,1 @@
+"""Use-case unit tests against the in-memory fakes of the ports (tests/fakes.py)."""
