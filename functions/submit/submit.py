@@ -25,7 +25,7 @@ from batchdrop.adapters.events import (
 )
 from batchdrop.adapters.messaging import Notifier
 from batchdrop.adapters.s3_bucket import DocumentStore
-from batchdrop.domain.converters import DocumentLimits
+from batchdrop.domain.convert import DocumentLimits
 from batchdrop.domain.keys import PROFILE_SUFFIXES, PROFILES_PREFIX, SCHEMA_SUFFIX, SCHEMAS_PREFIX
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.domain.profiles import ProfileCatalog

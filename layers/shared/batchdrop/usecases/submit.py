@@ -22,7 +22,7 @@ from batchdrop.adapters.events import S3ObjectRef
 from batchdrop.adapters.messaging import Notifier
 from batchdrop.adapters.s3_bucket import DocumentGone, DocumentStore, ReadAhead, StoredDocument
 from batchdrop.domain import documents, estimate, keys
-from batchdrop.domain.converters import DocumentLimits, convert, max_source_bytes
+from batchdrop.domain.convert import DocumentLimits, convert, max_source_bytes
 from batchdrop.domain.keys import cancel_marker_job, job_schema_key, manifest_key, requests_key
 from batchdrop.domain.manifest import REJECTED, ManifestEntry, dump_manifest, new_job_id
 from batchdrop.domain.preflight import SKIPPED, ModelCatalogue, ModelsApi, check_request
