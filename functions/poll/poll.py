@@ -8,10 +8,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchdrop.adapters import sessions
-from batchdrop.adapters.anthropic_backend import MessageBatches, secret_api_key
+from batchdrop.adapters.anthropic_backend import MessageBatches
 from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.adapters.messaging import JobEvents
 from batchdrop.adapters.s3_bucket import DocumentStore
+from batchdrop.adapters.secrets import secret_api_key
 from batchdrop.observability import logger, metrics, tracer
 from batchdrop.ports.runtime import CrashHook, no_crash
 from batchdrop.settings import Settings

@@ -285,3 +285,11 @@ def test_a_writer_that_lost_its_lease_never_calls_create() -> None:
     # Then it leaves the creation to the new owner: no create, nothing recorded
     assert isinstance(outcome, Uncertain) and batches.log == []
     assert jobs.submitted == {} and jobs.waiting == {}
+
+
+def test_the_create_timeout_is_the_sdk_clients() -> None:
+    # A create's answer counts as lost after CREATE_TIMEOUT: the SDK client gives up just then.
+    from batchdrop.adapters.anthropic_backend import SDK_TIMEOUT_SECONDS
+    from batchdrop.usecases.batch_creation import CREATE_TIMEOUT
+
+    assert CREATE_TIMEOUT.total_seconds() == SDK_TIMEOUT_SECONDS

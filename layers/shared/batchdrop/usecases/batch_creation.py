@@ -31,25 +31,26 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from batchdrop.adapters.anthropic_backend import (
-    SDK_TIMEOUT_SECONDS,
-    BatchInfo,
-    BatchMayExist,
-    BatchRefused,
-    BatchRejected,
-    MessageBatches,
-)
-from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.observability import logger
-from batchdrop.ports.runtime import CrashHook, no_crash
+from batchdrop.ports.batches import BatchBackend, BatchInfo, BatchMayExist, BatchRefused, BatchRejected
+from batchdrop.ports.jobs import Claims, JobsStore
+from batchdrop.ports.runtime import Clock, CrashHook, no_crash
 
+
+class CreationStore(JobsStore, Claims, Protocol):
+    """The jobs store with its claims: a creation records the job's moves and claims its batch."""
+
+
+# The longest a create call may take before its answer counts as lost: the batch backend's
+# client gives up by then (adapters.anthropic_backend.SDK_TIMEOUT_SECONDS; a test holds them equal).
+CREATE_TIMEOUT = timedelta(seconds=120)
 # A batch is taken for a job's only if it was created this close to one of the job's own
 # create calls: the clocks of AWS and the API may differ by up to CLOCK_SKEW, and a create
 # takes at most the SDK's timeout to be made.
 CLOCK_SKEW = timedelta(minutes=1)
-CREATE_SPAN = timedelta(seconds=SDK_TIMEOUT_SECONDS) + CLOCK_SKEW
+CREATE_SPAN = CREATE_TIMEOUT + CLOCK_SKEW
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,9 @@ class BatchCreation:
 
     def __init__(
         self,
-        jobs: JobStore,
-        batches: MessageBatches,
-        now: Callable[[], datetime],
+        jobs: CreationStore,
+        batches: BatchBackend,
+        now: Clock,
         policy: CreationPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         crash: CrashHook = no_crash,
