@@ -94,7 +94,8 @@ def submit_window(
     finally:
         intake.close()
     # The batch backend's client answers for the Models API: each model is checked once.
-    kept, refused, status = preflight(intake.pending, ModelCatalogue(ports.models) if ports.models else None)
+    catalogue = ModelCatalogue(ports.models) if ports.models is not None else None
+    kept, refused, status = preflight(intake.pending, catalogue)
     for entry, reason in refused:
         intake.reject(entry, reason)
     plan = JobPlan(
