@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from batchdrop.adapters.anthropic_backend import BatchInfo, BatchMayExist, BatchRefused, BatchRejected
+from batchdrop.ports.batches import BatchInfo, BatchMayExist, BatchRefused, BatchRejected
 from batchdrop.usecases.batch_creation import (
     BatchCreation,
     Created,
