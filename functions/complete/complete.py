@@ -10,10 +10,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from batchdrop.adapters import sessions
-from batchdrop.adapters.anthropic_backend import MessageBatches, secret_api_key
+from batchdrop.adapters.anthropic_backend import MessageBatches
 from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.adapters.messaging import JobEvents, Notifier
 from batchdrop.adapters.s3_bucket import DocumentStore
+from batchdrop.adapters.secrets import secret_api_key
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.observability import logger, metrics, tracer
 from batchdrop.ports.runtime import CrashHook, no_crash

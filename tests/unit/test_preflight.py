@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from batchdrop.domain.models import ModelFacts, ModelsUnavailable
-from batchdrop.domain.preflight import ModelCatalogue, RequestNeeds, check_request
+from batchdrop.domain.preflight import RequestNeeds, check_request
+from batchdrop.usecases.submit.preflight import ModelCatalogue
 from tests.unit.test_models import api_model
 
 

@@ -9,12 +9,11 @@ import pytest
 
 from batchdrop.domain.profiles import (
     DEFAULT_PROFILE,
-    InvalidSchema,
     Profile,
     ProfileCatalog,
     UnknownProfile,
-    check_output_schema,
 )
+from batchdrop.domain.schemas import InvalidSchema, check_output_schema
 from batchdrop.settings import DefaultProfileSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

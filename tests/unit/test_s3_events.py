@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 
 from batchdrop.adapters.events import (
+    Notifications,
     S3ObjectRef,
     UnrecognisedEvent,
     is_sqs_event,
     objects_in_notification,
     objects_in_sqs_body,
+    parse_records,
     sequencer_is_newer,
 )
 
@@ -360,3 +362,40 @@ def test_eventbridge_sequencer() -> None:
 )
 def test_sequencer_order_follows_s3s_rule(candidate: str, than: str, newer: bool) -> None:
     assert sequencer_is_newer(candidate, than) is newer
+
+
+def test_parse_records_leaves_out_a_record_it_cannot_parse() -> None:
+    event = _load("sqs-s3-put.json")
+    event["Records"][0]["body"] = "not json"
+    parsed = parse_records(event["Records"])
+    assert list(parsed) == [event["Records"][1]["messageId"]]
+    assert parsed[event["Records"][1]["messageId"]] == objects_in_sqs_body(event["Records"][1]["body"])
+
+
+def test_notifications_of_sqs_report_the_records_that_failed_alone() -> None:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    event = _load("sqs-s3-put.json")
+    event["Records"][0]["body"] = "not json"
+    notices = Notifications.of(event, None, lambda: BatchProcessor(event_type=EventType.SQS))
+    taken: list[S3ObjectRef] = []
+
+    response = notices.each(taken.append)
+
+    second = objects_in_sqs_body(event["Records"][1]["body"])
+    assert notices.planned() == second and taken == second
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+
+def test_notifications_of_a_plain_s3_event_are_taken_whole() -> None:
+    event = _load("s3-put.json")
+    notices = Notifications.of(event, None, lambda: pytest.fail("no SQS processor for a plain event"))
+    taken: list[S3ObjectRef] = []
+
+    assert notices.each(taken.append) == {}
+    assert taken == notices.planned() == objects_in_notification(event)
+
+
+def test_notifications_of_an_unknown_shape_are_refused() -> None:
+    with pytest.raises(UnrecognisedEvent):
+        Notifications.of({"hello": "world"}, None, lambda: pytest.fail("not SQS"))

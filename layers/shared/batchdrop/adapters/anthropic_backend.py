@@ -18,12 +18,14 @@ from batchdrop.domain.results import ResultsArchived
 from batchdrop.domain.times import iso_exact
 from batchdrop.ports.batches import BatchInfo, BatchMayExist, BatchRefused, BatchRejected
 
-__all__ = ["BatchInfo", "BatchMayExist", "BatchRefused", "BatchRejected", "MessageBatches", "secret_api_key"]
+__all__ = ["BatchInfo", "BatchMayExist", "BatchRefused", "BatchRejected", "MessageBatches"]
 
 if TYPE_CHECKING:
     import anthropic
 
 T = TypeVar("T")
+
+ApiKeyProvider = Callable[..., str]  # provider(refresh=False) -> the key (adapters.secrets)
 
 # The SDK retries 408/409/429/5xx and dropped connections with backoff (honouring
 # retry-after); past that, the Lambda/SQS/EventBridge retry takes over with the work intact.
@@ -42,37 +44,6 @@ def retry_after_seconds(headers: Any) -> float | None:
             except ValueError:
                 continue
     return None
-
-
-def api_key_from_secret(secret_value: str) -> str:
-    """The secret holds the key as a plain string or as JSON ``{"api_key": ...}``."""
-    text = secret_value.strip()
-    if text.startswith("{"):
-        data = json.loads(text)
-        for name in ("api_key", "ANTHROPIC_API_KEY", "apiKey"):
-            if data.get(name):
-                return str(data[name]).strip()
-        raise ValueError("the Anthropic secret is JSON but has no api_key field")
-    if not text:
-        raise ValueError("the Anthropic secret is empty")
-    return text
-
-
-ApiKeyProvider = Callable[..., str]  # provider(refresh=False) -> the key
-
-
-def secret_api_key(secret_name: str, max_age_seconds: int = 300) -> ApiKeyProvider:
-    """A provider reading the key from Secrets Manager through Powertools, cached for
-    ``max_age_seconds``: a rotated key is picked up within that time, or at once with
-    ``refresh=True`` (after the API refused the old key), never needing a cold start."""
-
-    def provide(refresh: bool = False) -> str:
-        from aws_lambda_powertools.utilities import parameters
-
-        value = parameters.get_secret(secret_name, max_age=max_age_seconds, force_fetch=refresh)
-        return api_key_from_secret(value if isinstance(value, str) else bytes(value).decode())
-
-    return provide
 
 
 def _iso(value: Any) -> str:

@@ -8,30 +8,34 @@ event. Keys arrive URL-encoded (spaces as ``+``) in all of them and are decoded 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventBridgeNotificationEvent
 
+from batchdrop.domain.documents import S3ObjectRef
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+__all__ = [
+    "Notifications",
+    "S3ObjectRef",
+    "UnrecognisedEvent",
+    "is_sqs_event",
+    "objects_in_notification",
+    "objects_in_sqs_body",
+    "parse_records",
+    "sequencer_is_newer",
+]
+
 
 class UnrecognisedEvent(ValueError):
     """The payload is none of the notification shapes batchdrop accepts."""
-
-
-@dataclass(frozen=True)
-class S3ObjectRef:
-    """One created object, with the version that the notification was about."""
-
-    bucket: str
-    key: str
-    version_id: str | None = None
-    etag: str = ""
-    size: int | None = None
-    # Orders the events of one key (a later version has a greater one): see sequencer_is_newer.
-    sequencer: str | None = None
 
 
 def sequencer_is_newer(candidate: str, than: str) -> bool:
@@ -114,3 +118,65 @@ def _from_eventbridge(payload: Mapping[str, Any]) -> list[S3ObjectRef]:
             sequencer=obj.get("sequencer") or None,
         )
     ]
+
+
+def parse_records(records: list[dict[str, Any]]) -> dict[str, list[S3ObjectRef]]:
+    """The objects each record names, by message id, to read ahead. A record that cannot be
+    parsed is left out: its own handling parses it again and reports it."""
+    parsed = {}
+    for record in records:
+        try:
+            parsed[record["messageId"]] = objects_in_sqs_body(record["body"])
+        except (KeyError, TypeError, UnrecognisedEvent):
+            continue
+    return parsed
+
+
+@dataclass
+class Notifications:
+    """The objects one Submit invocation was told about (usecases.submit.window.Notices).
+
+    Through SQS (the deployed path), each record is handled by Powertools' BatchProcessor: a
+    record that fails is reported for redelivery alone (``batchItemFailures``) and the others
+    go on. A plain S3 notification or an EventBridge event is handled whole.
+    """
+
+    event: Mapping[str, Any]
+    context: Any
+    new_processor: Callable[[], BatchProcessor] | None = None  # for SQS events
+    _by_record: dict[str, list[S3ObjectRef]] | None = None
+    _refs: list[S3ObjectRef] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls, event: Mapping[str, Any], context: Any, new_processor: Callable[[], BatchProcessor]
+    ) -> Notifications:
+        """Parse the event; UnrecognisedEvent when it is not SQS and none of the S3 shapes."""
+        if is_sqs_event(event):
+            return cls(event, context, new_processor, _by_record=parse_records(event["Records"]))
+        return cls(event, context, _refs=list(objects_in_notification(event)))
+
+    def planned(self) -> list[S3ObjectRef]:
+        """Every object named, in order (those of unparseable records left out), to read ahead."""
+        if self._by_record is None:
+            return list(self._refs)
+        return [ref for refs in self._by_record.values() for ref in refs]
+
+    def each(self, take: Callable[[S3ObjectRef], None]) -> dict[str, Any]:
+        """Give every object to ``take``, in order; the SQS partial-failure response ({} if none)."""
+        if self._by_record is None or self.new_processor is None:
+            for ref in self._refs:
+                take(ref)
+            return {}
+        by_record = self._by_record
+
+        def add_record(record: SQSRecord) -> None:
+            refs = by_record.get(record.message_id)
+            for ref in refs if refs is not None else objects_in_sqs_body(record.body):
+                take(ref)
+
+        processor = self.new_processor()
+        # A record that fails to read is reported and retried alone; the rest go out now.
+        with processor(list(self.event["Records"]), add_record, self.context):
+            processor.process()
+        return dict(processor.response())

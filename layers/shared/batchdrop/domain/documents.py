@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -131,3 +132,17 @@ def params_settings_hash(params: dict[str, Any]) -> str:
     settings = {name: value for name, value in params.items() if name != "messages"}
     text = json.dumps(settings, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class S3ObjectRef:
+    """One created object, with the version that the notification was about."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str = ""
+    size: int | None = None
+    # Orders the events of one key (a later version has a greater one): see sequencer_is_newer
+    # (adapters.events).
+    sequencer: str | None = None

@@ -6,15 +6,15 @@ batch ends, hours later. So each request is checked first against the rules of A
 retired, takes batches, and can do what the request asks (PDFs, images, structured outputs, the
 effort level, the thinking type, max_tokens). What fails is answered at once, per document.
 
-The decisions are pure; ``ModelCatalogue`` only remembers what the Models API said, so each
-model is fetched once per invocation.
+The decisions are pure; what the Models API said comes through ``ModelFactsSource``
+(usecases.submit.preflight.ModelCatalogue asks it once per model and invocation).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from batchdrop.domain.api_rules import violations
 from batchdrop.domain.models import (
@@ -24,49 +24,22 @@ from batchdrop.domain.models import (
     current_models,
     replacement_for,
 )
-from batchdrop.ports.batches import ModelsApi
 
 CHECKED = "checked"
 SKIPPED = "skipped"
 
 
-@dataclass
-class ModelCatalogue:
-    """What the Models API said during one invocation. Once it could not be reached it is not
-    asked again: ``unavailable`` holds why, and the catalogue checks are skipped."""
-
-    api: ModelsApi
-    unavailable: str | None = None
-    _facts: dict[str, ModelFacts | None] = field(default_factory=dict)
-    _all: list[ModelFacts] | None = None
+class ModelFactsSource(Protocol):
+    """Where check_request learns a model's facts (usecases.submit.preflight.ModelCatalogue: the
+    Models API, asked once per model and invocation)."""
 
     def facts(self, model_id: str) -> ModelFacts | None:
-        """The model's facts; None when it does not exist. Raises ModelsUnavailable.
-
-        A 404 for one model counts as "no such model" only when the catalogue itself can be
-        listed: an endpoint without a Models API (a proxy, an older emulator) answers 404 too,
-        and must not turn every model into an unknown one."""
-        if self.unavailable is not None:
-            raise ModelsUnavailable(self.unavailable)
-        if model_id not in self._facts:
-            try:
-                facts = self.api.model(model_id)
-                if facts is None and self._all is None:
-                    self._all = self.api.models()
-            except ModelsUnavailable as exc:
-                self.unavailable = str(exc) or type(exc).__name__
-                raise
-            self._facts[model_id] = facts
-        return self._facts[model_id]
+        """The model's facts; None when it does not exist. Raises ModelsUnavailable."""
+        ...
 
     def all(self) -> list[ModelFacts]:
         """Every model (for replacements); empty when the list cannot be had."""
-        if self._all is None:
-            try:
-                self._all = self.api.models()
-            except ModelsUnavailable:
-                self._all = []
-        return self._all
+        ...
 
 
 @dataclass(frozen=True)
@@ -194,7 +167,7 @@ def capability_refusals(needs: RequestNeeds, facts: ModelFacts) -> list[str]:
     return reasons
 
 
-def check_request(params: Mapping[str, Any], catalogue: ModelCatalogue | None) -> Verdict:
+def check_request(params: Mapping[str, Any], catalogue: ModelFactsSource | None) -> Verdict:
     """The preflight of one request: the version rules always; the model's facts when the
     catalogue can be reached (``catalogue.unavailable`` says when it could not)."""
     refused = violations(params)

@@ -9,7 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from batchdrop.domain.keys import NAME_RE, SCHEMA_SUFFIX, SCHEMAS_PREFIX
-from batchdrop.domain.profiles import INSTRUCTION_FIELDS, Effort, check_output_schema
+from batchdrop.domain.profiles import INSTRUCTION_FIELDS, Effort
+from batchdrop.domain.schemas import check_output_schema
 
 
 class ProfileSpec(BaseModel):

@@ -3,7 +3,7 @@ AWS and the Anthropic API; the unit tests implement them in memory (tests/fakes.
 
 from batchdrop.ports.batches import BatchBackend, BatchInfo, ModelsApi
 from batchdrop.ports.bucket import Bucket
-from batchdrop.ports.jobs import Claims, JobsStore
+from batchdrop.ports.jobs import ClaimingJobs, Claims, JobsStore
 from batchdrop.ports.messages import EventBus, Notifier
 from batchdrop.ports.runtime import Clock, CrashHook, no_crash
 
@@ -11,6 +11,7 @@ __all__ = [
     "BatchBackend",
     "BatchInfo",
     "Bucket",
+    "ClaimingJobs",
     "Claims",
     "Clock",
     "CrashHook",

@@ -91,3 +91,8 @@ class Claims(Protocol):
     def claim_batch(self, batch_id: str, job_id: str, now: datetime, force: bool = False) -> bool: ...
 
     def batch_holder(self, batch_id: str) -> str | None: ...
+
+
+class ClaimingJobs(JobsStore, Claims, Protocol):
+    """The jobs store with its claims, as one adapter serves both: a batch creation (Submit's,
+    Complete's retry, Poll's reconcile) records the job's moves and claims its batch."""

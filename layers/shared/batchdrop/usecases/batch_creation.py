@@ -33,23 +33,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from batchdrop.adapters.anthropic_backend import (
-    SDK_TIMEOUT_SECONDS,
-    BatchInfo,
-    BatchMayExist,
-    BatchRefused,
-    BatchRejected,
-    MessageBatches,
-)
-from batchdrop.adapters.dynamodb_jobs import JobStore
+from batchdrop.domain.times import parse_time
 from batchdrop.observability import logger
-from batchdrop.ports.runtime import CrashHook, no_crash
+from batchdrop.ports.batches import BatchBackend, BatchInfo, BatchMayExist, BatchRefused, BatchRejected
+from batchdrop.ports.jobs import ClaimingJobs
+from batchdrop.ports.runtime import Clock, CrashHook, no_crash
 
+CreationStore = ClaimingJobs
+
+
+# The longest a create call may take before its answer counts as lost: the batch backend's
+# client gives up by then (adapters.anthropic_backend.SDK_TIMEOUT_SECONDS; a test holds them equal).
+CREATE_TIMEOUT = timedelta(seconds=120)
 # A batch is taken for a job's only if it was created this close to one of the job's own
 # create calls: the clocks of AWS and the API may differ by up to CLOCK_SKEW, and a create
 # takes at most the SDK's timeout to be made.
 CLOCK_SKEW = timedelta(minutes=1)
-CREATE_SPAN = timedelta(seconds=SDK_TIMEOUT_SECONDS) + CLOCK_SKEW
+CREATE_SPAN = CREATE_TIMEOUT + CLOCK_SKEW
 
 
 @dataclass(frozen=True)
@@ -129,9 +129,9 @@ class BatchCreation:
 
     def __init__(
         self,
-        jobs: JobStore,
-        batches: MessageBatches,
-        now: Callable[[], datetime],
+        jobs: CreationStore,
+        batches: BatchBackend,
+        now: Clock,
         policy: CreationPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         crash: CrashHook = no_crash,
@@ -214,7 +214,7 @@ class BatchCreation:
         since = min(job.create_calls) - CLOCK_SKEW
 
         def near_a_call(batch: BatchInfo) -> bool:
-            created = _parse(batch.created_at)
+            created = parse_time(batch.created_at)
             return any(
                 call - CLOCK_SKEW <= created <= call + self.policy.create_span for call in job.create_calls
             )
@@ -293,7 +293,3 @@ class BatchCreation:
             "batch creation unsettled: Poll will find out", extra={"job_id": job.job_id, "reason": reason}
         )
         return Uncertain(reason)
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

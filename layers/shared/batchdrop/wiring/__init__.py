@@ -1,1 +1,2 @@
-"""Wiring: each function's adapters, made once per container, handed to its use case."""
+"""Wiring: each function's adapters, built from its settings once per container, handed to its
+use case."""

@@ -9,10 +9,11 @@ from functools import cache
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
 from batchdrop.adapters import sessions
-from batchdrop.adapters.anthropic_backend import MessageBatches, secret_api_key
+from batchdrop.adapters.anthropic_backend import MessageBatches
 from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.adapters.messaging import JobEvents
 from batchdrop.adapters.s3_bucket import DocumentStore
+from batchdrop.adapters.secrets import secret_api_key
 from batchdrop.ports.runtime import CrashHook
 from batchdrop.settings import Settings
 from batchdrop.usecases.poll import PollPolicy, PollReport, poll_open_jobs

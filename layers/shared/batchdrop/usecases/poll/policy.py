@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
 
-from batchdrop.ports.jobs import Claims, JobsStore
+from batchdrop.ports.jobs import ClaimingJobs
 from batchdrop.usecases.batch_creation import CREATE_SPAN, CreationPolicy
 
 # A poller that claimed "Batch Ended" but died before sending it is replaced after this long.
@@ -15,8 +14,7 @@ ENDING_LEASE = timedelta(minutes=5)
 SUBMIT_GRACE = timedelta(minutes=20)
 
 
-class PollJobs(JobsStore, Claims, Protocol):
-    """The jobs store with its claims: Poll creates a stuck job's batch, which claims it."""
+PollJobs = ClaimingJobs
 
 
 @dataclass

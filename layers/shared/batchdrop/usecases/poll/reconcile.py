@@ -69,8 +69,7 @@ def redrive_creation(
         refusals=job.create_refusals,
         disowned=job.disowned_batches,
     )
-    # BatchCreation still names the adapters it is given (its module is Submit's to retype).
-    creation = BatchCreation(jobs, batches, now, policy.creation(), crash=crash)  # type: ignore[arg-type]
+    creation = BatchCreation(jobs, batches, now, policy.creation(), crash=crash)
     outcome = creation.run(target, lambda: requests_from_lines(store.read_lines(key)))
     if isinstance(outcome, Created):
         (report.adopted if outcome.adopted else report.created).append(job.job_id)

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from batchdrop.adapters.s3_bucket import DocumentGone, ReadAhead, StoredDocument
+from batchdrop.ports.bucket import DocumentGone, StoredDocument
+from batchdrop.usecases.submit.read_ahead import ReadAhead
 
 
 class Reads:

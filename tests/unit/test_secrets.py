@@ -1,4 +1,4 @@
-"""anthropic_batches.api_key_from_secret: the secret as a plain string or as JSON."""
+"""adapters.secrets.api_key_from_secret: the secret as a plain string or as JSON."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from batchdrop.adapters.anthropic_backend import api_key_from_secret
+from batchdrop.adapters.secrets import api_key_from_secret
 
 KEY = "sk-ant-api03-test-key"
 

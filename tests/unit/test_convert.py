@@ -1,4 +1,4 @@
-"""converters: each kind of document becomes exact content blocks, or an exact reason it cannot."""
+"""domain.convert: each kind of document becomes exact content blocks, or an exact reason it cannot."""
 
 from __future__ import annotations
 
@@ -17,8 +17,14 @@ from docx.document import Document as WordDocument
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
-from batchdrop.domain import converters
-from batchdrop.domain.converters import SUPPORTED_EXTENSIONS, Converted, DocumentLimits, convert
+from batchdrop.domain.convert import (
+    SUPPORTED_EXTENSIONS,
+    Converted,
+    DocumentLimits,
+    convert,
+    max_source_bytes,
+)
+from batchdrop.domain.convert import limits as convert_limits
 from batchdrop.domain.documents import DocumentRejected
 from batchdrop.domain.keys import InboxKey
 from tests.fixtures import files
@@ -87,7 +93,7 @@ def test_an_unexpected_failure_becomes_a_rejection_chained_to_its_cause(
     def broken(_: object) -> tuple[int, int]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(imagesize, "get", broken)  # what converters imports to read an image
+    monkeypatch.setattr(imagesize, "get", broken)  # what domain.convert.image imports to read an image
     # When / Then: the window gets a rejection, and the logs can still see the original error
     with pytest.raises(DocumentRejected, match=r"^the document could not be converted: boom$") as caught:
         _convert("a.png", files.png())
@@ -389,7 +395,7 @@ def test_a_pdf_over_the_request_size_is_rejected_at_its_base64_size() -> None:
 
 def test_the_default_request_limit_is_shown_in_megabytes() -> None:
     with pytest.raises(DocumentRejected, match=r"a request may be at most 32\.0 MB \(33,554,432 bytes\)$"):
-        converters._check_request_size("the PDF", 33_554_433, DocumentLimits())
+        convert_limits.check_request_size("the PDF", 33_554_433, DocumentLimits())
 
 
 # --- images -------------------------------------------------------------------------------------
@@ -586,12 +592,12 @@ def test_a_corrupt_word_document_is_rejected(body: bytes, reason: str) -> None:
     ],
 )
 def test_each_kind_has_a_largest_readable_size(path: str, limit: int) -> None:
-    assert converters.max_source_bytes(_doc(path)) == limit
+    assert max_source_bytes(_doc(path)) == limit
 
 
 def test_an_unsupported_type_is_rejected_before_it_is_read() -> None:
     with pytest.raises(DocumentRejected, match=r"^unsupported file type '\.zip'; batchdrop reads text"):
-        converters.max_source_bytes(_doc("archive.zip"))
+        max_source_bytes(_doc("archive.zip"))
 
 
 def test_a_text_document_over_its_source_limit_is_rejected_by_size() -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from batchdrop.adapters.anthropic_backend import BatchInfo, BatchMayExist, BatchRefused, BatchRejected
+from batchdrop.domain.times import iso_exact
+from batchdrop.ports.batches import BatchInfo, BatchMayExist, BatchRefused, BatchRejected
 from batchdrop.usecases.batch_creation import (
     BatchCreation,
     Created,
@@ -31,17 +32,13 @@ class Clock:
         return self.now
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def _batch(batch_id: str, created: datetime, requests: int) -> BatchInfo:
     return BatchInfo(
         id=batch_id,
         processing_status="in_progress",
         request_counts={"processing": requests, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0},
-        created_at=_iso(created),
-        expires_at=_iso(created + timedelta(hours=24)),
+        created_at=iso_exact(created),
+        expires_at=iso_exact(created + timedelta(hours=24)),
         ended_at=None,
     )
 
@@ -285,3 +282,11 @@ def test_a_writer_that_lost_its_lease_never_calls_create() -> None:
     # Then it leaves the creation to the new owner: no create, nothing recorded
     assert isinstance(outcome, Uncertain) and batches.log == []
     assert jobs.submitted == {} and jobs.waiting == {}
+
+
+def test_the_create_timeout_is_the_sdk_clients() -> None:
+    # A create's answer counts as lost after CREATE_TIMEOUT: the SDK client gives up just then.
+    from batchdrop.adapters.anthropic_backend import SDK_TIMEOUT_SECONDS
+    from batchdrop.usecases.batch_creation import CREATE_TIMEOUT
+
+    assert CREATE_TIMEOUT.total_seconds() == SDK_TIMEOUT_SECONDS

@@ -1,0 +1,74 @@
+"""What passes between the steps of Submit: a pending request, a batch's limits, what became of
+each job and of the window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from batchdrop.domain.manifest import ManifestEntry
+
+# The create body is {"requests": [r1,r2,...]}: the wrapper plus a comma per request.
+BODY_OVERHEAD = len('{"requests":[]}')
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """What one batch may hold (the API's limits by default; smaller in tests)."""
+
+    max_requests: int = 100_000
+    max_bytes: int = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    entry: ManifestEntry
+    request: dict[str, Any]
+    line: str  # the request as JSON, once: its size counts against the batch, and it is kept
+    budget: float | None = None  # its profile's max_job_cost_usd
+    # The profile's JSON Schema when the request was built with it: written once per job.
+    schema: dict[str, Any] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.line.encode())
+
+
+@dataclass(frozen=True)
+class JobSubmitted:
+    job_id: str
+    batch_id: str | None  # None while the job waits for capacity or Poll settles its creation
+    requests: int
+    creation: str = "created"  # created, adopted, waiting, uncertain, gave_up
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    jobs: list[JobSubmitted]
+    submitted: int
+    rejected: int
+    ignored: int
+    rejection_job_id: str | None = None
+    duplicates: int = 0
+    preflight: str | None = None  # "skipped" when the Models API could not be reached
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **({"preflight": self.preflight} if self.preflight else {}),
+            "duplicates": self.duplicates,
+            "jobs": [
+                {
+                    "job_id": j.job_id,
+                    "batch_id": j.batch_id,
+                    "requests": j.requests,
+                    "creation": j.creation,
+                    **({"reason": j.reason} if j.reason else {}),
+                }
+                for j in self.jobs
+            ],
+            "submitted": self.submitted,
+            "rejected": self.rejected,
+            "ignored": self.ignored,
+            "rejection_job_id": self.rejection_job_id,
+        }

@@ -1,0 +1,101 @@
+"""The Submit function's wiring: its adapters built from the settings, once per container, and
+the ports and rules its use case (usecases.submit.submit_window) runs with.
+
+Clients are created at import (a Lambda container's init, reused by every invocation); the
+Anthropic SDK, the converters' format libraries and the profile schema load on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from botocore.config import Config
+
+from batchdrop.adapters import sessions
+from batchdrop.adapters.anthropic_backend import MessageBatches
+from batchdrop.adapters.dynamodb_jobs import JobStore
+from batchdrop.adapters.messaging import Notifier
+from batchdrop.adapters.s3_bucket import DocumentStore
+from batchdrop.adapters.secrets import secret_api_key
+from batchdrop.domain.convert import DocumentLimits
+from batchdrop.domain.pricing import PriceTable
+from batchdrop.domain.profiles import ProfileCatalog
+from batchdrop.settings import Settings
+from batchdrop.usecases.batch_creation import CreationPolicy
+from batchdrop.usecases.cancel import cancel_job
+from batchdrop.usecases.submit import BatchLimits, SubmitPorts, SubmitRules
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_record_processor() -> BatchProcessor:
+    """Powertools' processor of one SQS batch: reports the records that failed, alone."""
+    return BatchProcessor(event_type=EventType.SQS)
+
+
+def submit_rules(settings: Settings) -> SubmitRules:
+    return SubmitRules(
+        document_limits=DocumentLimits(max_pdf_pages=settings.pdf_max_pages),
+        batch_limits=BatchLimits(
+            max_requests=settings.batch_max_requests, max_bytes=settings.batch_max_bytes
+        ),
+        prices=PriceTable.bundled(),
+        max_job_cost_usd=settings.max_job_cost_usd,
+        read_concurrency=settings.document_read_concurrency,
+        # A job's creation is Submit's for the grace; then Poll's (it outlasts the 15-minute timeout).
+        creation=CreationPolicy(
+            lease=timedelta(seconds=settings.submit_grace_seconds),
+            queue_wait_max=settings.queue_wait_max,
+            first_backoff=timedelta(seconds=settings.queue_retry_first_seconds),
+            create_span=timedelta(seconds=settings.create_span_seconds),
+        ),
+    )
+
+
+@dataclass
+class SubmitWiring:
+    """The function's adapters, and what its use case is given of them."""
+
+    settings: Settings
+    store: DocumentStore
+    jobs: JobStore
+    batches: MessageBatches
+    notifier: Notifier
+    rules: SubmitRules
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SubmitWiring:
+        aws = sessions.session()  # all the function's clients, response timestamps unparsed
+        # One pooled connection per concurrent read (botocore keeps 10 by default).
+        s3_config = Config(max_pool_connections=max(10, settings.document_read_concurrency))
+        return cls(
+            settings=settings,
+            store=DocumentStore(aws.client("s3", config=s3_config), settings.bucket_name),
+            jobs=JobStore(aws.resource("dynamodb").Table(settings.jobs_table_name)),
+            batches=MessageBatches(
+                secret_api_key(settings.anthropic_secret_name, settings.api_key_max_age_seconds),
+                settings.anthropic_base_url,
+            ),
+            notifier=Notifier(aws.client("sns"), settings.topic_arn),
+            rules=submit_rules(settings),
+        )
+
+    def cancel(self, job_id: str) -> str:
+        return cancel_job(job_id, self.jobs, self.batches, now())
+
+    def ports(self, load_profiles: Callable[[], ProfileCatalog]) -> SubmitPorts:
+        return SubmitPorts(
+            store=self.store,
+            jobs=self.jobs,
+            batches=self.batches,
+            now=now,
+            load_profiles=load_profiles,
+            notifier=self.notifier,
+            models=self.batches,  # the same client answers for the Models API
+            cancel=self.cancel,
+        )
