@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from batchdrop.adapters.dynamodb_jobs import iso
+from batchdrop.domain.job_summary import JobSummary
 from batchdrop.domain.manifest import ManifestEntry
 from batchdrop.domain.pricing import PriceTable
-from batchdrop.domain.results import JobSummary
+from batchdrop.domain.result_line import ResultLine
 from batchdrop_local import reports
 from batchdrop_local.cli import main
 from tests.integration.harness import Stack, load_event
@@ -677,7 +678,9 @@ def test_summary_lines_name_the_prices_date_thinking_and_approximate_or_unverifi
         result_key="results/default/b.txt.md",
         model="claude-fable-5-2",
     )
-    summary.record_result(entry, {"custom_id": "doc-2", "result": {"type": "succeeded", "message": message}})
+    summary.record_result(
+        entry, ResultLine.of({"custom_id": "doc-2", "result": {"type": "succeeded", "message": message}})
+    )
 
     lines = reports._summary_lines(summary.to_dict(), "jobs/job-1/summary.json")
 
