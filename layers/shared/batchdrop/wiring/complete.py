@@ -5,22 +5,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from batchdrop.adapters.anthropic_backend import MessageBatches, secret_api_key
-from batchdrop.adapters.dynamodb_jobs import JobStore
-from batchdrop.adapters.messaging import JobEvents, Notifier
-from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.domain.summary import Summary, UsageRow
 from batchdrop.observability import metrics
-from batchdrop.ports import CrashHook
+from batchdrop.ports import BatchBackend, Bucket, CrashHook, EventBus, JobsStore, Notifier
 from batchdrop.settings import Settings
-from batchdrop.usecases.batch_creation import CreationPolicy
 from batchdrop.usecases.complete import CompletionContext
-from batchdrop.wiring.lazy import LazySession
+from batchdrop.wiring.lazy import Lazy, LazySession
+
+if TYPE_CHECKING:
+    from batchdrop.usecases.batch_creation import CreationPolicy
 
 
 def _now() -> datetime:
@@ -28,37 +26,78 @@ def _now() -> datetime:
 
 
 def completion_context(settings: Settings) -> CompletionContext:
-    """Complete's context from its settings; no client is made until it is first used."""
+    """Complete's context from its settings. Each adapter (and its AWS client) is made when
+    first used: the S3 and DynamoDB adapters import boto3 and s3transfer, which a cold start
+    then does not pay for before the first event."""
     aws = LazySession()  # all the function's clients, response timestamps unparsed
-    # One pooled connection per concurrent write (botocore keeps 10 by default).
-    s3_config = _pool_config(max(10, settings.result_write_concurrency))
     return CompletionContext(
-        jobs=JobStore(aws.table(settings.jobs_table_name)),
-        store=DocumentStore(aws.client("s3", config=s3_config), settings.bucket_name),
-        batches=MessageBatches(
-            secret_api_key(settings.anthropic_secret_name, settings.api_key_max_age_seconds),
-            settings.anthropic_base_url,
-        ),
-        notifier=Notifier(aws.client("sns"), settings.topic_arn),
-        events=JobEvents(aws.client("events"), settings.event_bus_name),
+        jobs=cast("JobsStore", Lazy(lambda: _jobs(aws, settings))),
+        store=cast("Bucket", Lazy(lambda: _store(aws, settings))),
+        batches=cast("BatchBackend", Lazy(lambda: _batches(settings))),
+        notifier=cast("Notifier", Lazy(lambda: _notifier(aws, settings))),
+        events=cast("EventBus", Lazy(lambda: _events(aws, settings))),
         prices=PriceTable.bundled(),
         now=_now,
         write_concurrency=settings.result_write_concurrency,
         lease=timedelta(seconds=settings.completing_lease_seconds),
         max_attempts=settings.max_attempts,
-        creation=CreationPolicy(
-            lease=timedelta(seconds=settings.submit_grace_seconds),
-            queue_wait_max=settings.queue_wait_max,
-            first_backoff=timedelta(seconds=settings.queue_retry_first_seconds),
-            create_span=timedelta(seconds=settings.create_span_seconds),
-        ),
+        creation=cast("CreationPolicy", Lazy(lambda: _creation(settings))),
     )
 
 
-def _pool_config(connections: int) -> Any:
+def _jobs(aws: LazySession, settings: Settings) -> JobsStore:
+    from batchdrop.adapters.dynamodb_jobs import JobStore
+
+    return JobStore(aws.table(settings.jobs_table_name))
+
+
+def _store(aws: LazySession, settings: Settings) -> Bucket:
     from botocore.config import Config
 
-    return Config(max_pool_connections=connections)
+    from batchdrop.adapters.s3_bucket import DocumentStore
+
+    # One pooled connection per concurrent write (botocore keeps 10 by default).
+    config = Config(max_pool_connections=max(10, settings.result_write_concurrency))
+    return DocumentStore(aws.client("s3", config=config), settings.bucket_name)
+
+
+def _batches(settings: Settings) -> BatchBackend:
+    from batchdrop.adapters.anthropic_backend import MessageBatches, secret_api_key
+
+    return MessageBatches(
+        secret_api_key(settings.anthropic_secret_name, settings.api_key_max_age_seconds),
+        settings.anthropic_base_url,
+    )
+
+
+def _notifier(aws: LazySession, settings: Settings) -> Notifier:
+    from batchdrop.adapters.messaging import Notifier as SnsNotifier
+
+    return SnsNotifier(aws.client("sns"), settings.topic_arn)
+
+
+def _events(aws: LazySession, settings: Settings) -> EventBus:
+    from batchdrop.adapters.messaging import JobEvents
+
+    return JobEvents(aws.client("events"), settings.event_bus_name)
+
+
+def _creation(settings: Settings) -> CreationPolicy:
+    """How a follow-up job's batch is created (usecases.batch_creation, loaded when needed)."""
+    from batchdrop.usecases.batch_creation import CreationPolicy
+
+    return CreationPolicy(
+        lease=timedelta(seconds=settings.submit_grace_seconds),
+        queue_wait_max=settings.queue_wait_max,
+        first_backoff=timedelta(seconds=settings.queue_retry_first_seconds),
+        create_span=timedelta(seconds=settings.create_span_seconds),
+    )
+
+
+def job_of(event: dict[str, Any]) -> str:
+    """The job a "Batch Ended" event (EventBridge) names. Read from the event as delivered:
+    Powertools' data classes package loads every event type it knows (a fifth of a second)."""
+    return str(event["detail"]["job_id"])
 
 
 def for_invocation(ctx: CompletionContext, context: Any, crash: CrashHook) -> CompletionContext:

@@ -5,13 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.ports import BatchBackend, Bucket, Clock, CrashHook, EventBus, JobsStore, Notifier, no_crash
-from batchdrop.usecases.batch_creation import CreationPolicy
+
+if TYPE_CHECKING:
+    from batchdrop.usecases.batch_creation import CreationPolicy
 
 # A Complete invocation that holds a job longer than this without finishing is presumed dead.
 COMPLETING_LEASE = timedelta(minutes=20)
+
+
+def _default_creation() -> CreationPolicy:
+    # batch_creation (and the adapters it names) loads when a follow-up job is first made.
+    from batchdrop.usecases.batch_creation import CreationPolicy
+
+    return CreationPolicy()
 
 
 class WrongBatch(RuntimeError):
@@ -39,4 +49,4 @@ class CompletionContext:
     # Seconds this invocation has left (Lambda's context); None: no limit.
     remaining: Callable[[], float] | None = None
     # How a follow-up job's batch is created (leases, waiting for queue capacity).
-    creation: CreationPolicy = field(default_factory=CreationPolicy)
+    creation: CreationPolicy = field(default_factory=_default_creation)

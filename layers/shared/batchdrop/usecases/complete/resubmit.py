@@ -12,7 +12,6 @@ from batchdrop.domain.keys import manifest_key, requests_key
 from batchdrop.domain.manifest import ManifestEntry, dump_manifest, follow_up_job_id
 from batchdrop.domain.structured import Feedback, with_feedback
 from batchdrop.observability import logger
-from batchdrop.usecases.batch_creation import BatchCreation, JobToCreate, new_owner
 from batchdrop.usecases.complete.context import CompletionContext
 
 
@@ -33,6 +32,9 @@ def resubmit(
     Poll finds the follow-up once its lease runs out and creates (or adopts) its batch, so its
     documents cannot be orphaned.
     """
+    # The shared creation routine loads when a job first has something to ask again.
+    from batchdrop.usecases.batch_creation import BatchCreation, JobToCreate, new_owner
+
     follow_up = follow_up_job_id(job.job_id, attempt)
     if ctx.jobs.get(follow_up) is not None:
         return follow_up  # recorded by an earlier run of this completion; Poll sees it through
