@@ -12,7 +12,6 @@ from typing import IO, Any
 
 from batchdrop.domain.documents_table import RowFacts
 from batchdrop.domain.job import JobRecord
-from batchdrop.domain.job_summary import JobSummary
 from batchdrop.domain.manifest import REJECTED, ManifestEntry, follow_up_job_id
 from batchdrop.domain.manifest_facts import ManifestFacts
 from batchdrop.domain.manifest_index import LOOKUP_CHUNK, ManifestIndex
@@ -54,10 +53,6 @@ class Collection:
         self.schemas = SchemaCache(ctx.store.get_json)
         # Where what is asked again goes (the id is derived, so it is known before it exists).
         self.follow_up = follow_up_job_id(job.job_id, self.attempt + 1)
-
-    @property
-    def summary(self) -> JobSummary:
-        return self.progress.summary
 
     def collect(self, raw: IO[str]) -> bool:
         """Stream the results (each line as sent also to ``raw``); False when time ran short
