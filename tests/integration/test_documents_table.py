@@ -258,7 +258,7 @@ def test_a_hand_over_keeps_every_row_and_the_feedback(stack: Stack, monkeypatch:
     monkeypatch.setattr(module, "context_for_jobs", replace(module.context_for_jobs, remaining=None))
 
     # Given an invocation that runs short of time after each checkpoint (one result at a time)
-    monkeypatch.setattr("batchdrop.usecases.complete.CHECKPOINT_EVERY", 1)
+    monkeypatch.setattr("batchdrop.usecases.complete.collect.CHECKPOINT_EVERY", 1)
     handed_over = 0
     while True:
         short = replace(module.context_for_jobs, remaining=lambda: 30.0)
@@ -301,7 +301,7 @@ def test_a_crash_keeps_rows_and_feedback_exact(
         Endpoint=stack.queue_arn(notifications),
     )
     job_id, event = _job_of_every_outcome(stack, monkeypatch)
-    monkeypatch.setattr("batchdrop.usecases.complete.CHECKPOINT_EVERY", 2)
+    monkeypatch.setattr("batchdrop.usecases.complete.collect.CHECKPOINT_EVERY", 2)
     # (the follow-up's creation lease shortened, so that Poll may create its batch at once)
     complete = stack.handler("CompleteFunction", SUBMIT_GRACE_SECONDS="0")
 

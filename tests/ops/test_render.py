@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from batchdrop.domain.job import JobRecord
+from batchdrop.domain.job_summary import JobSummary
 from batchdrop.domain.manifest import ManifestEntry
 from batchdrop.domain.pricing import PriceTable
-from batchdrop.domain.results import JobSummary
+from batchdrop.domain.result_line import ResultLine
 from batchdrop.domain.times import iso
 from batchdrop_ops.reading import Manifest
 from batchdrop_ops.render.cost import cost_per_model, job_cost_by_profile, render_cost
@@ -88,7 +89,9 @@ def test_summary_lines_name_the_prices_date_thinking_and_approximate_or_unverifi
         result_key="results/default/b.txt.md",
         model="claude-fable-5-2",
     )
-    summary.record_result(entry, {"custom_id": "doc-2", "result": {"type": "succeeded", "message": message}})
+    summary.record_result(
+        entry, ResultLine.of({"custom_id": "doc-2", "result": {"type": "succeeded", "message": message}})
+    )
 
     lines = summary_lines(summary.to_dict(), "jobs/job-1/summary.json")
 

@@ -11,6 +11,7 @@ from batchdrop.domain.documents_table import COLUMNS, RowFacts, document_row, jo
 from batchdrop.domain.keys import rows_part_key, table_key
 from batchdrop.domain.manifest import REJECTED, ManifestEntry
 from batchdrop.domain.pricing import PriceTable, TokenUsage
+from batchdrop.domain.result_line import ResultLine
 
 JOB = "20261125T090000Z-0a1b2c3d"
 BATCH = "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"
@@ -66,7 +67,7 @@ def test_an_answer_row_has_every_column_the_tokens_by_kind_and_the_cost_of_its_r
         _entry(),
         RowFacts(
             "succeeded",
-            _succeeded(USAGE),
+            ResultLine.of(_succeeded(USAGE)),
             result_key="results/extract/receipts/cafe.jpg.json",
             extracted={"total": 7.5},
         ),
@@ -110,7 +111,7 @@ def test_a_model_with_no_known_price_has_no_cost_not_a_zero() -> None:
         JOB,
         BATCH,
         _entry(model="claude-future-9"),
-        RowFacts("succeeded", _succeeded(USAGE, "claude-future-9")),
+        RowFacts("succeeded", ResultLine.of(_succeeded(USAGE, "claude-future-9"))),
         PRICES,
     )
     assert (row["cost_batch_usd"], row["cost_standard_usd"]) == (None, None)
@@ -125,7 +126,9 @@ def test_an_unbilled_request_costs_zero() -> None:
             "error": {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}},
         },
     }
-    row = document_row(JOB, BATCH, _entry(), RowFacts("retried", line, retried_in=f"{JOB}-a3"), PRICES)
+    row = document_row(
+        JOB, BATCH, _entry(), RowFacts("retried", ResultLine.of(line), retried_in=f"{JOB}-a3"), PRICES
+    )
     assert (row["cost_batch_usd"], row["cost_standard_usd"], row["input_tokens"]) == (0.0, 0.0, 0)
     assert (row["outcome"], row["error_type"], row["retried_in"]) == (
         "retried",
@@ -140,7 +143,9 @@ def test_an_invalid_answer_asked_again_is_billed_and_says_why() -> None:
         JOB,
         BATCH,
         _entry(),
-        RowFacts("retried", _succeeded(USAGE), error_type="invalid_output", retried_in=f"{JOB}-a3"),
+        RowFacts(
+            "retried", ResultLine.of(_succeeded(USAGE)), error_type="invalid_output", retried_in=f"{JOB}-a3"
+        ),
         PRICES,
     )
     cost = PRICES.cost(MODEL, TokenUsage.from_api(USAGE))
@@ -155,7 +160,7 @@ def test_expired_and_canceled_requests_name_that_as_their_error(result_type: str
         JOB,
         BATCH,
         _entry(),
-        RowFacts(result_type, {"custom_id": "c", "result": {"type": result_type}}),
+        RowFacts(result_type, ResultLine.of({"custom_id": "c", "result": {"type": result_type}})),
         PRICES,
     )
     assert row["error_type"] == result_type and row["cost_batch_usd"] == 0.0

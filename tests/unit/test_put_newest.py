@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from batchdrop.adapters.s3_bucket import DocumentStore, WriteContended
 from batchdrop.domain.manifest import ManifestEntry
+from batchdrop.domain.result_line import ResultLine
 from batchdrop.domain.results import ResultObject, Superseded, error_object, result_object
 
 BUCKET = "documents"
@@ -54,7 +55,7 @@ def _answer(job: str, entry: ManifestEntry, text: str) -> ResultObject:
             },
         },
     }
-    return result_object(job, entry, line)
+    return result_object(job, entry, ResultLine.of(line))
 
 
 def _body(s3: Any, key: str) -> str:

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from batchdrop.domain import results
+from batchdrop.domain import job_summary, results
+from batchdrop.domain.job_summary import MAX_ERRORS_IN_SUMMARY, JobSummary
 from batchdrop.domain.manifest import REJECTED, ManifestEntry
 from batchdrop.domain.pricing import PriceTable, TokenUsage
+from batchdrop.domain.result_line import ResultLine
 from batchdrop.domain.results import (
-    MAX_ERRORS_IN_SUMMARY,
-    JobSummary,
     ResultObject,
     answer_text,
     error_object,
@@ -143,7 +143,7 @@ def test_succeeded_line_becomes_markdown_answer() -> None:
         ],
         stop_reason="max_tokens",
     )
-    assert result_object(JOB, entry, line) == ResultObject(
+    assert result_object(JOB, entry, ResultLine.of(line)) == ResultObject(
         key="results/default/q3/report.txt.md",
         body="# Résumé\nok".encode(),
         content_type="text/markdown; charset=utf-8",
@@ -161,7 +161,9 @@ def test_succeeded_line_becomes_markdown_answer() -> None:
 def test_succeeded_line_with_json_result_key_is_json() -> None:
     entry = _entry("invoice.txt", profile="extract", suffix=".json")
     obj = result_object(
-        JOB, entry, _succeeded([{"type": "text", "text": '{"total": 3}'}], model="claude-sonnet-4-6")
+        JOB,
+        entry,
+        ResultLine.of(_succeeded([{"type": "text", "text": '{"total": 3}'}], model="claude-sonnet-4-6")),
     )
     assert obj.key == "results/extract/invoice.txt.json"
     assert obj.body == b'{\n  "total": 3\n}\n'  # validated and pretty-printed
@@ -174,13 +176,13 @@ def test_succeeded_line_with_json_result_key_is_json() -> None:
 def test_json_answer_in_a_code_fence_is_accepted() -> None:
     entry = _entry("invoice.txt", profile="extract", suffix=".json")
     fenced = '```json\n{"total": 3, "currency": "€"}\n```'
-    obj = result_object(JOB, entry, _succeeded([{"type": "text", "text": fenced}]))
+    obj = result_object(JOB, entry, ResultLine.of(_succeeded([{"type": "text", "text": fenced}])))
     assert json.loads(obj.body) == {"total": 3, "currency": "€"}
 
 
 def test_answer_that_is_not_json_becomes_an_error_with_the_answer_kept() -> None:
     entry = _entry("invoice.txt", profile="extract", suffix=".json")
-    obj = result_object(JOB, entry, _succeeded([{"type": "text", "text": "The total is 3."}]))
+    obj = result_object(JOB, entry, ResultLine.of(_succeeded([{"type": "text", "text": "The total is 3."}])))
     assert obj.key == entry.error_key
     assert obj.outcome == "invalid_json"
     body = json.loads(obj.body)
@@ -200,7 +202,7 @@ def test_answer_that_is_not_json_becomes_an_error_with_the_answer_kept() -> None
 )
 def test_errored_line_becomes_error_json(error_type: str, message: str) -> None:
     entry = _entry()
-    obj = result_object(JOB, entry, _errored(error_type, message))
+    obj = result_object(JOB, entry, ResultLine.of(_errored(error_type, message)))
     assert obj.key == "results/default/q3/report.txt.error.json"
     assert obj.content_type == "application/json; charset=utf-8"
     assert obj.metadata == {
@@ -222,7 +224,7 @@ def test_errored_line_becomes_error_json(error_type: str, message: str) -> None:
 
 
 def test_errored_line_without_message() -> None:
-    obj = result_object(JOB, _entry(), _errored("api_error", ""))
+    obj = result_object(JOB, _entry(), ResultLine.of(_errored("api_error", "")))
     body = _body(obj)
     assert body["reason"] == "the API answered api_error"
     assert body["error"] == {"type": "api_error", "message": ""}
@@ -230,7 +232,7 @@ def test_errored_line_without_message() -> None:
 
 def test_errored_line_without_error_body() -> None:
     line = {"custom_id": "b", "result": {"type": "errored", "error": None}}
-    body = _body(result_object(JOB, _entry(), line))
+    body = _body(result_object(JOB, _entry(), ResultLine.of(line)))
     assert body["error"] == {"type": "unknown_error", "message": ""}
     assert body["reason"] == "the API answered unknown_error"
 
@@ -243,7 +245,7 @@ def test_errored_line_without_error_body() -> None:
     ],
 )
 def test_expired_and_canceled_lines_become_errors_with_reason(result_type: str, reason: str) -> None:
-    obj = result_object(JOB, _entry(), {"custom_id": "c", "result": {"type": result_type}})
+    obj = result_object(JOB, _entry(), ResultLine.of({"custom_id": "c", "result": {"type": result_type}}))
     assert obj.key == "results/default/q3/report.txt.error.json"
     body = _body(obj)
     assert body["result_type"] == result_type
@@ -254,7 +256,7 @@ def test_expired_and_canceled_lines_become_errors_with_reason(result_type: str, 
 
 def test_error_body_keeps_unicode_unescaped() -> None:
     entry = _entry("été/notes, v2.txt")
-    obj = result_object(JOB, entry, {"custom_id": "c", "result": {"type": "expired"}})
+    obj = result_object(JOB, entry, ResultLine.of({"custom_id": "c", "result": {"type": "expired"}}))
     assert "été/notes, v2.txt".encode() in obj.body
     assert _body(obj)["document"] == "inbox/default/été/notes, v2.txt"
 
@@ -305,27 +307,31 @@ def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
     summary = _summary()
     text = [{"type": "text", "text": "x"}]
     summary.record_result(
-        _entry("a.txt"), _succeeded(text, model="claude-haiku-4-5", usage=_usage(1_000_000, 100_000))
+        _entry("a.txt"),
+        ResultLine.of(_succeeded(text, model="claude-haiku-4-5", usage=_usage(1_000_000, 100_000))),
     )
     summary.record_result(
         _entry("b.txt"),
-        _succeeded(
-            text,
-            model="claude-haiku-4-5",
-            stop_reason="max_tokens",
-            usage=_usage(500_000, 0, cache_read_input_tokens=1_000_000),
+        ResultLine.of(
+            _succeeded(
+                text,
+                model="claude-haiku-4-5",
+                stop_reason="max_tokens",
+                usage=_usage(500_000, 0, cache_read_input_tokens=1_000_000),
+            )
         ),
     )
     summary.record_result(
         _entry("c.txt", profile="extract"),
-        _succeeded(text, model="claude-sonnet-4-6", usage=_usage(1_000_000, 1_000_000)),
+        ResultLine.of(_succeeded(text, model="claude-sonnet-4-6", usage=_usage(1_000_000, 1_000_000))),
     )
     summary.record_result(
-        _entry("d.txt"), _succeeded(text, model="claude-mystery-9", usage=_usage(2_000_000, 3_000_000))
+        _entry("d.txt"),
+        ResultLine.of(_succeeded(text, model="claude-mystery-9", usage=_usage(2_000_000, 3_000_000))),
     )
-    summary.record_result(_entry("e.txt"), _errored("overloaded_error", "Overloaded"))
-    summary.record_result(_entry("f.txt"), {"custom_id": "f", "result": {"type": "expired"}})
-    summary.record_result(_entry("g.txt"), {"custom_id": "g", "result": {"type": "canceled"}})
+    summary.record_result(_entry("e.txt"), ResultLine.of(_errored("overloaded_error", "Overloaded")))
+    summary.record_result(_entry("f.txt"), ResultLine.of({"custom_id": "f", "result": {"type": "expired"}}))
+    summary.record_result(_entry("g.txt"), ResultLine.of({"custom_id": "g", "result": {"type": "canceled"}}))
     summary.record_failure(
         _entry("h.pdf", result_key=None, status=REJECTED), "rejected", "unsupported file type '.pdf'"
     )
@@ -434,7 +440,8 @@ def test_summary_counts_usage_and_cost_with_unknown_model() -> None:
 def test_summary_all_priced_is_complete() -> None:
     summary = _summary()
     summary.record_result(
-        _entry(), _succeeded([], model="claude-opus-4-1-20250805", usage=_usage(1_000_000, 1_000_000))
+        _entry(),
+        ResultLine.of(_succeeded([], model="claude-opus-4-1-20250805", usage=_usage(1_000_000, 1_000_000))),
     )
     data = summary.to_dict()
     assert data["cost"] == {
@@ -452,7 +459,7 @@ def test_summary_all_priced_is_complete() -> None:
 
 def test_summary_only_unknown_models_costs_zero_but_is_incomplete() -> None:
     summary = _summary()
-    summary.record_result(_entry(), _succeeded([], model="gpt-4o", usage=_usage(10, 10)))
+    summary.record_result(_entry(), ResultLine.of(_succeeded([], model="gpt-4o", usage=_usage(10, 10))))
     cost = summary.to_dict()["cost"]
     assert cost["complete"] is False
     assert cost["unknown_price_models"] == ["gpt-4o"]
@@ -485,7 +492,7 @@ def test_summary_succeeded_without_model_falls_back_to_entry_model() -> None:
     summary = _summary()
     line = _succeeded([], usage=_usage(1, 2))
     del line["result"]["message"]["model"]
-    summary.record_result(_entry(model="claude-sonnet-4-6"), line)
+    summary.record_result(_entry(model="claude-sonnet-4-6"), ResultLine.of(line))
     assert summary.usage_by_model == {"claude-sonnet-4-6": TokenUsage(input_tokens=1, output_tokens=2)}
 
 
@@ -493,8 +500,8 @@ def test_summary_errors_capped() -> None:
     summary = _summary()
     failures = MAX_ERRORS_IN_SUMMARY + 5
     for n in range(failures):
-        summary.record_result(_entry(f"{n}.txt"), _errored())
-    summary.record_result(_entry("ok.txt"), _succeeded([{"type": "text", "text": "ok"}]))
+        summary.record_result(_entry(f"{n}.txt"), ResultLine.of(_errored()))
+    summary.record_result(_entry("ok.txt"), ResultLine.of(_succeeded([{"type": "text", "text": "ok"}])))
     data = summary.to_dict()
     assert MAX_ERRORS_IN_SUMMARY == 100
     assert data["documents"] == failures + 1
@@ -506,7 +513,7 @@ def test_summary_errors_capped() -> None:
 
 
 def test_summary_errors_exactly_at_cap_not_truncated(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(results, "MAX_ERRORS_IN_SUMMARY", 3)
+    monkeypatch.setattr(job_summary, "MAX_ERRORS_IN_SUMMARY", 3)
     summary = _summary()
     for n in range(3):
         summary.record_failure(_entry(f"{n}.txt"), "rejected", "empty")
@@ -553,8 +560,8 @@ def test_metadata_value_quotes_to_ascii_and_caps_with_a_digest() -> None:
 
 def test_result_objects_carry_the_versions_sequencer() -> None:
     entry = replace(_entry(), sequencer="0055AED6DCD90281E5")
-    answer = result_object(JOB, entry, _succeeded([{"type": "text", "text": "ok"}]))
-    error = result_object(JOB, entry, _errored())
+    answer = result_object(JOB, entry, ResultLine.of(_succeeded([{"type": "text", "text": "ok"}])))
+    error = result_object(JOB, entry, ResultLine.of(_errored()))
     for obj in (answer, error):
         assert obj.metadata["batchdrop-sequencer"] == "0055AED6DCD90281E5"
         assert obj.metadata["batchdrop-version-id"] == "v1"
@@ -583,8 +590,10 @@ def test_summary_counts_a_superseded_version_bills_it_and_names_the_newer() -> N
     holder = results.Superseded(
         key="results/default/q3/report.txt.md", version_id="v2", sequencer="00F0", job_id="job-2"
     )
-    summary.record_superseded(entry, "succeeded", holder, _succeeded([{"type": "text", "text": "x"}]))
-    summary.record_result(_entry("b.txt"), _succeeded([{"type": "text", "text": "y"}]))
+    summary.record_superseded(
+        entry, "succeeded", holder, ResultLine.of(_succeeded([{"type": "text", "text": "x"}]))
+    )
+    summary.record_result(_entry("b.txt"), ResultLine.of(_succeeded([{"type": "text", "text": "y"}])))
     data = summary.to_dict()
     assert data["counts"]["superseded"] == 1 and data["counts"]["succeeded"] == 1
     assert data["documents"] == 2 and summary.failures == 0
@@ -641,7 +650,7 @@ def _checked(text: str, stop_reason: str = "end_turn") -> tuple[dict[str, Any], 
 def test_a_valid_schema_answer_is_written_as_its_json_without_the_thinking() -> None:
     entry = _entry("receipts/cafe.jpg", profile="extract", suffix=".json")
     line, check = _checked('{"total": 7.5}')
-    obj = result_object(JOB, entry, line, check)
+    obj = result_object(JOB, entry, ResultLine.of(line), check)
     assert (obj.key, obj.outcome, obj.content_type) == (
         entry.result_key,
         "succeeded",
@@ -654,7 +663,7 @@ def test_a_valid_schema_answer_is_written_as_its_json_without_the_thinking() -> 
 def test_a_schema_answer_invalid_on_its_last_attempt_keeps_the_answer_and_the_errors() -> None:
     entry = replace(_entry("receipts/cafe.jpg", profile="extract", suffix=".json"), attempt=3)
     line, check = _checked('{"total": "7,50"}')
-    obj = result_object(JOB, entry, line, check)
+    obj = result_object(JOB, entry, ResultLine.of(line), check)
     assert (obj.key, obj.outcome) == (entry.error_key, "invalid_output")
     body = _body(obj)
     assert body["result_type"] == "invalid_output"
@@ -672,7 +681,7 @@ def test_a_schema_answer_invalid_on_its_last_attempt_keeps_the_answer_and_the_er
 def test_a_schema_answer_cut_off_by_max_tokens_says_so() -> None:
     entry = _entry("receipts/cafe.jpg", profile="extract", suffix=".json")
     line, check = _checked('{"tot', stop_reason="max_tokens")
-    body = _body(result_object(JOB, entry, line, check))
+    body = _body(result_object(JOB, entry, ResultLine.of(line), check))
     assert body["error"]["type"] == "max_tokens" and body["stop_reason"] == "max_tokens"
     assert body["answer"] == '{"tot' and len(body["validation_errors"]) == 2
     assert "asked 1 time in all" in body["reason"]
@@ -681,7 +690,7 @@ def test_a_schema_answer_cut_off_by_max_tokens_says_so() -> None:
 def test_without_a_check_a_json_profile_keeps_its_invalid_json_outcome() -> None:
     # output_format json without a schema: as before, no schema, no retry, invalid_json.
     entry = _entry(suffix=".json")
-    obj = result_object(JOB, entry, _succeeded([{"type": "text", "text": "{not json"}]))
+    obj = result_object(JOB, entry, ResultLine.of(_succeeded([{"type": "text", "text": "{not json"}])))
     assert obj.outcome == "invalid_json"
 
 
@@ -704,8 +713,8 @@ def test_a_job_of_small_and_large_haiku_5_5_prompts_is_priced_per_request() -> N
     # Given three small prompts (60,000 tokens each, the small tier) and one large one (150,000)
     summary = _summary()
     for n in range(3):
-        summary.record_result(_entry(f"small-{n}.txt"), _haiku_55(60_000, 1_000))
-    summary.record_result(_entry("large.txt"), _haiku_55(150_000, 2_000))
+        summary.record_result(_entry(f"small-{n}.txt"), ResultLine.of(_haiku_55(60_000, 1_000)))
+    summary.record_result(_entry("large.txt"), ResultLine.of(_haiku_55(150_000, 2_000)))
 
     # Then each is priced at the tier of its own prompt size, and the costs are summed
     small = (60_000 * 0.10 + 1_000 * 0.50) / 1e6
@@ -736,7 +745,7 @@ def test_a_job_of_small_and_large_haiku_5_5_prompts_is_priced_per_request() -> N
 def test_cache_tokens_push_a_request_into_the_large_tier() -> None:
     summary = _summary()
     # 40,000 input + 60,001 read from the cache: a 100,001-token prompt
-    summary.record_result(_entry(), _haiku_55(40_000, 100, cache_read_input_tokens=60_001))
+    summary.record_result(_entry(), ResultLine.of(_haiku_55(40_000, 100, cache_read_input_tokens=60_001)))
     cost, _ = summary.cost()
     assert cost.standard == pytest.approx((40_000 * 0.50 + 60_001 * 0.05 + 100 * 2.50) / 1e6)
 
@@ -744,7 +753,7 @@ def test_cache_tokens_push_a_request_into_the_large_tier() -> None:
 def test_summary_counts_thinking_as_part_of_output() -> None:
     summary = _summary()
     usage = _usage(1_000, 3_000, output_tokens_details={"thinking_tokens": 2_500})
-    summary.record_result(_entry(), _succeeded([], model="claude-opus-5-5", usage=usage))
+    summary.record_result(_entry(), ResultLine.of(_succeeded([], model="claude-opus-5-5", usage=usage)))
     data = summary.to_dict()
     assert data["tokens"]["output"] == 3_000 and data["tokens"]["thinking"] == 2_500
     assert data["tokens_by_model"]["claude-opus-5-5"]["thinking"] == 2_500
@@ -754,7 +763,9 @@ def test_summary_counts_thinking_as_part_of_output() -> None:
 
 def test_summary_names_the_prices_date_and_unverified_prices() -> None:
     summary = _summary()
-    summary.record_result(_entry(), _succeeded([], model="claude-fable-5-2", usage=_usage(1_000, 100)))
+    summary.record_result(
+        _entry(), ResultLine.of(_succeeded([], model="claude-fable-5-2", usage=_usage(1_000, 100)))
+    )
     data = summary.to_dict()
     assert data["prices_checked"] == "2026-11-30"
     assert data["cost"]["unverified_price_models"] == ["claude-fable-5-2"]
@@ -764,8 +775,8 @@ def test_summary_names_the_prices_date_and_unverified_prices() -> None:
 def test_record_retry_bills_a_succeeded_answer_asked_again() -> None:
     # Given a structured answer that failed its schema (billed) and a transient failure (not)
     summary = _summary()
-    summary.record_retry(_entry("a.txt"), _haiku_55(10_000, 500))
-    summary.record_retry(_entry("b.txt"), _errored("overloaded_error", "Overloaded"))
+    summary.record_retry(_entry("a.txt"), ResultLine.of(_haiku_55(10_000, 500)))
+    summary.record_retry(_entry("b.txt"), ResultLine.of(_errored("overloaded_error", "Overloaded")))
     data = summary.to_dict()
     assert data["counts"]["retried"] == 2 and summary.failures == 0
     assert data["tokens"]["input"] == 10_000
@@ -776,15 +787,17 @@ def test_record_retry_bills_a_succeeded_answer_asked_again() -> None:
 
 def test_summary_state_round_trips_costs_per_request() -> None:
     summary = _summary()
-    summary.record_result(_entry("a.txt"), _haiku_55(90_000, 100))
-    summary.record_result(_entry("b.txt"), _haiku_55(110_000, 100))
-    summary.record_result(_entry("c.txt"), _succeeded([], model="claude-mystery-9", usage=_usage(5, 5)))
+    summary.record_result(_entry("a.txt"), ResultLine.of(_haiku_55(90_000, 100)))
+    summary.record_result(_entry("b.txt"), ResultLine.of(_haiku_55(110_000, 100)))
+    summary.record_result(
+        _entry("c.txt"), ResultLine.of(_succeeded([], model="claude-mystery-9", usage=_usage(5, 5)))
+    )
     state = json.loads(json.dumps(summary.to_state()))
     again = JobSummary.from_state(JOB, summary.batch_id, PriceTable.bundled(), state)
     assert again.to_dict() == summary.to_dict()
     assert again.cost()[1] == ["claude-mystery-9"]
     # and the resumed summary goes on adding per request
-    again.record_result(_entry("d.txt"), _haiku_55(90_000, 100))
+    again.record_result(_entry("d.txt"), ResultLine.of(_haiku_55(90_000, 100)))
     assert again.cost()[0].standard == pytest.approx(
         summary.cost()[0].standard + (90_000 * 0.1 + 100 * 0.5) / 1e6
     )
@@ -863,12 +876,12 @@ def test_a_model_unpriced_when_first_billed_stays_incomplete_after_a_price_is_ad
     # Given a checkpoint from a table that did not know the model
     bare = PriceTable(currency="USD", per_tokens=1_000_000, batch_discount=0.5, checked="2026-01-01")
     summary = JobSummary(job_id=JOB, batch_id=None, prices=bare)
-    summary.record_result(_entry("a.txt"), _haiku_55(1_000, 100))
+    summary.record_result(_entry("a.txt"), ResultLine.of(_haiku_55(1_000, 100)))
     # When the job resumes with a table that prices it
     again = JobSummary.from_state(JOB, None, PriceTable.bundled(), json.loads(json.dumps(summary.to_state())))
-    again.record_result(_entry("b.txt"), _haiku_55(1_000, 100))
+    again.record_result(_entry("b.txt"), ResultLine.of(_haiku_55(1_000, 100)))
     # Then the cost covers the second request only and says it is incomplete
     cost, unknown = again.cost()
     assert unknown == ["claude-haiku-5-5"]
     assert cost.standard == pytest.approx((1_000 * 0.10 + 100 * 0.50) / 1e6)
-    assert again.by_profile_and_model()[0]["cost"] is None
+    assert again.by_profile_and_model()[0].cost is None

@@ -20,6 +20,7 @@ from typing import Any
 
 from batchdrop.domain.manifest import ManifestEntry
 from batchdrop.domain.pricing import PriceTable, TokenUsage
+from batchdrop.domain.result_line import ResultLine
 
 # The columns, in order (the Glue table's, and the local command's). The partition, day, is
 # not in the rows: Athena takes it from the key.
@@ -69,22 +70,11 @@ class RowFacts:
     """What one document's row says beyond its manifest entry."""
 
     outcome: str
-    line: dict[str, Any] | None = None  # the result line, when there was one
+    line: ResultLine | None = None  # the result line, when there was one
     result_key: str | None = None  # the key written: the answer, or the .error.json
     error_type: str | None = None
     extracted: Any = None  # a schema profile's validated answer
     retried_in: str | None = None  # the follow-up job that asks again
-
-
-def _error_type(line: dict[str, Any] | None) -> str | None:
-    if line is None:
-        return None
-    result = line["result"]
-    if result["type"] == "errored":
-        return str(((result.get("error") or {}).get("error") or {}).get("type") or "unknown_error")
-    if result["type"] in ("expired", "canceled"):
-        return str(result["type"])
-    return None
 
 
 def document_row(
@@ -95,15 +85,12 @@ def document_row(
     Cost is of this request's own usage (tiered prices depend on each request's prompt size):
     None when its model has no known price, 0 when nothing was billed (only succeeded lines are).
     """
-    message: dict[str, Any] = {}
-    if facts.line is not None and facts.line["result"]["type"] == "succeeded":
-        message = facts.line["result"].get("message") or {}
-    usage = message.get("usage") or {}
-    tokens = TokenUsage.from_api(usage)
-    thinking = int(((usage.get("output_tokens_details") or {}).get("thinking_tokens")) or 0)
-    model = str(message.get("model") or entry.model or "") or None
-    cost = prices.cost(model, tokens) if message and model else None
-    if not message:  # nothing billed: a zero that is known, not an unknown price
+    line = facts.line
+    billed = line is not None and line.succeeded and bool(line.message)
+    tokens = line.usage if line is not None and billed else TokenUsage()
+    model = str((line.model if line is not None and billed else None) or entry.model or "") or None
+    cost = prices.cost(model, tokens) if billed and model else None
+    if not billed:  # nothing billed: a zero that is known, not an unknown price
         cost_batch: float | None = 0.0
         cost_standard: float | None = 0.0
     else:
@@ -124,11 +111,11 @@ def document_row(
         "custom_id": entry.custom_id,
         "attempt": entry.attempt,
         "outcome": facts.outcome,
-        "error_type": facts.error_type or _error_type(facts.line),
-        "stop_reason": message.get("stop_reason"),
+        "error_type": facts.error_type or (line.error_type if line is not None else None),
+        "stop_reason": line.message.get("stop_reason") if line is not None and billed else None,
         "input_tokens": tokens.input_tokens,
         "output_tokens": tokens.output_tokens,
-        "thinking_tokens": thinking,
+        "thinking_tokens": tokens.thinking_tokens,
         "cache_write_5m_tokens": tokens.cache_write_5m_tokens,
         "cache_write_1h_tokens": tokens.cache_write_1h_tokens,
         "cache_read_tokens": tokens.cache_read_tokens,
