@@ -83,7 +83,7 @@ BENCH_ARGS ?=
 bench: venv ## benchmarks: Submit, Complete, Poll, cold starts vs Powertools (tables; see README)
 	$(BIN)/python -m batchdrop_local.bench $(BENCH_ARGS)
 
-demo: venv ## run the whole pipeline locally on samples/ and print the job summary locally on samples/ and print the job summary
+demo: venv ## run the whole pipeline locally on samples/ and print the job summary
 	$(BIN)/batchdrop demo
 
 local-up: venv ## start the local stack (Ctrl-C stops it)

@@ -5,16 +5,25 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from batchdrop.domain import keys as layout
+from batchdrop.domain.job import JobRecord
 from batchdrop.domain.keys import documents_key
+from batchdrop.domain.lifecycle import JobState
+from batchdrop.domain.summary import Summary
 from batchdrop_local.stack import LocalStack, LocalStackOptions
+from batchdrop_ops.reading import read_summary
 from batchdrop_ops.render.cost import cost_per_model
 from batchdrop_ops.render.documents import render_documents
+from batchdrop_ops.target import StackTarget
+
+# Every job of the demo's stack: the stack is new for each demo.
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _fmt_money(value: float | None, currency: str) -> str:
@@ -101,8 +110,7 @@ def wait_for_results(
 ) -> None:
     """Show progress until every uploaded document has its answers or its error."""
     s3 = stack.client("s3")
-    table = stack.client("dynamodb")
-    info = stack.info()
+    jobs_store = target_of(stack).jobs()
     deadline = time.monotonic() + timeout
     last = ""
     while True:
@@ -110,72 +118,79 @@ def wait_for_results(
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.RESULTS_PREFIX):
             present.update(obj["Key"] for obj in page.get("Contents", []))
         done = sum(1 for key in keys if is_done(key, present, chains))
-        items = table.scan(TableName=info["jobs_table"]).get("Items", [])
-        jobs = [item for item in items if "status" in item]  # not the claims of documents
-        states = ", ".join(
-            f"job {j['job_id']['S']} {j['status']['S']}"
-            + (f" ({_counts(j)})" if "request_counts" in j and j["status"]["S"] == "submitted" else "")
-            for j in sorted(jobs, key=lambda j: j["job_id"]["S"])
-        )
+        jobs = sorted(jobs_store.created_since(_EPOCH), key=lambda job: job.job_id)
+        states = ", ".join(f"job {job.job_id} {job.status}" + _counts(job) for job in jobs)
         line = f"  [{done}/{len(keys)} documents done] {states or 'waiting for the ingest window'}"
         if line != last:
             print(line, flush=True)
             last = line
-        if done == len(keys) and all(j["status"]["S"] == "completed" for j in jobs):
+        if done == len(keys) and all(job.status == JobState.COMPLETED for job in jobs):
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {done} of {len(keys)} documents finished within {timeout:.0f} s")
         time.sleep(0.5)
 
 
-def _counts(item: dict[str, Any]) -> str:
-    counts = {k: int(v["N"]) for k, v in item["request_counts"]["M"].items()}
-    return ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+def _counts(job: JobRecord) -> str:
+    """A running batch's request counts, as the last poll saw them."""
+    if job.status != JobState.SUBMITTED or not job.request_counts:
+        return ""
+    return " (" + ", ".join(f"{k} {v}" for k, v in job.request_counts.items() if v) + ")"
 
 
-def print_summary(summary: dict[str, Any]) -> None:
+def target_of(stack: LocalStack) -> StackTarget:
+    """The demo's stack as the operator commands reach it: through the functions' adapters."""
+    info = stack.info()
+    return StackTarget(info["bucket"], info["jobs_table"], info["endpoint"], info["region"])
+
+
+def print_summary(summary: Summary) -> None:
     """The job's summary; its documents follow (render_documents)."""
-    counts = summary["counts"]
-    cost = summary["cost"]
-    tokens = summary["tokens"]
-    workflow = summary.get("workflow")
-    stage = f", workflow stage {workflow['stage']}" if workflow else ""
-    print(f"\nJob {summary['job_id']}  (batch {summary['batch_id']}{stage})")
-    by_profile = ", ".join(f"{name} {n}" for name, n in summary["documents_by_profile"].items())
-    print(f"  documents        {summary['documents']}  ({by_profile})")
-    print("  outcome          " + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k == "succeeded"))
-    print(f"  tokens           input {tokens['input']:,}, output {tokens['output']:,}")
-    for model, usage in summary["tokens_by_model"].items():
-        print(f"    {model:<26} input {usage['input']:,}, output {usage['output']:,}")
-    print(f"  cost, batch      {_fmt_money(cost['batch'], cost['currency'])}")
-    print(f"  cost, standard   {_fmt_money(cost['standard'], cost['currency'])}")
-    share = f" ({cost['savings'] / cost['standard']:.0%})" if cost["standard"] else ""
-    print(f"  saved            {_fmt_money(cost['savings'], cost['currency'])}{share}")
-    if not cost["complete"]:
-        print(f"  (no price known for {', '.join(cost['unknown_price_models'])}: not in the totals)")
-    for error in summary["errors"][:5]:
+    cost = summary.cost
+    stage = f", workflow stage {summary.workflow.stage}" if summary.workflow else ""
+    print(f"\nJob {summary.job_id}  (batch {summary.batch_id}{stage})")
+    by_profile = ", ".join(f"{name} {n}" for name, n in summary.documents_by_profile.items())
+    print(f"  documents        {summary.documents}  ({by_profile})")
+    print(
+        "  outcome          "
+        + ", ".join(f"{k} {v}" for k, v in summary.counts.items() if v or k == "succeeded")
+    )
+    print(
+        f"  tokens           input {summary.tokens.input_tokens:,}, output {summary.tokens.output_tokens:,}"
+    )
+    for model, usage in summary.tokens_by_model.items():
+        print(f"    {model:<26} input {usage.input_tokens:,}, output {usage.output_tokens:,}")
+    print(f"  cost, batch      {_fmt_money(cost.batch, cost.currency)}")
+    print(f"  cost, standard   {_fmt_money(cost.standard, cost.currency)}")
+    share = f" ({cost.savings / cost.standard:.0%})" if cost.standard else ""
+    print(f"  saved            {_fmt_money(cost.savings, cost.currency)}{share}")
+    if not cost.complete:
+        print(f"  (no price known for {', '.join(cost.unknown_price_models)}: not in the totals)")
+    for error in summary.errors[:5]:
         print(f"  error            {error['document']}: {error['type']} {error['message']}")
-    for model in summary.get("deprecated_models") or []:
-        profiles = ", ".join(model["profiles"])
-        print(f"  deprecated model {model['model']} retires {model['retires_at'][:10]} ({profiles})")
+    for deprecated in summary.deprecated_models:
+        profiles = ", ".join(deprecated["profiles"])
+        print(
+            f"  deprecated model {deprecated['model']} retires {deprecated['retires_at'][:10]} ({profiles})"
+        )
 
 
-def print_totals(summaries: list[dict[str, Any]]) -> None:
+def print_totals(summaries: list[Summary]) -> None:
     """Per stage of each workflow, and for everything: cost at batch price against standard."""
-    currency = summaries[0]["cost"]["currency"] if summaries else "USD"
+    currency = summaries[0].cost.currency if summaries else "USD"
     for summary in summaries:
-        workflow = summary.get("workflow")
-        if workflow and workflow["final"] and workflow["stage"] > 1:
-            total = workflow["total_cost"]
+        workflow = summary.workflow
+        if workflow and workflow.final and workflow.stage > 1:
+            total = workflow.total_cost.money
             print(
-                f"\nWorkflow {workflow['id']} ({workflow['stage']} stages, "
-                f"ended with job {summary['job_id']}):\n"
-                f"  total cost, batch {_fmt_money(total['batch'], currency)}, "
-                f"standard {_fmt_money(total['standard'], currency)}, "
-                f"saved {_fmt_money(total['savings'], currency)}"
+                f"\nWorkflow {workflow.id} ({workflow.stage} stages, "
+                f"ended with job {summary.job_id}):\n"
+                f"  total cost, batch {_fmt_money(total.batch, currency)}, "
+                f"standard {_fmt_money(total.standard, currency)}, "
+                f"saved {_fmt_money(total.savings, currency)}"
             )
-    batch = sum(s["cost"]["batch"] for s in summaries)
-    standard = sum(s["cost"]["standard"] for s in summaries)
+    batch = sum(s.cost.batch for s in summaries)
+    standard = sum(s.cost.standard for s in summaries)
     print(
         f"\nAll {len(summaries)} jobs: cost at batch price {_fmt_money(batch, currency)}, "
         f"at standard price {_fmt_money(standard, currency)}, saved {_fmt_money(standard - batch, currency)}"
@@ -183,11 +198,18 @@ def print_totals(summaries: list[dict[str, Any]]) -> None:
     )
 
 
-def read_rows(stack: LocalStack, bucket: str, summary: dict[str, Any]) -> list[dict[str, Any]]:
+def read_summaries(target: StackTarget) -> list[Summary]:
+    """Every completed job's summary, oldest job first, read as the operator commands read them."""
+    store = target.store()
+    completed = sorted(target.jobs().completed_since(_EPOCH), key=lambda job: job.created_at or "")
+    found = (read_summary(store, job.summary_key or layout.summary_key(job.job_id)) for job in completed)
+    return [summary for summary in found if summary is not None]
+
+
+def read_rows(target: StackTarget, summary: Summary) -> list[dict[str, Any]]:
     """The job's documents table (jobs/<job-id>/documents.jsonl): one row per document."""
-    key = summary.get("documents_key") or documents_key(summary["job_id"])
-    body = stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-    return [json.loads(line) for line in body.splitlines() if line.strip()]
+    key = summary.documents_key or documents_key(summary.job_id)
+    return [json.loads(line) for line in target.store().read_lines(key) if line.strip()]
 
 
 def print_cost_per_request(rows: list[dict[str, Any]]) -> None:
@@ -244,19 +266,14 @@ def run_demo(options: LocalStackOptions, samples: Path, output: Path, timeout: f
             print(f"demo failed: {exc}; function logs are in {info['logs']}")
             return 1
 
-        s3 = stack.client("s3")
-        summaries = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.JOBS_PREFIX):
-            for obj in page.get("Contents", []):
-                if obj["Key"] == layout.summary_key(obj["Key"].split("/")[1]):
-                    summaries.append(json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()))
-        summaries.sort(key=lambda s: s.get("created_at") or "")
+        target = target_of(stack)
+        summaries = read_summaries(target)
         every_row: list[dict[str, Any]] = []
         for summary in summaries:
             print_summary(summary)
-            rows = read_rows(stack, bucket, summary)
+            rows = read_rows(target, summary)
             every_row += rows
-            print("\n  " + render_documents(summary["job_id"], rows).replace("\n", "\n  "))
+            print("\n  " + render_documents(summary.job_id, rows).replace("\n", "\n  "))
         print_totals(summaries)
         print_cost_per_request(every_row)
 

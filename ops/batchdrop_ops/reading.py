@@ -23,6 +23,7 @@ from batchdrop.adapters.dynamodb_claims import BATCH_PREFIX, CLAIM_PREFIX
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.keys import documents_key, manifest_key, summary_key
 from batchdrop.domain.lifecycle import JobState
+from batchdrop.domain.summary import Summary
 from batchdrop_ops.errors import ReportError
 
 # A job's documents listed one by one; the rest are counted.
@@ -60,11 +61,16 @@ def is_claim(job_id: str) -> bool:
     return job_id.startswith((CLAIM_PREFIX, BATCH_PREFIX))
 
 
-def read_summary(store: BucketReads, key: str) -> dict[str, Any] | None:
-    """A completed job's ``summary.json``, or None. The only place a summary is read: it stays a
-    dict until the typed summary (domain.summary.Summary.from_json) takes its place here."""
-    data: dict[str, Any] | None = store.get_json(key)
-    return data
+def read_summary(store: BucketReads, key: str) -> Summary | None:
+    """A completed job's ``summary.json`` as the typed summary Complete wrote, or None when there
+    is none. The only place the commands read a summary."""
+    data = store.get_json(key)
+    if data is None:
+        return None
+    try:
+        return Summary.from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ReportError(f"{key} is not a summary batchdrop wrote ({type(exc).__name__}: {exc})") from exc
 
 
 @dataclass
@@ -120,7 +126,7 @@ class StackReader:
             raise
         return (json.loads(line) for line in chain([first], lines) if line.strip())
 
-    def summary(self, job: JobRecord) -> dict[str, Any] | None:
+    def summary(self, job: JobRecord) -> Summary | None:
         return read_summary(self.store, job.summary_key or summary_key(job.job_id))
 
     def manifest(self, job: JobRecord) -> Manifest:
@@ -138,9 +144,7 @@ class StackReader:
         rows = self.jsonl(documents_key(job_id))
         return None if rows is None else list(rows)
 
-    def document_results(
-        self, job: JobRecord, manifest: Manifest, summary: dict[str, Any] | None
-    ) -> list[str]:
+    def document_results(self, job: JobRecord, manifest: Manifest, summary: Summary | None) -> list[str]:
         """Where each listed document's answer or error is.
 
         Cheap first: the summary names every failure (unless it had too many to list) and the
@@ -157,13 +161,13 @@ class StackReader:
                 else:
                     results.append("pending")
             return results
-        errors = {str(e.get("error_key")): str(e.get("type")) for e in (summary or {}).get("errors", [])}
+        errors = {str(e.get("error_key")): str(e.get("type")) for e in summary.errors} if summary else {}
         retried: set[str] = set()
-        retried_in = (summary or {}).get("retried_in")
+        retried_in = summary.retried_in if summary else None
         if retried_in:
             follow_up = self.jsonl(manifest_key(str(retried_in))) or ()
             retried = {str(e.get("custom_id")) for e in follow_up}
-        summary_tells = summary is not None and not summary.get("errors_truncated")
+        summary_tells = summary is not None and not summary.errors_truncated
         heads = 0
         for entry in manifest.entries:
             error_key = str(entry.get("error_key"))

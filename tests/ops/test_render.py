@@ -11,6 +11,7 @@ from batchdrop.domain.job_summary import JobSummary
 from batchdrop.domain.manifest import ManifestEntry
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.domain.result_line import ResultLine
+from batchdrop.domain.summary import Summary
 from batchdrop.domain.times import iso
 from batchdrop_ops.reading import Manifest
 from batchdrop_ops.render.cost import cost_per_model, job_cost_by_profile, render_cost
@@ -66,6 +67,9 @@ def test_formatting() -> None:
     assert cost_text(None, complete=True) == "-"
 
 
+_NO_COST = {"batch": 0.0, "standard": 0.0, "savings": 0.0, "complete": True}
+
+
 def test_summary_lines_name_the_prices_date_thinking_and_approximate_or_unverified_costs() -> None:
     # Given a summary resumed from a checkpoint written before costs were kept per request (a
     # tiered model: approximate), with an unverified price and thinking tokens
@@ -93,7 +97,7 @@ def test_summary_lines_name_the_prices_date_thinking_and_approximate_or_unverifi
         entry, ResultLine.of({"custom_id": "doc-2", "result": {"type": "succeeded", "message": message}})
     )
 
-    lines = summary_lines(summary.to_dict(), "jobs/job-1/summary.json")
+    lines = summary_lines(summary.summarise(), "jobs/job-1/summary.json")
 
     fields = _fields("\n".join(lines))
     assert (
@@ -108,7 +112,8 @@ def test_summary_lines_name_the_prices_date_thinking_and_approximate_or_unverifi
     assert "  unverified price for: claude-fable-5-2 (prices.json)" in lines
 
     # a summary written before prices.json had a date
-    fields = _fields("\n".join(summary_lines({"cost": {}}, "jobs/old/summary.json")))
+    old = {"job_id": "old", "documents": 0, "counts": {}, "cost": _NO_COST}
+    fields = _fields("\n".join(summary_lines(Summary.from_json(old), "jobs/old/summary.json")))
     assert fields["prices"] == "date not recorded (a summary from before prices.json had one)"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.keys import manifest_key, summary_key
 from batchdrop.domain.lifecycle import FINAL_STATES, JobState
+from batchdrop.domain.summary import Summary
 from batchdrop_ops.reading import Manifest
 from batchdrop_ops.render.progress import (
     COLLECTING,
@@ -22,7 +23,7 @@ from batchdrop_ops.render.text import cost_text, progress_bar, table
 from batchdrop_ops.times import humanise_age
 
 
-def field_lines(job: JobRecord, summary: dict[str, Any] | None, now: datetime) -> list[str]:
+def field_lines(job: JobRecord, summary: Summary | None, now: datetime) -> list[str]:
     """The record's ``label  value`` lines."""
     final = job.status in FINAL_STATES
     rows: list[tuple[str, str]] = [
@@ -36,8 +37,8 @@ def field_lines(job: JobRecord, summary: dict[str, Any] | None, now: datetime) -
     rows.append(("attempt", str(job.attempt)))
     if job.previous_job_id:
         rows.append(("previous attempt", job.previous_job_id))
-    if summary and summary.get("retried_in"):
-        rows.append(("retried in", str(summary["retried_in"])))
+    if summary and summary.retried_in:
+        rows.append(("retried in", summary.retried_in))
     if job.documents:  # recorded by Submit; jobs of older versions may lack it
         detail = f"{job.requests} request{'' if job.requests == 1 else 's'}, {job.rejected} rejected"
         rows.append(("documents", f"{job.documents} ({detail})"))
@@ -84,7 +85,7 @@ def render_job(
     job: JobRecord,
     manifest: Manifest,
     results: list[str],
-    summary: dict[str, Any] | None,
+    summary: Summary | None,
     now: datetime,
     bucket: str,
 ) -> str:
