@@ -59,9 +59,27 @@ class SqsSource(EventSource):
         self.queue_arn = queue_arn
         self.batch_size = batch_size
         self.window_seconds = window_seconds
+        self._receiving = threading.Event()
+        self._receiving.set()
+        self._idle = threading.Event()  # set while paused with no window being gathered
+
+    def pause(self, timeout: float = 60.0) -> None:
+        """Stop receiving (messages wait in the queue), as disabling the event source mapping
+        does; returns once a window already being gathered has been delivered."""
+        self._idle.clear()
+        self._receiving.clear()
+        if not self._idle.wait(timeout):
+            raise TimeoutError(f"{self.name} still delivering after {timeout:.0f} s")
+
+    def resume(self) -> None:
+        self._receiving.set()
 
     def run(self) -> None:
         while not self.stopping.is_set():
+            if not self._receiving.is_set():
+                self._idle.set()
+                self._receiving.wait(0.2)
+                continue
             try:
                 messages = self._gather()
                 if messages:
@@ -75,6 +93,8 @@ class SqsSource(EventSource):
         messages: list[dict[str, Any]] = []
         deadline: float | None = None
         while not self.stopping.is_set() and len(messages) < self.batch_size:
+            if not messages and not self._receiving.is_set():
+                break  # paused before this window began
             wait = 1 if deadline is None else max(0, min(1, int(deadline - time.monotonic())))
             received = self.sqs.receive_message(
                 QueueUrl=self.queue_url,

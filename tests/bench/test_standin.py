@@ -1,6 +1,7 @@
 """The in-memory S3 and DynamoDB stand-in for benchmarks, through real boto3 clients."""
 
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -208,25 +209,43 @@ def test_insert_only_transactions_are_atomic(monkeypatch):
 
 
 def test_latency_is_slept_outside_the_lock():
-    aws, session = standin(Latency(s3_get=0.05))
+    # Each sleep waits until all eight are sleeping at once: held inside a lock, they could not.
+    together = threading.Barrier(8, timeout=60)  # bounds a broken run only
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        together.wait()
+
+    aws = InMemoryAws(sleep=sleep)
+    session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    aws.install(session)
+    aws.create_bucket("docs")
     for n in range(8):
         aws.put_object("docs", f"k{n}", b"x")
     s3 = session.client("s3")
-    s3.get_object(Bucket="docs", Key="k0")["Body"].read()  # botocore's lazy loading, off the clock
+    s3.get_object(Bucket="docs", Key="k0")["Body"].read()  # botocore's lazy loading, done once
     aws.reset_calls()
+    aws.latency = Latency(s3_get=0.05)
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
         bodies = list(pool.map(lambda n: s3.get_object(Bucket="docs", Key=f"k{n}")["Body"].read(), range(8)))
-    elapsed = time.perf_counter() - started
 
     assert bodies == [b"x"] * 8
-    assert 0.05 <= elapsed < 0.3
+    assert slept == [0.05] * 8
     assert aws.calls() == {"s3:GetObject": 8}
     aws.latency = Latency()
-    started = time.perf_counter()
     s3.get_object(Bucket="docs", Key="k0")
-    assert time.perf_counter() - started < 0.05
+    assert slept == [0.05] * 8  # no latency, no sleep
+
+
+def test_latency_is_slept_for_real_by_default():
+    aws, session = standin(Latency(s3_get=0.05))
+    aws.put_object("docs", "k", b"x")
+    s3 = session.client("s3")
+    started = time.perf_counter()
+    s3.get_object(Bucket="docs", Key="k")
+    assert time.perf_counter() - started >= 0.05  # a lower bound: a loaded machine only adds to it
 
 
 def test_calls_are_counted_and_reset():

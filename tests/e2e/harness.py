@@ -19,6 +19,16 @@ import pytest
 
 from batchdrop_local.template import PROJECT_ROOT
 
+# These bound how long a broken stack can hang a test, never what a working one must achieve: on a
+# shared, loaded machine the pipeline (three cold starts, a batching window, the emulator's delay,
+# Poll's interval) can take minutes. A test waits for the event it needs, then asserts on it.
+DEADLINE = 300.0
+"""For the pipeline to answer the documents a test dropped."""
+START_DEADLINE = 180.0
+"""For `batchdrop local up` to write its state file."""
+STOP_DEADLINE = 60.0
+"""For the stack to stop after Ctrl-C."""
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -67,7 +77,7 @@ def running_local_stack(state_dir: Path) -> Iterator[dict[str, Any]]:
         env={**os.environ, "PYTHONUNBUFFERED": "1", "BATCHDROP_E2E_MARKER": f"stack-{os.getpid()}"},
     )
     state_file = state_dir / "state.json"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_DEADLINE
     while not state_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
@@ -81,7 +91,7 @@ def running_local_stack(state_dir: Path) -> Iterator[dict[str, Any]]:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
             try:
-                process.wait(30)
+                process.wait(STOP_DEADLINE)
             except subprocess.TimeoutExpired:
                 process.kill()
                 raise

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import client, running_local_stack
+from tests.e2e.harness import DEADLINE, client, running_local_stack
 from tests.fixtures import files
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +76,7 @@ def test_every_type_comes_back_as_an_answer_or_a_clear_error(local_stack: dict[s
         s3.put_object(Bucket=bucket, Key=key, Body=body)
 
     expected_errors = {f"results/{k.removeprefix('inbox/')}.error.json" for k in ERRORS}
-    deadline = time.monotonic() + 150
+    deadline = time.monotonic() + DEADLINE
     found: set[str] = set()
     while time.monotonic() < deadline:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="results/")

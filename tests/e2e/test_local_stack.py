@@ -17,7 +17,13 @@ import pytest
 
 from batchdrop_local.demo import is_done, workflow_chains
 from batchdrop_local.template import PROJECT_ROOT
-from tests.e2e.harness import client, processes_with_marker, running_local_stack
+from tests.e2e.harness import (
+    DEADLINE,
+    STOP_DEADLINE,
+    client,
+    processes_with_marker,
+    running_local_stack,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +64,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 
 
 def _batchdrop(
-    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+    *args: str, timeout: float = DEADLINE, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the `batchdrop` command as a user would, from the project's root."""
     return subprocess.run(
@@ -118,7 +124,7 @@ def test_documents_dropped_in_the_bucket_come_back_as_results(local_stack: dict[
 
     # Then each gets exactly one answer under results/, with its full name kept
     expected = {f"results/default/{name}.md" for name in DOCUMENT_NAMES}
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + DEADLINE
     found: set[str] = set()
     summaries: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
@@ -148,15 +154,21 @@ def test_documents_dropped_in_the_bucket_come_back_as_results(local_stack: dict[
     assert sum(summary["counts"]["succeeded"] for summary in summaries) == 25
     assert all(summary["cost"]["batch"] > 0 for summary in summaries)
 
-    # and exactly one notification per job reached the subscriber
-    time.sleep(2)
+    # and exactly one notification per job reached the subscriber: one each arrives (Complete
+    # publishes it after the summary), then no more
     messages: list[dict[str, Any]] = []
-    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get(
-        "Messages", []
-    ):
-        messages.extend(batch)
-        for message in batch:
+
+    def receive(wait: int) -> list[dict[str, Any]]:
+        batch = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=wait)
+        for message in batch.get("Messages", []):
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        return list(batch.get("Messages", []))
+
+    deadline = time.monotonic() + DEADLINE
+    while len(messages) < len(summaries) and time.monotonic() < deadline:
+        messages += receive(wait=1)
+    while batch := receive(wait=2):
+        messages += batch
     notifications = [json.loads(json.loads(message["Body"])["Message"]) for message in messages]
     assert sorted(n["job_id"] for n in notifications) == sorted(s["job_id"] for s in summaries)
     by_job = {s["job_id"]: s for s in summaries}
@@ -166,7 +178,7 @@ def test_documents_dropped_in_the_bucket_come_back_as_results(local_stack: dict[
     # and the stack stops cleanly on Ctrl-C, leaving no process behind
     process: subprocess.Popen[str] = local_stack["process"]
     process.send_signal(signal.SIGINT)
-    assert process.wait(30) == 0
+    assert process.wait(STOP_DEADLINE) == 0
     output = process.stdout.read() if process.stdout else ""
     assert "batchdrop local stack is up" in output and "stopped." in output
     assert processes_with_marker(local_stack["marker"]) == []
@@ -181,7 +193,9 @@ def test_demo_runs_the_pipeline_on_the_samples_and_leaves_nothing_running(tmp_pa
         str(output_dir),
         "--state-dir",
         str(tmp_path / "state"),
-        timeout=300,
+        "--timeout",
+        str(DEADLINE),  # the demo's own wait for the results
+        timeout=2 * DEADLINE,  # and the stack's start and stop around it
         env={**os.environ, "BATCHDROP_E2E_MARKER": marker},
     )
     assert result.returncode == 0, result.stdout + result.stderr

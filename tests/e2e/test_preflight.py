@@ -13,7 +13,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.e2e.harness import client, running_local_stack
+from tests.e2e.harness import DEADLINE, client, running_local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +36,7 @@ def _emulator_config(state: dict[str, Any], changes: dict[str, Any]) -> None:
     urllib.request.urlopen(request).close()  # noqa: S310
 
 
-def _wait_for(s3: Any, bucket: str, keys: set[str], timeout: float = 120) -> set[str]:
+def _wait_for(s3: Any, bucket: str, keys: set[str], timeout: float = DEADLINE) -> set[str]:
     deadline = time.monotonic() + timeout
     found: set[str] = set()
     while time.monotonic() < deadline:

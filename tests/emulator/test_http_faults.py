@@ -36,6 +36,7 @@ def result_types(raw: RawHttp, batch_id: str) -> dict[str, str]:
 def test_an_after_effect_create_makes_the_batch_then_answers_the_error(
     raw: RawHttp, emulator: EmulatorServer, status: int, error_type: str
 ) -> None:
+    emulator.update_config(processing_delay=LONG_DELAY)  # still processing when listed below
     emulator.inject_fault("create", status, after_effect=True)
 
     response = raw.request("POST", BATCHES, {"requests": [make_request("a"), make_request("b")]})

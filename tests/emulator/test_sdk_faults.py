@@ -51,6 +51,7 @@ def test_a_create_answered_with_an_error_after_the_effect_is_found_by_listing(
     status: int,
     error_class: type[anthropic.APIStatusError],
 ) -> None:
+    emulator.update_config(processing_delay=LONG_DELAY)  # still processing when listed below
     before = [no_retries.messages.batches.create(requests=[make_request("old")]).id for _ in range(3)]
     emulator.inject_fault("create", status, after_effect=True)
 

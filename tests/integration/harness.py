@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -78,6 +80,17 @@ class Stack:
             self.monkeypatch.setenv(name, value)
         handler = load_handler(fn)
         return lambda event: handler(event, LambdaContext(fn, fn.timeout))
+
+    def handler_at(
+        self, logical_id: str, clock: Callable[[], datetime], **env: str
+    ) -> Callable[[dict[str, Any]], Any]:
+        """As ``handler``, with ``clock`` in place of the module's ``now`` (the time the handler
+        hands its use case), so that a test moves time on instead of waiting for it to pass."""
+        invoke = self.handler(logical_id, **env)
+        module = sys.modules[self.resources.functions[logical_id].handler.rpartition(".")[0]]
+        assert callable(getattr(module, "now", None)), f"{logical_id} has no now() to replace"
+        self.monkeypatch.setattr(module, "now", clock)
+        return invoke
 
     def put_document(self, key: str, body: bytes | str) -> None:
         self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body)

@@ -86,7 +86,9 @@ def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
     return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
 
 
-def _receive(sqs: Any, queue_url: str, wanted: int, deadline: float = 30.0) -> list[dict[str, Any]]:
+def _receive(sqs: Any, queue_url: str, wanted: int, deadline: float = 60.0) -> list[dict[str, Any]]:
+    """Up to ``wanted`` messages; the deadline bounds a wait for messages that never come (moto
+    delivers SNS and EventBridge to SQS within the publishing call, so it is not a race)."""
     messages: list[dict[str, Any]] = []
     end = time.monotonic() + deadline
     while len(messages) < wanted and time.monotonic() < end:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -180,10 +180,14 @@ def test_a_lost_batch_ended_event_is_announced_again(
     events.put_targets(
         Rule="capture", EventBusName=bus, Targets=[{"Id": "q", "Arn": stack.queue_arn(captured)}]
     )
-    time.sleep(1.1)  # job times have one-second resolution
 
-    # When Poll runs past the redrive delay (shortened for the test)
-    report = stack.handler("PollFunction", REDRIVE_AFTER_SECONDS="0")(load_event("scheduled.json"))
+    # When Poll runs past the redrive delay (its clock moved on, not waited for)
+    redrive_after = timedelta(minutes=30)
+    later = datetime.now(UTC) + redrive_after + timedelta(seconds=1)
+    poll = stack.handler_at(
+        "PollFunction", lambda: later, REDRIVE_AFTER_SECONDS=str(int(redrive_after.total_seconds()))
+    )
+    report = poll(load_event("scheduled.json"))
 
     # Then the job is announced again, and completing it finishes the job
     assert report["redriven"] == [job["job_id"]]
@@ -196,8 +200,8 @@ def test_a_lost_batch_ended_event_is_announced_again(
 def test_a_cancel_marker_cancels_the_batch_and_the_rest_is_reported_canceled(
     stack: Stack, sample_documents: dict[str, bytes], tmp_path: Path
 ) -> None:
-    # Given a job whose batch would take an hour
-    stack.emulator.update_config(processing_delay=3600.0)
+    # Given a job whose batch would take an hour (and, once canceled, ends at once)
+    stack.emulator.update_config(processing_delay=3600.0, cancel_grace=0.0)
     _upload_event_documents(stack, sample_documents)
     submitted = stack.handler("SubmitFunction")(load_event("sqs-s3-put.json"))
     job_id = submitted["jobs"][0]["job_id"]
@@ -236,12 +240,7 @@ def test_a_cancel_marker_cancels_the_batch_and_the_rest_is_reported_canceled(
     assert handled["jobs"] == []
     batch = stack.emulator.engine.retrieve(submitted["jobs"][0]["batch_id"], stack.emulator.url)
     assert batch["processing_status"] in ("canceling", "ended")
-    deadline = time.monotonic() + 10
-    while (
-        time.monotonic() < deadline
-        and not stack.handler("PollFunction")(load_event("scheduled.json"))["ended"]
-    ):
-        time.sleep(0.3)
+    assert stack.handler("PollFunction")(load_event("scheduled.json"))["ended"] == [job_id]
     (summary,) = _finish(stack)
     assert summary["counts"]["canceled"] == 2 and summary["cancel_requested_at"]
     errors = [json.loads(stack.get_text(key)) for key in stack.keys("results/")]

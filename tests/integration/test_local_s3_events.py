@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,34 +21,76 @@ from batchdrop_local.runtime import FunctionWorker, Invocation
 from batchdrop_local.s3_fidelity import sequencer_order
 from batchdrop_local.stack import LocalStack, LocalStackOptions
 
+# Bounds how long a broken stack can hang a test, never what a working one must achieve: on a
+# shared, loaded machine one invocation of a function can take tens of seconds.
+DEADLINE = 180.0
+
+
+@dataclass
+class SubmitCall:
+    """One invocation of Submit: the SQS bodies it was handed and, once it returned, how it ended."""
+
+    bodies: list[dict[str, Any]]
+    result: Invocation | None = None
+
+    def object_keys(self) -> set[str]:
+        return {r["s3"]["object"]["key"] for body in self.bodies for r in body.get("Records", [])}
+
 
 class SubmitEvents:
     """The SQS records the ingest queue delivers to Submit, and how each invocation ended."""
 
     def __init__(self, worker: FunctionWorker) -> None:
         self._lock = threading.Lock()
-        self.bodies: list[dict[str, Any]] = []
-        self.results: list[Invocation] = []
+        self.calls: list[SubmitCall] = []
         invoke = worker.invoke
 
         def recorded(event: dict[str, Any], timeout: float | None = None) -> Invocation:
+            call = SubmitCall([json.loads(r["body"]) for r in event.get("Records", [])])
             with self._lock:
-                self.bodies += [json.loads(r["body"]) for r in event.get("Records", [])]
+                self.calls.append(call)
             result = invoke(event, timeout)
             with self._lock:
-                self.results.append(result)
+                call.result = result
             return result
 
         worker.invoke = recorded  # type: ignore[method-assign]
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self.calls)
+
+    def since(self, mark: int) -> list[SubmitCall]:
+        with self._lock:
+            return self.calls[mark:]
 
     def s3_records(self, key: str) -> list[dict[str, Any]]:
         with self._lock:
             return [
                 record
-                for body in self.bodies
+                for call in self.calls
+                for body in call.bodies
                 for record in body.get("Records", [])
                 if record["s3"]["object"]["key"] == key
             ]
+
+
+def _until(condition: Callable[[], Any], deadline: float = DEADLINE) -> Any:
+    """The condition's first truthy value; polled, failing only after ``deadline`` seconds."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"the condition did not hold within {deadline:.0f} s")
+
+
+def _ingest_idle(stack: LocalStack) -> bool:
+    """Every message of Submit's queue handled: none waiting, none whose invocation is still
+    running (the poller deletes a message only once its invocation has returned)."""
+    counts = stack.undelivered_messages()
+    return all(n == 0 for name, n in counts.items() if name.startswith("SubmitFunction:"))
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +102,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         poll_interval=1.0,
         emulator_delay=0.5,
         state_dir=tmp_path_factory.mktemp("s3-events"),
+        # No test here wants a redelivery: however slow an invocation, its message stays its own.
+        visibility_timeout=900,
     )
     with LocalStack(options, report=lambda _line: None) as running:
         yield running
@@ -66,17 +111,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 def submit_events(stack: LocalStack) -> SubmitEvents:
-    return SubmitEvents(stack.workers["SubmitFunction"])
-
-
-def _until(condition: Callable[[], Any], deadline: float = 60.0) -> Any:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("the condition did not hold before the deadline")
+    events = SubmitEvents(stack.workers["SubmitFunction"])
+    # Settled: the s3:TestEvent that configuring the notification sent has been handled, so
+    # Submit's cold start is over before any test counts on its invocations.
+    _until(lambda: _ingest_idle(stack))
+    return events
 
 
 def test_two_versions_of_one_key_arrive_with_their_version_ids_and_growing_sequencers(
@@ -166,21 +205,33 @@ def test_an_unversioned_bucket_sends_no_version_id(stack: LocalStack) -> None:
 def test_a_fault_aimed_at_submit_is_served_to_it_alone_and_retried_by_its_sdk(
     stack: LocalStack, submit_events: SubmitEvents, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given a throttle on Submit's first S3 call of any kind: the test's own upload is not Submit's.
+    # Given a settled stack (an invocation of an earlier test still running would be Submit's
+    # too, and could take the fault) and a throttle on Submit's first S3 call of any kind
+    _until(lambda: _ingest_idle(stack))
     s3 = stack.client("s3")
     bucket = stack.info()["bucket"]
+    mark = submit_events.mark()
     rule = stack.aws_faults.arm("s3", None, "throttle", caller="SubmitFunction")
     try:
-        done_before = len(submit_events.results)
         # The test's own calls are not Submit's (an object outside inbox/ starts nothing).
         s3.put_object(Bucket=bucket, Key=f"notes/{uuid.uuid4().hex[:6]}.txt", Body=b"not a document")
         assert rule.seen == 0
         key = f"inbox/fault-{uuid.uuid4().hex[:6]}.txt"
         s3.put_object(Bucket=bucket, Key=key, Body=b"a document")
-        assert stack.aws_faults.wait_served(rule, timeout=60)
-        # Then Submit's SDK retried it and the invocation that handled the document succeeded.
-        _until(lambda: submit_events.s3_records(key) and len(submit_events.results) > done_before)
-        assert all(result.ok for result in submit_events.results[done_before:])
+        assert stack.aws_faults.wait_served(rule, timeout=DEADLINE)
+
+        # Then Submit's SDK retried the call, and the invocation handed the document succeeded:
+        # the fault never reached the event source (no failed invocation, no redelivery).
+        def ended() -> list[SubmitCall]:
+            calls = [call for call in submit_events.since(mark) if key in call.object_keys()]
+            return calls if calls and all(call.result is not None for call in calls) else []
+
+        handled = _until(ended)
+        results = [call.result for call in handled if call.result is not None]
+        assert [r.ok for r in results] == [True], [r.error for r in results]
+        assert rule.served == 1 and rule.seen >= 2  # the throttled call, then its retry and on
+        # and nothing else of Submit's ran meanwhile, so the fault was this invocation's
+        assert [call.object_keys() for call in submit_events.since(mark)] == [{key}]
         # The running stack's CLI sees the rule through state.json.
         assert cli.main(["local", "aws-fault", "list", "--state-dir", str(stack.options.state_dir)]) == 0
         assert f"{rule.id}: s3 * throttle" in capsys.readouterr().out

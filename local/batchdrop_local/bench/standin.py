@@ -191,8 +191,9 @@ def _operation(method: str, key: str, query: dict[str, str], headers: dict[str, 
 class InMemoryAws:
     """S3 (here) and DynamoDB (moto's backend) for the boto3 clients of the sessions it is installed in."""
 
-    def __init__(self, latency: Latency = Latency()) -> None:
+    def __init__(self, latency: Latency = Latency(), sleep: Callable[[float], None] = time.sleep) -> None:
         self.latency = latency
+        self.sleep = sleep  # how the latency is waited out (tests pass their own)
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
         self._uploads: dict[str, _Upload] = {}
@@ -280,7 +281,7 @@ class InMemoryAws:
         with self._lock:
             self._calls[f"s3:{operation}"] += 1
         if delay := self.latency.s3_get if operation in _READS else self.latency.s3_put:
-            time.sleep(delay)
+            self.sleep(delay)
         handler = getattr(self, "_s3_" + _SNAKE.sub("_", operation).lower())
         call = _Call(request.method, unquote(bucket), unquote(key), query, headers, body)
         status, answer_headers, payload = handler(call)
@@ -437,7 +438,7 @@ class InMemoryAws:
         with self._lock:
             self._calls[f"dynamodb:{operation}"] += 1
         if self.latency.dynamodb:
-            time.sleep(self.latency.dynamodb)
+            self.sleep(self.latency.dynamodb)
         scope = _SCOPE.search(headers.get("authorization", ""))
         region = scope[1] if scope else "us-east-1"
         # The URL moto's patterns know, whatever endpoint the client was given; this instance's account.

@@ -22,6 +22,7 @@ import socketserver
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -69,10 +70,21 @@ class EmulatorServer:
     """A local Anthropic Message Batches API on a real socket, served from a daemon thread.
 
     The socket is bound on construction, so `url` is known at once (port 0 picks a free port).
+    `clock` is the engine's (when batches end, are archived); `sleep` waits out the configured
+    latency. Tests pass their own, to move time on or to see the waits, instead of waiting.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: EmulatorConfig | None = None) -> None:
-        self.engine = BatchEngine(config)
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        config: EmulatorConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.engine = BatchEngine(config, clock)
+        self.sleep = sleep
         self.faults = FaultPlan()
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
@@ -262,7 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.emulator.count_call(endpoint)
             latency = self.emulator.engine.config.latency
             if latency:
-                time.sleep(latency)
+                self.emulator.sleep(latency)
             if body is None:
                 raise ApiError(
                     413, f"Request body exceeds {self.emulator.engine.config.max_body_bytes} bytes"

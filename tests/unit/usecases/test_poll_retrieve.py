@@ -26,7 +26,9 @@ class Batches:
 
     def __init__(self, together: int) -> None:
         self.first_done = False
-        self._barrier = threading.Barrier(together, timeout=10)
+        # The timeout only bounds a broken run (calls one at a time); a loaded machine may take
+        # seconds to start the threads of a working one.
+        self._barrier = threading.Barrier(together, timeout=60)
 
     def retrieve(self, batch_id: str) -> BatchInfo:
         if self.first_done:

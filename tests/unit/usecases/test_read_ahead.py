@@ -3,36 +3,48 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from batchdrop.ports.bucket import DocumentGone, StoredDocument
 from batchdrop.usecases.submit.read_ahead import ReadAhead
 
+# Bounds a wait on the reader threads when ReadAhead is broken; a working one is far quicker.
+DEADLINE = 60.0
+
 
 class Reads:
-    """A read function that records what was read and how many reads overlapped."""
+    """A read function that records what was read and how many reads overlapped.
 
-    def __init__(self, delay: float = 0.0, missing: frozenset[str] = frozenset()) -> None:
-        self.delay = delay
+    With ``together``, each read waits (up to DEADLINE) until that many are in flight at once,
+    so that the overlap is certain rather than likely; reads that can never overlap time out."""
+
+    def __init__(self, together: int = 1, missing: frozenset[str] = frozenset()) -> None:
+        self.together = together
         self.missing = missing
         self.keys: list[str] = []
         self.active = 0
         self.most_active = 0
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
 
     def __call__(self, key: str, version_id: str | None) -> StoredDocument:
-        with self._lock:
+        with self._changed:
             self.keys.append(key)
             self.active += 1
             self.most_active = max(self.most_active, self.active)
-        time.sleep(self.delay)
-        with self._lock:
+            self._changed.notify_all()
+            overlapped = self._changed.wait_for(lambda: self.most_active >= self.together, DEADLINE)
             self.active -= 1
+        assert overlapped, f"never {self.together} reads at once"
         if key in self.missing:
             raise DocumentGone(key)
         return StoredDocument(key, key.encode(), version_id, "etag", "text/plain", {})
+
+    def wait_for(self, count: int) -> list[str]:
+        """The keys once ``count`` reads have started (fails after DEADLINE seconds)."""
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self.keys) >= count, DEADLINE), self.keys
+            return list(self.keys)
 
 
 def _docs(n: int) -> list[tuple[str, str | None]]:
@@ -40,7 +52,7 @@ def _docs(n: int) -> list[tuple[str, str | None]]:
 
 
 def test_documents_come_back_in_order_read_concurrently() -> None:
-    reads = Reads(delay=0.02)
+    reads = Reads(together=2)  # no read returns before a second one is in flight
     ahead = ReadAhead(reads, concurrency=8)
     ahead.plan(_docs(40))
     try:
@@ -55,13 +67,15 @@ def test_documents_come_back_in_order_read_concurrently() -> None:
 def test_no_more_than_twice_the_concurrency_is_read_ahead() -> None:
     reads = Reads()
     ahead = ReadAhead(reads, concurrency=4)
-    ahead.plan(_docs(100))
-    time.sleep(0.1)
-    assert len(reads.keys) == 8
-    ahead.get(*_docs(100)[0])
-    time.sleep(0.1)
-    assert len(reads.keys) == 9
+    docs = _docs(100)
+    ahead.plan(docs)
+    # plan() hands the reads to the pool before it returns: once eight have run, that is all
+    # of them (more are only handed over by get()); close() waits for any still running.
+    assert sorted(reads.wait_for(8)) == sorted(key for key, _ in docs[:8])
+    ahead.get(*docs[0])
+    assert sorted(reads.wait_for(9)) == sorted(key for key, _ in docs[:9])
     ahead.close()
+    assert sorted(reads.keys) == sorted(key for key, _ in docs[:9])
 
 
 def test_a_failed_read_raises_for_that_document_alone() -> None:
