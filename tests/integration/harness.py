@@ -84,12 +84,12 @@ class Stack:
     def handler_at(
         self, logical_id: str, clock: Callable[[], datetime], **env: str
     ) -> Callable[[dict[str, Any]], Any]:
-        """As ``handler``, with ``clock`` in place of the module's ``now`` (the time the handler
+        """As ``handler``, with ``clock`` in place of the handler module's ``clock`` (the time it
         hands its use case), so that a test moves time on instead of waiting for it to pass."""
         invoke = self.handler(logical_id, **env)
         module = sys.modules[self.resources.functions[logical_id].handler.rpartition(".")[0]]
-        assert callable(getattr(module, "now", None)), f"{logical_id} has no now() to replace"
-        self.monkeypatch.setattr(module, "now", clock)
+        assert callable(getattr(module, "clock", None)), f"{logical_id} has no clock to replace"
+        self.monkeypatch.setattr(module, "clock", clock)
         return invoke
 
     def put_document(self, key: str, body: bytes | str) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
-Clock = Callable[[], datetime]  # an aware UTC datetime; handlers pass datetime.now(UTC)
+Clock = Callable[[], datetime]  # an aware UTC datetime
+
+
+def system_clock() -> datetime:
+    """The deployed clock: now, in UTC. Tests hand a use case (or a handler module) their own."""
+    return datetime.now(UTC)
 
 
 class CrashHook(Protocol):

@@ -3,7 +3,7 @@ API, made once per container from the settings; and the metrics a tick's report 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import cache
 
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
@@ -14,13 +14,9 @@ from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.adapters.messaging import JobEvents
 from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.adapters.secrets import secret_api_key
-from batchdrop.ports.runtime import CrashHook
+from batchdrop.ports.runtime import Clock, CrashHook
 from batchdrop.settings import Settings
 from batchdrop.usecases.poll import PollPolicy, PollReport, poll_open_jobs
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def policy_from(settings: Settings) -> PollPolicy:
@@ -55,9 +51,9 @@ class PollFunction:
             self.settings.anthropic_base_url,
         )
 
-    def tick(self, crash: CrashHook) -> PollReport:
+    def tick(self, clock: Clock, crash: CrashHook) -> PollReport:
         return poll_open_jobs(
-            self.jobs, self.batches, self.events, now, self.policy, store=self.store, crash=crash
+            self.jobs, self.batches, self.events, clock, self.policy, store=self.store, crash=crash
         )
 
 
