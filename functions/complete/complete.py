@@ -1,7 +1,7 @@
 """Complete function: an ended batch's results become result objects, a summary and a notification."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -16,35 +16,35 @@ from batchdrop.adapters.messaging import JobEvents, Notifier
 from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.observability import logger, metrics, tracer
-from batchdrop.settings import Settings
+from batchdrop.settings import CompleteSettings
 from batchdrop.usecases.batch_creation import CreationPolicy
 from batchdrop.usecases.complete import CompletionContext, complete_job
 
-settings = Settings.from_env()
+settings = CompleteSettings.from_env()
 aws = sessions.session()  # all the function's clients, response timestamps unparsed
 context_for_jobs = CompletionContext(
-    jobs=JobStore(aws.resource("dynamodb").Table(settings.jobs_table_name)),
+    jobs=JobStore(aws.resource("dynamodb").Table(settings.stack.jobs_table_name)),
     # One pooled connection per concurrent write (botocore keeps 10 by default).
     store=DocumentStore(
         aws.client("s3", config=Config(max_pool_connections=max(10, settings.result_write_concurrency))),
-        settings.bucket_name,
+        settings.stack.bucket_name,
     ),
     batches=MessageBatches(
-        secret_api_key(settings.anthropic_secret_name, settings.api_key_max_age_seconds),
-        settings.anthropic_base_url,
+        secret_api_key(settings.anthropic.secret_name, settings.anthropic.key_max_age_seconds),
+        settings.anthropic.base_url,
     ),
     notifier=Notifier(aws.client("sns"), settings.topic_arn),
     events=JobEvents(aws.client("events"), settings.event_bus_name),
     prices=PriceTable.bundled(),
     now=lambda: datetime.now(UTC),
     write_concurrency=settings.result_write_concurrency,
-    lease=timedelta(seconds=settings.completing_lease_seconds),
+    lease=settings.completing_lease,
     max_attempts=settings.max_attempts,
     creation=CreationPolicy(
-        lease=timedelta(seconds=settings.submit_grace_seconds),
-        queue_wait_max=settings.queue_wait_max,
-        first_backoff=timedelta(seconds=settings.queue_retry_first_seconds),
-        create_span=timedelta(seconds=settings.create_span_seconds),
+        lease=settings.creation.submit_grace,
+        queue_wait_max=settings.creation.queue_wait_max,
+        first_backoff=settings.creation.queue_retry_first,
+        create_span=settings.creation.create_span,
     ),
 )
 

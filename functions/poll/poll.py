@@ -1,6 +1,6 @@
 """Poll function: the scheduled watch over open jobs' batches."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -13,31 +13,31 @@ from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.adapters.messaging import JobEvents
 from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.observability import logger, metrics, tracer
-from batchdrop.settings import Settings
+from batchdrop.settings import PollSettings
 from batchdrop.usecases.poll import PollPolicy, poll_open_jobs
 
-settings = Settings.from_env()
+settings = PollSettings.from_env()
 aws = sessions.session()  # all the function's clients, response timestamps unparsed
-jobs = JobStore(aws.resource("dynamodb").Table(settings.jobs_table_name))
+jobs = JobStore(aws.resource("dynamodb").Table(settings.stack.jobs_table_name))
 events = JobEvents(aws.client("events"), settings.event_bus_name)
 # Read only when a stuck job's batch must be created here (its requests are in jobs/<job-id>/).
-store = DocumentStore(aws.client("s3"), settings.bucket_name)
+store = DocumentStore(aws.client("s3"), settings.stack.bucket_name)
 policy = PollPolicy(
-    submit_grace=timedelta(seconds=settings.submit_grace_seconds),
-    uncollected_after=timedelta(hours=settings.uncollected_after_hours),
-    redrive_after=timedelta(seconds=settings.redrive_after_seconds),
-    queue_wait_max=settings.queue_wait_max,
-    queue_retry_first=timedelta(seconds=settings.queue_retry_first_seconds),
-    ending_lease=timedelta(seconds=settings.ending_lease_seconds),
-    create_span=timedelta(seconds=settings.create_span_seconds),
+    submit_grace=settings.creation.submit_grace,
+    uncollected_after=settings.uncollected_after,
+    redrive_after=settings.redrive_after,
+    queue_wait_max=settings.creation.queue_wait_max,
+    queue_retry_first=settings.creation.queue_retry_first,
+    ending_lease=settings.ending_lease,
+    create_span=settings.creation.create_span,
 )
 
 
 @cache
 def batches() -> MessageBatches:
     return MessageBatches(
-        secret_api_key(settings.anthropic_secret_name, settings.api_key_max_age_seconds),
-        settings.anthropic_base_url,
+        secret_api_key(settings.anthropic.secret_name, settings.anthropic.key_max_age_seconds),
+        settings.anthropic.base_url,
     )
 
 

@@ -4,7 +4,7 @@ Reached through SQS (the deployed path, with partial-failure reporting), a plain
 notification (``sam local invoke -e events/s3-put.json``) or an EventBridge S3 event.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -35,20 +35,20 @@ from batchdrop.domain.profiles import (
     ProfileCatalog,
 )
 from batchdrop.observability import logger, metrics, tracer
-from batchdrop.settings import Settings
+from batchdrop.settings import SubmitSettings
 from batchdrop.usecases.batch_creation import CreationPolicy
 from batchdrop.usecases.cancel import cancel_job
 from batchdrop.usecases.submit import BatchLimits, IngestWindow
 
-settings = Settings.from_env()
+settings = SubmitSettings.from_env()
 aws = sessions.session()  # all the function's clients, response timestamps unparsed
 # One pooled connection per concurrent read (botocore keeps 10 by default).
 s3_config = Config(max_pool_connections=max(10, settings.document_read_concurrency))
-store = DocumentStore(aws.client("s3", config=s3_config), settings.bucket_name)
-jobs = JobStore(aws.resource("dynamodb").Table(settings.jobs_table_name))
+store = DocumentStore(aws.client("s3", config=s3_config), settings.stack.bucket_name)
+jobs = JobStore(aws.resource("dynamodb").Table(settings.stack.jobs_table_name))
 batches = MessageBatches(
-    secret_api_key(settings.anthropic_secret_name, settings.api_key_max_age_seconds),
-    settings.anthropic_base_url,
+    secret_api_key(settings.anthropic.secret_name, settings.anthropic.key_max_age_seconds),
+    settings.anthropic.base_url,
 )
 document_limits = DocumentLimits(max_pdf_pages=settings.pdf_max_pages)
 batch_limits = BatchLimits(max_requests=settings.batch_max_requests, max_bytes=settings.batch_max_bytes)
@@ -56,10 +56,10 @@ notifier = Notifier(aws.client("sns"), settings.topic_arn)
 prices = PriceTable.bundled()
 # A job's creation is Submit's for the grace; then Poll's (it outlasts the 15-minute timeout).
 creation_policy = CreationPolicy(
-    lease=timedelta(seconds=settings.submit_grace_seconds),
-    queue_wait_max=settings.queue_wait_max,
-    first_backoff=timedelta(seconds=settings.queue_retry_first_seconds),
-    create_span=timedelta(seconds=settings.create_span_seconds),
+    lease=settings.creation.submit_grace,
+    queue_wait_max=settings.creation.queue_wait_max,
+    first_backoff=settings.creation.queue_retry_first,
+    create_span=settings.creation.create_span,
 )
 
 
