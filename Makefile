@@ -19,7 +19,7 @@ SAM_PYENV := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2
 FUNCTION ?= SubmitFunction
 EVENT ?= events/s3-put.json
 
-.PHONY: help venv sam-venv checkov-venv lint format security test test-fast bench demo local-up emulator build validate invoke clean
+.PHONY: help venv sam-venv checkov-venv lint format security test test-fast test-py313 bench demo local-up emulator build layer-size lock validate invoke clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,15 @@ $(BIN)/.installed: pyproject.toml layers/shared/requirements.txt
 	@touch $@
 
 venv: $(BIN)/.installed ## create .venv with the app, local stack and test tools
+
+# The layer's lock: requirements.in's pins and everything they pull in, with hashes, resolved for
+# the functions' platform (template.yaml: python3.13 on arm64) from manylinux wheels only.
+LAYER_PYTHON := 3.13
+LAYER_PLATFORM := aarch64-manylinux_2_28
+lock: venv ## regenerate layers/shared/requirements.txt (hash-locked) from requirements.in
+	UV_PYTHON_DOWNLOADS=never $(BIN)/uv pip compile --quiet --generate-hashes --no-build \
+		--python-version $(LAYER_PYTHON) --python-platform $(LAYER_PLATFORM) \
+		layers/shared/requirements.in --output-file layers/shared/requirements.txt
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -92,9 +101,22 @@ local-up: venv ## start the local stack (Ctrl-C stops it)
 emulator: venv ## start only the Anthropic Message Batches emulator
 	$(BIN)/batchdrop local emulator
 
-build: sam-venv ## sam build (the deployable artifacts in .aws-sam/)
+build: sam-venv ## sam build (the deployable artifacts in .aws-sam/), then the layer's size
 	$(SAM) validate --lint --region $(REGION)
 	PYENV_VERSION=$(SAM_PYENV) $(SAM) build
+	@$(MAKE) --no-print-directory layer-size
+
+# What sam build put in the layer: its unzipped size (Lambda allows 250 MB for a function and its
+# layers together), its file count, and the largest packages in it.
+LAYER_ID := SharedLayer
+LAYER_BUILD := .aws-sam/build/$(LAYER_ID)
+layer-size: ## the built layer's size, file count and largest packages (after make build)
+	@test -d $(LAYER_BUILD)/python || { echo "no $(LAYER_BUILD)/python: run make build first"; exit 1; }
+	@printf '%s: %.1f MB unzipped, %d files\n' $(LAYER_ID) \
+		"$$(du -sk $(LAYER_BUILD) | awk '{print $$1 / 1024}')" "$$(find $(LAYER_BUILD) -type f | wc -l)"
+	@echo "largest packages (MB unzipped):"
+	@find $(LAYER_BUILD)/python -mindepth 1 -maxdepth 1 ! -name '*.dist-info' -exec du -sk {} + \
+		| sort -rn | head -12 | awk '{n = split($$2, p, "/"); printf "  %6.1f  %s\n", $$1 / 1024, p[n]}'
 
 invoke: venv ## sam local invoke FUNCTION with EVENT; without a container runtime, in process against the local stack
 	$(BIN)/batchdrop invoke $(FUNCTION) $(EVENT)
