@@ -173,3 +173,17 @@ def test_every_library_the_functions_import_is_declared_where_it_ships(root: str
         assert normalized(distribution) in declared, (
             f"{root} imports {module}: declare {distribution} in pyproject"
         )
+
+
+def test_the_tests_also_run_on_the_functions_runtime(template: dict[str, Any]) -> None:
+    # make test runs the fast tiers on the deployed runtime's Python; make test-py313 runs them all.
+    runtime = template["Globals"]["Function"]["Runtime"].removeprefix("python")
+    major, minor = runtime.split(".")
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    assert f"sys.version_info[:2] == ({major}, {minor})" in makefile
+    recipes = dict(re.findall(r"^([a-z0-9-]+):.*\n((?:\t.*\n)+)", makefile, re.MULTILINE))
+    assert "$(BIN313)/pytest $(PY313_TIERS)" in recipes["test"]
+    tiers = re.search(r"^PY313_TIERS \?= (.*)$", makefile, re.MULTILINE)
+    assert tiers and {"tests/unit", "tests/template"} <= set(tiers[1].split())
+    assert "$(BIN313)/pytest --ignore=tests/faults" in recipes[f"test-py{major}{minor}"]
+    assert "$(BIN313)/pytest tests/faults" in recipes[f"test-py{major}{minor}"]
