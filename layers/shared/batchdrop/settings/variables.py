@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
@@ -27,13 +27,21 @@ def _raw(env: Mapping[str, str], name: str) -> str:
     return env.get(name, "").strip()
 
 
-@dataclass(frozen=True)
 class Variable(Generic[T]):
-    """One environment variable. ``required`` ones have no default: they must be set."""
+    """One environment variable. ``required`` ones have no default: they must be set.
 
-    name: str
-    meaning: str
+    (Plain classes, not dataclasses: a cold start builds two dozen of them.)
+    """
+
+    __slots__ = ("meaning", "name")
     required: ClassVar[bool] = False
+
+    def __init__(self, name: str, meaning: str) -> None:
+        self.name = name
+        self.meaning = meaning
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
 
     @property
     def default(self) -> T:
@@ -43,10 +51,10 @@ class Variable(Generic[T]):
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
 class Required(Variable[str]):
     """A non-empty string (surrounding blanks stripped)."""
 
+    __slots__ = ()
     required: ClassVar[bool] = True
 
     def read(self, env: Mapping[str, str]) -> str:
@@ -58,9 +66,10 @@ class Required(Variable[str]):
         return value
 
 
-@dataclass(frozen=True)
 class Text(Variable[str]):
     """A string that may be empty (surrounding blanks stripped)."""
+
+    __slots__ = ()
 
     @property
     def default(self) -> str:
@@ -70,13 +79,16 @@ class Text(Variable[str]):
         return _raw(env, self.name)
 
 
-@dataclass(frozen=True)
 class Integer(Variable[int]):
     """An integer in ``minimum..maximum``; empty means ``default``."""
 
-    default_value: int = field(kw_only=True)
-    minimum: int = field(kw_only=True)
-    maximum: int = field(kw_only=True)
+    __slots__ = ("default_value", "maximum", "minimum")
+
+    def __init__(self, name: str, meaning: str, *, default_value: int, minimum: int, maximum: int) -> None:
+        super().__init__(name, meaning)
+        self.default_value = default_value
+        self.minimum = minimum
+        self.maximum = maximum
 
     @property
     def default(self) -> int:
@@ -99,9 +111,10 @@ class Integer(Variable[int]):
         return value
 
 
-@dataclass(frozen=True)
 class Money(Variable[float | None]):
     """An amount in USD; empty or 0 means none."""
+
+    __slots__ = ()
 
     @property
     def default(self) -> float | None:
@@ -131,7 +144,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@dataclass(frozen=True)
 class BaseUrl(Variable[str | None]):
     """An API base URL: https, or http to a loopback host (the local stack's emulator).
 
@@ -139,6 +151,8 @@ class BaseUrl(Variable[str | None]):
     network fails the cold start instead. Empty means "the public API" (the SDK itself would
     treat "" as a URL). An error names the scheme and host only, never a path or user info.
     """
+
+    __slots__ = ()
 
     @property
     def default(self) -> str | None:
