@@ -40,7 +40,7 @@ venv: $(BIN)/.installed ## create .venv with the app, local stack and test tools
 $(BIN313)/.installed: $(BIN)/.installed
 	@test -n "$(PYTHON313)" || { echo "no Python 3.13 found: set PYTHON313=/path/to/python3.13"; exit 1; }
 	@$(PYTHON313) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 13) else "PYTHON313 is not Python 3.13")'
-	$(PYTHON313) -m venv $(VENV313)
+	$(BIN)/uv venv --quiet --allow-existing --python $(PYTHON313) $(VENV313)
 	@echo '*' > $(VENV313)/.gitignore
 	$(BIN)/uv pip install --quiet --python $(BIN313)/python -e '.[local,dev]'
 	@touch $@
