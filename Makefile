@@ -5,6 +5,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The deployed runtime is python3.13: the tests also run there, in a venv of its own. PYTHON313 is
+# pyenv's newest 3.13, else python3.13 on the PATH, else "3.13": uv then finds one or downloads it.
+PYTHON313 ?= $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python3))),$(shell command -v python3.13),3.13)
+VENV313 := .venv-py313
+BIN313 := $(VENV313)/bin
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .venv-checkov
@@ -19,10 +24,10 @@ SAM_PYENV := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2
 FUNCTION ?= SubmitFunction
 EVENT ?= events/s3-put.json
 
-.PHONY: help venv sam-venv checkov-venv lint format security test test-fast bench demo local-up emulator build validate invoke clean
+.PHONY: help venv venv-py313 sam-venv checkov-venv lint format security test test-fast test-py313 bench demo local-up emulator build layer-size lock validate invoke clean
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml layers/shared/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "batchdrop needs Python 3.11 or newer")'
@@ -32,6 +37,25 @@ $(BIN)/.installed: pyproject.toml layers/shared/requirements.txt
 	@touch $@
 
 venv: $(BIN)/.installed ## create .venv with the app, local stack and test tools
+
+$(BIN313)/.installed: $(BIN)/.installed
+	$(BIN)/uv venv --quiet --allow-existing --python $(PYTHON313) $(VENV313) \
+		|| { echo "no Python 3.13 (PYTHON313=$(PYTHON313)): install one (pyenv install 3.13) or set PYTHON313=/path/to/python3.13"; exit 1; }
+	@$(BIN313)/python -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 13) else f"$(VENV313) has Python {sys.version.split()[0]}, not 3.13: set PYTHON313")'
+	@echo '*' > $(VENV313)/.gitignore
+	$(BIN)/uv pip install --quiet --python $(BIN313)/python -e '.[local,dev]'
+	@touch $@
+
+venv-py313: $(BIN313)/.installed ## create .venv-py313: the same, on Python 3.13 (the deployed runtime)
+
+# The layer's lock: requirements.in's pins and everything they pull in, with hashes, resolved for
+# the functions' platform (template.yaml: python3.13 on arm64) from manylinux wheels only.
+LAYER_PYTHON := 3.13
+LAYER_PLATFORM := aarch64-manylinux_2_28
+lock: venv ## regenerate layers/shared/requirements.txt (hash-locked) from requirements.in
+	UV_PYTHON_DOWNLOADS=never $(BIN)/uv pip compile --quiet --generate-hashes --no-build \
+		--python-version $(LAYER_PYTHON) --python-platform $(LAYER_PLATFORM) \
+		layers/shared/requirements.in --output-file layers/shared/requirements.txt
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -71,9 +95,17 @@ security: checkov-venv ## checkov on template.yaml: zero failed checks
 # The fault matrix runs on two local stacks at once: its scenarios mostly wait (leases,
 # redeliveries), so two halve its time even on two cores.
 MATRIX_WORKERS ?= 2
-test: venv lint validate security ## set up and run every test (unit, integration, emulator, end-to-end, fault matrix)
+# make test also runs the fast tiers on Python 3.13, the deployed runtime (about 1.5 to 3 minutes
+# on two cores); make test-py313 runs every tier there (about as long as make test's own runs).
+PY313_TIERS ?= tests/unit tests/template tests/emulator
+test: venv venv-py313 lint validate security ## every test on Python 3.11, and the unit, template and emulator tiers on 3.13
 	$(BIN)/pytest --ignore=tests/faults
+	$(BIN313)/pytest $(PY313_TIERS) -n 2
 	$(BIN)/pytest tests/faults -n $(MATRIX_WORKERS) --dist load
+
+test-py313: venv-py313 ## every test (every tier, the fault matrix too) on Python 3.13
+	$(BIN313)/pytest --ignore=tests/faults -n 2
+	$(BIN313)/pytest tests/faults -n $(MATRIX_WORKERS) --dist load
 
 test-fast: venv ## unit and emulator tests only
 	$(BIN)/pytest tests/unit tests/emulator
@@ -92,9 +124,22 @@ local-up: venv ## start the local stack (Ctrl-C stops it)
 emulator: venv ## start only the Anthropic Message Batches emulator
 	$(BIN)/batchdrop local emulator
 
-build: sam-venv ## sam build (the deployable artifacts in .aws-sam/)
+build: sam-venv ## sam build (the deployable artifacts in .aws-sam/), then the layer's size
 	$(SAM) validate --lint --region $(REGION)
 	PYENV_VERSION=$(SAM_PYENV) $(SAM) build
+	@$(MAKE) --no-print-directory layer-size
+
+# What sam build put in the layer: its unzipped size (Lambda allows 250 MB for a function and its
+# layers together), its file count, and the largest packages in it.
+LAYER_ID := SharedLayer
+LAYER_BUILD := .aws-sam/build/$(LAYER_ID)
+layer-size: ## the built layer's size, file count and largest packages (after make build)
+	@test -d $(LAYER_BUILD)/python || { echo "no $(LAYER_BUILD)/python: run make build first"; exit 1; }
+	@printf '%s: %.1f MB unzipped, %d files\n' $(LAYER_ID) \
+		"$$(du -sk $(LAYER_BUILD) | awk '{print $$1 / 1024}')" "$$(find $(LAYER_BUILD) -type f | wc -l)"
+	@echo "largest packages (MB unzipped):"
+	@find $(LAYER_BUILD)/python -mindepth 1 -maxdepth 1 ! -name '*.dist-info' -exec du -sk {} + \
+		| sort -rn | head -12 | awk '{n = split($$2, p, "/"); printf "  %6.1f  %s\n", $$1 / 1024, p[n]}'
 
 invoke: venv ## sam local invoke FUNCTION with EVENT; without a container runtime, in process against the local stack
 	$(BIN)/batchdrop invoke $(FUNCTION) $(EVENT)

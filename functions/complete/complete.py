@@ -6,11 +6,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchdrop.observability import logger, metrics, tracer
 from batchdrop.ports.runtime import CrashHook, no_crash
-from batchdrop.settings import Settings
+from batchdrop.settings import CompleteSettings
 from batchdrop.usecases.complete import complete_job, run_completion
 from batchdrop.wiring.complete import completion_context, for_invocation, job_of, report
 
-settings = Settings.from_env()
+settings = CompleteSettings.from_env()
 context_for_jobs = completion_context(settings)  # each adapter and client made on first use
 
 crash_hook: CrashHook = no_crash  # the local stack replaces it to make this function die on cue

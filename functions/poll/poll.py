@@ -6,10 +6,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchdrop.observability import logger, metrics, tracer
 from batchdrop.ports.runtime import Clock, CrashHook, no_crash, system_clock
-from batchdrop.settings import Settings
+from batchdrop.settings import PollSettings
 from batchdrop.wiring.poll import PollFunction, record_metrics
 
-settings = Settings.from_env()
+settings = PollSettings.from_env()
 poll = PollFunction(settings)  # the adapters, made once per container
 
 crash_hook: CrashHook = no_crash  # the local stack replaces it to make this function die on cue

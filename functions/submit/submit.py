@@ -15,11 +15,11 @@ from batchdrop.domain.keys import PROFILE_SUFFIXES, PROFILES_PREFIX, SCHEMA_SUFF
 from batchdrop.domain.profiles import ProfileCatalog
 from batchdrop.observability import logger, metrics, tracer
 from batchdrop.ports.runtime import CrashHook, no_crash
-from batchdrop.settings import Settings
+from batchdrop.settings import SubmitSettings
 from batchdrop.usecases.submit import SubmitOutcome, submit_window
 from batchdrop.wiring.submit import SubmitWiring, new_record_processor
 
-settings = Settings.from_env()
+settings = SubmitSettings.from_env()
 wiring = SubmitWiring.from_settings(settings)
 store = wiring.store  # the bucket adapter (tests reach it here)
 

@@ -447,37 +447,58 @@ def test_log_retention_takes_only_what_cloudwatch_accepts(template: dict[str, An
     assert param["AllowedValues"] == CLOUDWATCH_RETENTION_DAYS
 
 
-# Parameter -> the variable the functions read it from, for the ones Settings validates.
+# Parameter -> the variable the functions read it from, the function whose settings model reads it,
+# and where in that model, for the ones the settings validate.
 SETTINGS_OF_PARAMETERS = {
-    "DefaultMaxTokens": ("DEFAULT_MAX_TOKENS", ("default_profile", "max_tokens")),
-    "PdfMaxPages": ("PDF_MAX_PAGES", ("pdf_max_pages",)),
-    "UncollectedAlarmHours": ("UNCOLLECTED_AFTER_HOURS", ("uncollected_after_hours",)),
-    "MaxAttempts": ("MAX_ATTEMPTS", ("max_attempts",)),
-    "BatchQueueMaxWaitHours": ("QUEUE_WAIT_MAX_HOURS", ("queue_wait_max_hours",)),
+    "DefaultMaxTokens": ("DEFAULT_MAX_TOKENS", "SubmitSettings", ("default_profile", "max_tokens")),
+    "PdfMaxPages": ("PDF_MAX_PAGES", "SubmitSettings", ("pdf_max_pages",)),
+    "UncollectedAlarmHours": ("UNCOLLECTED_AFTER_HOURS", "PollSettings", ("uncollected_after_hours",)),
+    "MaxAttempts": ("MAX_ATTEMPTS", "CompleteSettings", ("max_attempts",)),
+    "BatchQueueMaxWaitHours": ("QUEUE_WAIT_MAX_HOURS", "PollSettings", ("creation", "queue_wait_max_hours")),
 }
+
+# Function -> the name of its settings model in batchdrop.settings.
+SETTINGS_OF_FUNCTIONS = {
+    "SubmitFunction": "SubmitSettings",
+    "PollFunction": "PollSettings",
+    "CompleteFunction": "CompleteSettings",
+}
+
+
+def _settings_model(name: str) -> Any:
+    import batchdrop.settings
+
+    return getattr(batchdrop.settings, name)
+
+
+def _required_env(model: Any) -> dict[str, str]:
+    """A value for each variable the model requires (any non-empty string will do)."""
+    return {variable.name: "x" for variable in model.variables() if variable.required}
+
+
+def _function_environment(
+    template: dict[str, Any], resources: dict[str, Any], logical_id: str
+) -> dict[str, Any]:
+    """The variables the template gives a function: the Globals', and its own if it had any."""
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    own = resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+    return {**variables, **own}
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS_OF_PARAMETERS))
 def test_parameter_ranges_are_the_ones_settings_accepts(template: dict[str, Any], name: str) -> None:
     # Given the parameter's range, When the functions read its bounds, Then they accept them, refuse
     # one past each, and default to the parameter's default: a value that deploys also cold-starts.
-    from batchdrop.settings import ConfigurationError, Settings
+    from batchdrop.settings import ConfigurationError
 
-    variable, attribute = SETTINGS_OF_PARAMETERS[name]
+    variable, model_name, attribute = SETTINGS_OF_PARAMETERS[name]
+    model = _settings_model(model_name)
     assert template["Globals"]["Function"]["Environment"]["Variables"][variable] == {"Ref": name}
     param = template["Parameters"][name]
-    base = {
-        "BUCKET_NAME": "b",
-        "JOBS_TABLE_NAME": "t",
-        "EVENT_BUS_NAME": "e",
-        "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
-        "ANTHROPIC_SECRET_NAME": "s",
-        "DEFAULT_MODEL": "m",
-        "DEFAULT_INSTRUCTION": "i",
-    }
+    base = _required_env(model)
 
     def read(value: str | None) -> Any:
-        settings: Any = Settings.from_env({**base, **({variable: value} if value is not None else {})})
+        settings: Any = model.from_env({**base, **({variable: value} if value is not None else {})})
         for part in attribute:
             settings = getattr(settings, part)
         return settings
@@ -488,6 +509,50 @@ def test_parameter_ranges_are_the_ones_settings_accepts(template: dict[str, Any]
     for outside in (param["MinValue"] - 1, param["MaxValue"] + 1):
         with pytest.raises(ConfigurationError, match=f"^environment variable {variable} must be in "):
             read(str(outside))
+
+
+@pytest.mark.parametrize("logical_id", sorted(SETTINGS_OF_FUNCTIONS))
+def test_each_function_is_given_what_its_settings_model_requires(
+    template: dict[str, Any], resources: dict[str, Any], logical_id: str
+) -> None:
+    # Given the variables the template gives the function, When its model reads only those it
+    # declares, Then it starts: every required one is set, and every one it reads but the
+    # template leaves unset has a default (the test-only durations and limits).
+    model = _settings_model(SETTINGS_OF_FUNCTIONS[logical_id])
+    given = _function_environment(template, resources, logical_id)
+    reads = {variable.name: variable for variable in model.variables()}
+    assert {name for name, variable in reads.items() if variable.required} <= set(given)
+    for name in set(reads) - set(given):
+        assert not reads[name].required, f"{logical_id} needs {name}, which the template does not set"
+    # Only what the model reads, with a placeholder for each (deploy-time values are Refs).
+    model.from_env({name: "x" for name in reads if name in given and reads[name].required})
+
+
+def test_poll_does_not_require_what_only_submit_and_complete_use(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    from batchdrop.settings import ConfigurationError
+
+    poll = _settings_model("PollSettings")
+    given = _function_environment(template, resources, "PollFunction")
+    poll_reads = {variable.name for variable in poll.variables()}
+    unused = {name for name in given if not name.startswith("POWERTOOLS_")} - poll_reads
+    # The template gives every function all of the stack's variables (Globals); Poll reads few.
+    assert {"TOPIC_ARN", "DEFAULT_MODEL", "DEFAULT_INSTRUCTION"} <= unused
+    poll.from_env(_required_env(poll))
+    for other in ("SubmitSettings", "CompleteSettings"):
+        with pytest.raises(ConfigurationError, match="must be set"):
+            _settings_model(other).from_env(_required_env(poll))
+
+
+def test_every_stack_variable_is_read_by_some_function(template: dict[str, Any]) -> None:
+    given = template["Globals"]["Function"]["Environment"]["Variables"]
+    read = {
+        variable.name
+        for name in SETTINGS_OF_FUNCTIONS.values()
+        for variable in _settings_model(name).variables()
+    }
+    assert {name for name in given if not name.startswith("POWERTOOLS_")} <= read
 
 
 @pytest.mark.parametrize(
@@ -516,21 +581,14 @@ def test_anthropic_base_url_parameter_takes_empty_or_https(
 
 
 def test_every_url_the_base_url_parameter_takes_is_one_settings_accepts(template: dict[str, Any]) -> None:
-    from batchdrop.settings import Settings
-
     pattern = template["Parameters"]["AnthropicBaseUrl"]["AllowedPattern"]
-    base = {
-        "BUCKET_NAME": "b",
-        "JOBS_TABLE_NAME": "t",
-        "EVENT_BUS_NAME": "e",
-        "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
-        "ANTHROPIC_SECRET_NAME": "s",
-        "DEFAULT_MODEL": "m",
-        "DEFAULT_INSTRUCTION": "i",
-    }
     for url in ("https://api.anthropic.com", "https://gw.example.com:8443/v1", "https://[2001:db8::1]/x"):
         assert re.fullmatch(pattern, url)
-        assert Settings.from_env({**base, "ANTHROPIC_BASE_URL": url}).anthropic_base_url == url
+        for model_name in SETTINGS_OF_FUNCTIONS.values():
+            model = _settings_model(model_name)
+            assert (
+                model.from_env({**_required_env(model), "ANTHROPIC_BASE_URL": url}).anthropic.base_url == url
+            )
 
 
 def test_default_parameters_satisfy_the_batch_window_rule(template: dict[str, Any]) -> None:

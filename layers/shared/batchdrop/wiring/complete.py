@@ -4,7 +4,7 @@ on first use), and the metrics of what a completion did (from the typed Summary)
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -13,8 +13,9 @@ from batchdrop.domain.pricing import PriceTable
 from batchdrop.domain.summary import Summary, UsageRow
 from batchdrop.observability import metrics
 from batchdrop.ports import BatchBackend, Bucket, ClaimingJobs, CrashHook, EventBus, Notifier
-from batchdrop.settings import Settings
+from batchdrop.settings import CompleteSettings
 from batchdrop.usecases.complete import CompletionContext
+from batchdrop.wiring.common import creation_policy, message_batches
 from batchdrop.wiring.lazy import Lazy, LazySession
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def completion_context(settings: Settings) -> CompletionContext:
+def completion_context(settings: CompleteSettings) -> CompletionContext:
     """Complete's context from its settings. Each adapter (and its AWS client) is made when
     first used: the S3 and DynamoDB adapters import boto3 and s3transfer, which a cold start
     then does not pay for before the first event."""
@@ -33,66 +34,44 @@ def completion_context(settings: Settings) -> CompletionContext:
     return CompletionContext(
         jobs=cast("ClaimingJobs", Lazy(lambda: _jobs(aws, settings))),
         store=cast("Bucket", Lazy(lambda: _store(aws, settings))),
-        batches=cast("BatchBackend", Lazy(lambda: _batches(settings))),
+        batches=cast("BatchBackend", Lazy(lambda: message_batches(settings.anthropic))),
         notifier=cast("Notifier", Lazy(lambda: _notifier(aws, settings))),
         events=cast("EventBus", Lazy(lambda: _events(aws, settings))),
         prices=PriceTable.bundled(),
         now=_now,
         write_concurrency=settings.result_write_concurrency,
-        lease=timedelta(seconds=settings.completing_lease_seconds),
+        lease=settings.completing_lease,
         max_attempts=settings.max_attempts,
-        creation=cast("CreationPolicy", Lazy(lambda: _creation(settings))),
+        creation=cast("CreationPolicy", Lazy(lambda: creation_policy(settings.creation))),
     )
 
 
-def _jobs(aws: LazySession, settings: Settings) -> ClaimingJobs:
+def _jobs(aws: LazySession, settings: CompleteSettings) -> ClaimingJobs:
     from batchdrop.adapters.dynamodb_jobs import JobStore
 
-    return JobStore(aws.table(settings.jobs_table_name))
+    return JobStore(aws.table(settings.stack.jobs_table_name))
 
 
-def _store(aws: LazySession, settings: Settings) -> Bucket:
+def _store(aws: LazySession, settings: CompleteSettings) -> Bucket:
     from botocore.config import Config
 
     from batchdrop.adapters.s3_bucket import DocumentStore
 
     # One pooled connection per concurrent write (botocore keeps 10 by default).
     config = Config(max_pool_connections=max(10, settings.result_write_concurrency))
-    return DocumentStore(aws.client("s3", config=config), settings.bucket_name)
+    return DocumentStore(aws.client("s3", config=config), settings.stack.bucket_name)
 
 
-def _batches(settings: Settings) -> BatchBackend:
-    from batchdrop.adapters.anthropic_backend import MessageBatches
-    from batchdrop.adapters.secrets import secret_api_key
-
-    return MessageBatches(
-        secret_api_key(settings.anthropic_secret_name, settings.api_key_max_age_seconds),
-        settings.anthropic_base_url,
-    )
-
-
-def _notifier(aws: LazySession, settings: Settings) -> Notifier:
+def _notifier(aws: LazySession, settings: CompleteSettings) -> Notifier:
     from batchdrop.adapters.messaging import Notifier as SnsNotifier
 
     return SnsNotifier(aws.client("sns"), settings.topic_arn)
 
 
-def _events(aws: LazySession, settings: Settings) -> EventBus:
+def _events(aws: LazySession, settings: CompleteSettings) -> EventBus:
     from batchdrop.adapters.messaging import JobEvents
 
     return JobEvents(aws.client("events"), settings.event_bus_name)
-
-
-def _creation(settings: Settings) -> CreationPolicy:
-    """How a follow-up job's batch is created (usecases.batch_creation, loaded when needed)."""
-    from batchdrop.usecases.batch_creation import CreationPolicy
-
-    return CreationPolicy(
-        lease=timedelta(seconds=settings.submit_grace_seconds),
-        queue_wait_max=settings.queue_wait_max,
-        first_backoff=timedelta(seconds=settings.queue_retry_first_seconds),
-        create_span=timedelta(seconds=settings.create_span_seconds),
-    )
 
 
 def job_of(event: dict[str, Any]) -> str:

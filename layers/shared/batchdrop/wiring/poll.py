@@ -3,7 +3,6 @@ API, made once per container from the settings; and the metrics a tick's report 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cache
 
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
@@ -13,21 +12,21 @@ from batchdrop.adapters.anthropic_backend import MessageBatches
 from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.adapters.messaging import JobEvents
 from batchdrop.adapters.s3_bucket import DocumentStore
-from batchdrop.adapters.secrets import secret_api_key
 from batchdrop.ports.runtime import Clock, CrashHook
-from batchdrop.settings import Settings
+from batchdrop.settings import PollSettings
 from batchdrop.usecases.poll import PollPolicy, PollReport, poll_open_jobs
+from batchdrop.wiring.common import message_batches
 
 
-def policy_from(settings: Settings) -> PollPolicy:
+def policy_from(settings: PollSettings) -> PollPolicy:
     return PollPolicy(
-        submit_grace=timedelta(seconds=settings.submit_grace_seconds),
-        uncollected_after=timedelta(hours=settings.uncollected_after_hours),
-        redrive_after=timedelta(seconds=settings.redrive_after_seconds),
-        queue_wait_max=settings.queue_wait_max,
-        queue_retry_first=timedelta(seconds=settings.queue_retry_first_seconds),
-        ending_lease=timedelta(seconds=settings.ending_lease_seconds),
-        create_span=timedelta(seconds=settings.create_span_seconds),
+        submit_grace=settings.creation.submit_grace,
+        uncollected_after=settings.uncollected_after,
+        redrive_after=settings.redrive_after,
+        queue_wait_max=settings.creation.queue_wait_max,
+        queue_retry_first=settings.creation.queue_retry_first,
+        ending_lease=settings.ending_lease,
+        create_span=settings.creation.create_span,
     )
 
 
@@ -35,21 +34,18 @@ class PollFunction:
     """Poll's adapters. The batch API's client is made on first use: a tick with no open job
     never loads the Anthropic SDK."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: PollSettings) -> None:
         self.settings = settings
         aws = sessions.session()  # all the function's clients, response timestamps unparsed
-        self.jobs = JobStore(aws.resource("dynamodb").Table(settings.jobs_table_name))
+        self.jobs = JobStore(aws.resource("dynamodb").Table(settings.stack.jobs_table_name))
         self.events = JobEvents(aws.client("events"), settings.event_bus_name)
         # Read only when a stuck job's batch must be created here (its requests are in jobs/<job-id>/).
-        self.store = DocumentStore(aws.client("s3"), settings.bucket_name)
+        self.store = DocumentStore(aws.client("s3"), settings.stack.bucket_name)
         self.policy = policy_from(settings)
         self.batches = cache(self._batches)
 
     def _batches(self) -> MessageBatches:
-        return MessageBatches(
-            secret_api_key(self.settings.anthropic_secret_name, self.settings.api_key_max_age_seconds),
-            self.settings.anthropic_base_url,
-        )
+        return message_batches(self.settings.anthropic)
 
     def tick(self, clock: Clock, crash: CrashHook) -> PollReport:
         return poll_open_jobs(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from botocore.config import Config
@@ -19,14 +19,13 @@ from batchdrop.adapters.anthropic_backend import MessageBatches
 from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.adapters.messaging import Notifier
 from batchdrop.adapters.s3_bucket import DocumentStore
-from batchdrop.adapters.secrets import secret_api_key
 from batchdrop.domain.convert import DocumentLimits
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.domain.profiles import ProfileCatalog
-from batchdrop.settings import Settings
-from batchdrop.usecases.batch_creation import CreationPolicy
+from batchdrop.settings import SubmitSettings
 from batchdrop.usecases.cancel import cancel_job
 from batchdrop.usecases.submit import BatchLimits, SubmitPorts, SubmitRules
+from batchdrop.wiring.common import creation_policy, message_batches
 
 
 def now() -> datetime:
@@ -38,7 +37,7 @@ def new_record_processor() -> BatchProcessor:
     return BatchProcessor(event_type=EventType.SQS)
 
 
-def submit_rules(settings: Settings) -> SubmitRules:
+def submit_rules(settings: SubmitSettings) -> SubmitRules:
     return SubmitRules(
         document_limits=DocumentLimits(max_pdf_pages=settings.pdf_max_pages),
         batch_limits=BatchLimits(
@@ -48,12 +47,7 @@ def submit_rules(settings: Settings) -> SubmitRules:
         max_job_cost_usd=settings.max_job_cost_usd,
         read_concurrency=settings.document_read_concurrency,
         # A job's creation is Submit's for the grace; then Poll's (it outlasts the 15-minute timeout).
-        creation=CreationPolicy(
-            lease=timedelta(seconds=settings.submit_grace_seconds),
-            queue_wait_max=settings.queue_wait_max,
-            first_backoff=timedelta(seconds=settings.queue_retry_first_seconds),
-            create_span=timedelta(seconds=settings.create_span_seconds),
-        ),
+        creation=creation_policy(settings.creation),
     )
 
 
@@ -61,7 +55,7 @@ def submit_rules(settings: Settings) -> SubmitRules:
 class SubmitWiring:
     """The function's adapters, and what its use case is given of them."""
 
-    settings: Settings
+    settings: SubmitSettings
     store: DocumentStore
     jobs: JobStore
     batches: MessageBatches
@@ -69,18 +63,15 @@ class SubmitWiring:
     rules: SubmitRules
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SubmitWiring:
+    def from_settings(cls, settings: SubmitSettings) -> SubmitWiring:
         aws = sessions.session()  # all the function's clients, response timestamps unparsed
         # One pooled connection per concurrent read (botocore keeps 10 by default).
         s3_config = Config(max_pool_connections=max(10, settings.document_read_concurrency))
         return cls(
             settings=settings,
-            store=DocumentStore(aws.client("s3", config=s3_config), settings.bucket_name),
-            jobs=JobStore(aws.resource("dynamodb").Table(settings.jobs_table_name)),
-            batches=MessageBatches(
-                secret_api_key(settings.anthropic_secret_name, settings.api_key_max_age_seconds),
-                settings.anthropic_base_url,
-            ),
+            store=DocumentStore(aws.client("s3", config=s3_config), settings.stack.bucket_name),
+            jobs=JobStore(aws.resource("dynamodb").Table(settings.stack.jobs_table_name)),
+            batches=message_batches(settings.anthropic),
             notifier=Notifier(aws.client("sns"), settings.topic_arn),
             rules=submit_rules(settings),
         )
