@@ -27,6 +27,7 @@ from batchdrop.domain.results import (
     ResultObject,
     Superseded,
 )
+from batchdrop.domain.summary import Summary
 from batchdrop.domain.times import iso, iso_ms
 from batchdrop.ports.batches import BatchInfo
 from batchdrop.ports.bucket import DocumentGone, DocumentHead, DocumentTooLarge, StoredDocument
@@ -302,27 +303,26 @@ class FakeJobs:
             "release_completion", job_id, True, updated_at=iso(now), completing_claimed_at=_REMOVE
         )
 
-    def mark_completed(self, job_id: str, now: datetime, summary: dict[str, Any]) -> bool:
+    def mark_completed(self, job_id: str, now: datetime, summary: Summary) -> bool:
         if self.items.get(job_id, {}).get("status") != JobState.COMPLETING:
             return False
-        cost = summary["cost"]
-        total = (summary.get("workflow") or {}).get("total_cost", cost)
+        cost, total = summary.cost, (summary.workflow.total_cost if summary.workflow else summary.cost)
         return self._move(
             "mark_completed",
             job_id,
             True,
             completed_at=iso(now),
             updated_at=iso(now),
-            result_counts=summary["counts"],
-            cost_batch=cost["batch"],
-            cost_standard=cost["standard"],
-            cost_complete=bool(cost["complete"]),
-            cost_by_profile=summary.get("cost_by_profile", {}),
-            tokens=summary["tokens"],
-            summary_key=summary["summary_key"],
-            workflow_cost_batch=total["batch"],
-            workflow_cost_standard=total["standard"],
-            workflow_cost_complete=bool(total["complete"]),
+            result_counts=dict(summary.counts),
+            cost_batch=cost.batch,
+            cost_standard=cost.standard,
+            cost_complete=cost.complete,
+            cost_by_profile={profile: dict(costs) for profile, costs in summary.cost_by_profile.items()},
+            tokens=summary.tokens.as_dict(),
+            summary_key=summary.summary_key,
+            workflow_cost_batch=total.money.batch,
+            workflow_cost_standard=total.money.standard,
+            workflow_cost_complete=total.complete,
             open_flag=_REMOVE,
         )
 
@@ -612,3 +612,10 @@ class FakeBus:
         if self.fail_next:
             raise self.fail_next.pop(0)
         self.events.append((detail_type, detail))
+
+
+def summary_of(**fields: Any) -> Summary:
+    """A completed job's summary with only ``fields`` set; the rest as summary.json has them when
+    absent (Summary.from_json): no documents, no cost."""
+    cost = {"batch": 0.0, "standard": 0.0, "savings": 0.0, "complete": True}
+    return Summary.from_json({"job_id": "job", "documents": 0, "counts": {}, "cost": cost, **fields})

@@ -13,18 +13,19 @@ import pytest
 from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.domain.lifecycle import BY_ACTION, TRANSITIONS, JobState, is_retake
 from batchdrop.domain.times import iso
+from tests.fakes import summary_of
 from tests.integration.harness import Stack
 
 S = JobState
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
 OWNER = "submit-token"
-SUMMARY = {
-    "cost": {"batch": 0.1, "standard": 0.2, "complete": True},
-    "counts": {"succeeded": 1},
-    "tokens": {"input": 10},
-    "summary_key": "jobs/j/summary.json",
-}
+SUMMARY = summary_of(
+    cost={"batch": 0.1, "standard": 0.2, "savings": 0.1, "complete": True},
+    counts={"succeeded": 1},
+    tokens={"input": 10},
+    summary_key="jobs/j/summary.json",
+)
 Move = Callable[[JobStore, str, datetime], bool]
 # Each move as its caller makes it (the batch is "b-<job>"; the creation held by OWNER).
 MOVES: dict[str, Move] = {

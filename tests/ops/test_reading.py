@@ -14,11 +14,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from batchdrop.domain.job import JobRecord
-from batchdrop.domain.summary import Summary
 from batchdrop_ops.commands import job_frame, status_frame
 from batchdrop_ops.errors import ReportError
 from batchdrop_ops.reading import HEAD_LIMIT, LIST_LIMIT, Manifest, StackReader, read_summary
-from tests.fakes import FakeBucket, FakeJobs, iso
+from tests.fakes import FakeBucket, FakeJobs, iso, summary_of
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -96,12 +95,6 @@ def reader(jobs: ScanningJobs, bucket: S3LikeBucket) -> StackReader:
     return StackReader(jobs, bucket, "jobs-table")
 
 
-def _summary(**fields: Any) -> Summary:
-    """A completed job's summary with only ``fields`` set (the rest as a summary without them)."""
-    cost = {"batch": 0.0, "standard": 0.0, "savings": 0.0, "complete": True}
-    return Summary.from_json({"job_id": "done", "documents": 3, "counts": {}, "cost": cost, **fields})
-
-
 def test_jobs_recent_newest_first_completed_oldest_first(jobs: ScanningJobs, reader: StackReader) -> None:
     _put(jobs, "old", timedelta(days=3), status="completed", completed_at=iso(NOW - timedelta(days=2)))
     _put(jobs, "new", timedelta(hours=1), status="completed", completed_at=iso(NOW - timedelta(days=3)))
@@ -133,8 +126,8 @@ def test_missing_objects_read_as_none_and_empty_ones_as_nothing(
     bucket.put("jobs/x/documents.jsonl", _lines({"a": 1}) + "\n" + _lines({"a": 2}))
     assert reader.documents("x") == [{"a": 1}, {"a": 2}]
     assert read_summary(bucket, "jobs/x/summary.json") is None
-    bucket.put("jobs/x/summary.json", json.dumps(_summary(retried_in="x-a2").to_json()))
-    assert read_summary(bucket, "jobs/x/summary.json") == _summary(retried_in="x-a2")
+    bucket.put("jobs/x/summary.json", json.dumps(summary_of(retried_in="x-a2").to_json()))
+    assert read_summary(bucket, "jobs/x/summary.json") == summary_of(retried_in="x-a2")
     # a file that is not a summary is said to be one, never shown as an empty summary
     bucket.put("jobs/y/summary.json", json.dumps({"job_id": "y"}))
     with pytest.raises(
@@ -167,7 +160,7 @@ def test_results_come_from_the_summary_and_the_follow_up_before_any_head(
 ) -> None:
     _put(jobs, "done", timedelta(hours=1), status="completed")
     manifest = Manifest(entries=[_entry(1), _entry(2), _entry(3)], total=3, found=True)
-    summary = _summary(
+    summary = summary_of(
         errors=[{"error_key": "results/default/2.txt.error.json", "type": "overloaded_error"}],
         retried_in="done-a2",
     )
@@ -192,7 +185,7 @@ def test_results_are_looked_up_when_the_summary_cannot_tell_at_most_head_limit(
     bucket.put("results/default/1.txt.error.json", "{}")
     manifest = Manifest(entries=entries, total=len(entries), found=True)
 
-    results = reader.document_results(reader.job("done"), manifest, _summary(errors_truncated=True))
+    results = reader.document_results(reader.job("done"), manifest, summary_of(errors_truncated=True))
 
     assert results[:3] == [
         "answer: results/default/0.txt.md",
@@ -228,7 +221,7 @@ def test_job_frame_reads_the_manifest_once_per_watch_and_the_summary_once_comple
     bucket.objects.pop("jobs/job/manifest.jsonl")  # read once: the cached one is used
     jobs.items["job"].update(status="completed", result_counts={"succeeded": 1})
     cost = {"batch": 0.5, "standard": 1.0, "savings": 0.5, "complete": True}
-    bucket.put("jobs/job/summary.json", json.dumps(_summary(job_id="job", cost=cost).to_json()))
+    bucket.put("jobs/job/summary.json", json.dumps(summary_of(job_id="job", cost=cost).to_json()))
 
     text, more = job_frame(reader, "job", cache)
 

@@ -13,7 +13,7 @@ from batchdrop.adapters.dynamodb_jobs import JobStore
 from batchdrop.adapters.messaging import JobEvents, Notifier
 from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.domain.lifecycle import JobState
-from tests.fakes import FakeBatches, FakeBucket, FakeBus, FakeClock, FakeJobs, FakeNotifier
+from tests.fakes import FakeBatches, FakeBucket, FakeBus, FakeClock, FakeJobs, FakeNotifier, summary_of
 
 LEASE = timedelta(minutes=20)
 
@@ -52,12 +52,12 @@ def test_a_job_moves_from_submitting_to_completed_along_the_lifecycle() -> None:
     assert jobs.mark_ended("j1", clock())
     assert jobs.claim_completion("j1", clock(), LEASE)
     assert not jobs.claim_completion("j1", clock(), LEASE)  # a second delivery
-    summary = {
-        "cost": {"batch": 0.1, "standard": 0.2, "complete": True},
-        "counts": {"succeeded": 2},
-        "tokens": {"input": 1},
-        "summary_key": "jobs/j1/summary.json",
-    }
+    summary = summary_of(
+        cost={"batch": 0.1, "standard": 0.2, "savings": 0.1, "complete": True},
+        counts={"succeeded": 2},
+        tokens={"input": 1},
+        summary_key="jobs/j1/summary.json",
+    )
     assert jobs.mark_completed("j1", clock(), summary)
     record = jobs.get("j1")
     assert record is not None and record.status is JobState.COMPLETED and not record.is_open
@@ -77,7 +77,7 @@ def test_a_move_from_the_wrong_state_is_refused() -> None:
     clock, jobs = FakeClock(), FakeJobs()
     jobs.record_intent("j1", "m", clock(), LEASE, "me")
     assert not jobs.mark_ended("j1", clock())  # submitting, not ending
-    assert not jobs.mark_completed("j1", clock(), {})
+    assert not jobs.mark_completed("j1", clock(), summary_of())
     assert not jobs.give_up_creation("j1", clock(), "no", owner="someone else")
     assert jobs.give_up_creation("j1", clock(), "no", owner="me")
     assert jobs.state("j1") is JobState.SUBMITTED

@@ -24,6 +24,7 @@ from batchdrop.domain.lifecycle import (
     is_retake,
     moves_from,
 )
+from tests.fakes import summary_of
 
 S = JobState
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -107,12 +108,7 @@ class RecordingTable:
         pass
 
 
-SUMMARY = {
-    "cost": {"batch": 0.1, "standard": 0.2, "complete": True},
-    "counts": {},
-    "tokens": {},
-    "summary_key": "k",
-}
+SUMMARY = summary_of(cost={"batch": 0.1, "standard": 0.2, "savings": 0.1, "complete": True}, summary_key="k")
 # Each lifecycle action as the adapter is called for it.
 CALLS: dict[str, Any] = {
     "record_submitted": lambda s: s.record_submitted("j", "b", "e", "c", NOW),

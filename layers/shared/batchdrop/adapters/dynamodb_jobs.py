@@ -9,40 +9,29 @@ versions and batches share the table (adapters.dynamodb_claims): a JobStore offe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, ConditionBase, Key
-
 from batchdrop.adapters.dynamodb_claims import BATCH_PREFIX, CLAIM_PREFIX, ClaimStore
-from batchdrop.adapters.dynamodb_table import expires_ttl, plain
+from batchdrop.adapters.dynamodb_reads import OPEN, OPEN_INDEX, JobReads
+from batchdrop.adapters.dynamodb_table import expires_ttl
 from batchdrop.domain.job import JobRecord
-from batchdrop.domain.lifecycle import BY_ACTION, COMPLETED
+from batchdrop.domain.lifecycle import BY_ACTION
+from batchdrop.domain.summary import Summary
 from batchdrop.domain.times import iso, iso_ms
 
 # A scan over the whole table tells job items from claims by the claims' key prefixes.
 __all__ = ["BATCH_PREFIX", "CLAIM_PREFIX", "OPEN", "OPEN_INDEX", "JobRecord", "JobStore"]
 
-OPEN_INDEX = "open-jobs"
-OPEN = "OPEN"
 # A creation step's condition beside the state: the job still waits for its batch, and the
 # writer still holds its creation.
 _HELD_BY_OWNER = "attribute_not_exists(batch_id) AND creation_owner = :owner"
 
 
-def _record(item: dict[str, Any]) -> JobRecord:
-    """The one parse of a job item: DynamoDB's numbers made plain, then typed."""
-    return JobRecord.from_attributes(plain(item))
-
-
-class JobStore(ClaimStore):
-    """The JobsStore port (and, through ClaimStore, the Claims port) over the jobs table."""
-
-    def get(self, job_id: str) -> JobRecord | None:
-        item = self._get_item(job_id)
-        return _record(item) if item else None
+class JobStore(JobReads, ClaimStore):
+    """The JobsStore port (and, through ClaimStore, the Claims port) over the jobs table: the
+    reads in JobReads, the moves here."""
 
     def record_intent(
         self,
@@ -197,20 +186,6 @@ class JobStore(ClaimStore):
             },
         )
 
-    def open_jobs(self) -> Iterator[JobRecord]:
-        """Jobs still open, oldest first: one Query of the sparse index, paged."""
-        kwargs: dict[str, Any] = {
-            "IndexName": OPEN_INDEX,
-            "KeyConditionExpression": Key("open_flag").eq(OPEN),
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            for item in page.get("Items", []):
-                yield _record(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
     def update_progress(
         self, job_id: str, processing_status: str, request_counts: dict[str, int], now: datetime
     ) -> bool:
@@ -306,8 +281,10 @@ class JobStore(ClaimStore):
             {":now": iso(now)},
         )
 
-    def mark_completed(self, job_id: str, now: datetime, summary: dict[str, Any]) -> bool:
-        cost = summary["cost"]
+    def mark_completed(self, job_id: str, now: datetime, summary: Summary) -> bool:
+        """Completed, with what the operator commands show of it: counts, cost, tokens, and the
+        cost of this job and every stage of its workflow before it."""
+        cost, total = summary.cost, (summary.workflow.total_cost if summary.workflow else summary.cost)
         return self._move(
             "mark_completed",
             job_id,
@@ -319,42 +296,18 @@ class JobStore(ClaimStore):
             ),
             {
                 ":now": iso(now),
-                ":counts": summary["counts"],
-                ":cb": Decimal(str(cost["batch"])),
-                ":cs": Decimal(str(cost["standard"])),
-                ":cc": bool(cost["complete"]),
+                ":counts": dict(summary.counts),
+                ":cb": Decimal(str(cost.batch)),
+                ":cs": Decimal(str(cost.standard)),
+                ":cc": cost.complete,
                 ":cp": {
                     profile: {k: Decimal(str(v)) if isinstance(v, float) else v for k, v in costs.items()}
-                    for profile, costs in summary.get("cost_by_profile", {}).items()
+                    for profile, costs in summary.cost_by_profile.items()
                 },
-                ":tk": summary["tokens"],
-                # The cost of this job and every stage of its workflow before it.
-                ":wb": Decimal(str((summary.get("workflow") or {}).get("total_cost", cost)["batch"])),
-                ":ws": Decimal(str((summary.get("workflow") or {}).get("total_cost", cost)["standard"])),
-                ":wc": bool((summary.get("workflow") or {}).get("total_cost", cost)["complete"]),
-                ":sk": summary["summary_key"],
+                ":tk": summary.tokens.as_dict(),
+                ":wb": Decimal(str(total.money.batch)),
+                ":ws": Decimal(str(total.money.standard)),
+                ":wc": total.complete,
+                ":sk": summary.summary_key,
             },
         )
-
-    # --- reading jobs for an operator (batchdrop_ops: status, cost) ----------------------------
-
-    def created_since(self, since: datetime) -> Iterator[JobRecord]:
-        """Jobs created at or after ``since``, in no order. A Scan: it reads the whole table (the
-        claims of document versions and batches too) and is billed for all it reads, so it is for
-        an operator now and then, never for a hot path."""
-        return self._scan_jobs(Attr("created_at").gte(iso(since)))
-
-    def completed_since(self, since: datetime) -> Iterator[JobRecord]:
-        """Jobs completed at or after ``since``, in no order. A Scan, as ``created_since``."""
-        return self._scan_jobs(Attr("status").eq(COMPLETED) & Attr("completed_at").gte(iso(since)))
-
-    def _scan_jobs(self, condition: ConditionBase) -> Iterator[JobRecord]:
-        kwargs: dict[str, Any] = {"FilterExpression": condition}
-        while True:
-            page = self._table.scan(**kwargs)
-            for item in page.get("Items", []):
-                if "status" in item and not str(item["job_id"]).startswith((CLAIM_PREFIX, BATCH_PREFIX)):
-                    yield _record(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -11,6 +11,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from batchdrop.adapters.events import sequencer_is_newer
+from batchdrop.adapters.s3_reads import read_failure, too_large
 from batchdrop.domain.results import (
     METADATA_JOB,
     METADATA_SEQUENCER,
@@ -53,94 +54,6 @@ _CONDITION_FAILED = frozenset(
     {"PreconditionFailed", "412", "ConditionalRequestConflict", "409", "NoSuchKey", "404"}
 )
 CONDITIONAL_ATTEMPTS = 5
-
-
-# Codes that say something about the request or the stack (credentials, clock, throttling, a
-# missing bucket), not about the document: raised, so that the notification is retried.
-_NOT_ABOUT_THE_DOCUMENT = frozenset(
-    {
-        "ExpiredToken",
-        "InvalidToken",
-        "TokenRefreshRequired",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "RequestTimeTooSkewed",
-        "AuthorizationHeaderMalformed",
-        "AccountProblem",
-        "AllAccessDisabled",
-        "NoSuchBucket",
-        "SlowDown",
-        "RequestTimeout",
-        "Throttling",
-        "ThrottlingException",
-        "InternalError",
-        "ServiceUnavailable",
-    }
-)
-_GONE = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
-# GET or HEAD of a version that is itself a delete marker.
-_DELETE_MARKER_VERSION = frozenset({"MethodNotAllowed", "405"})
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB ({size:,} bytes)"
-
-
-def _too_large(size: int, limit: int) -> DocumentTooLarge:
-    return DocumentTooLarge(
-        f"the document is {_megabytes(size)}; "
-        f"batchdrop reads documents of this kind up to {_megabytes(limit)}"
-    )
-
-
-def _read_failure(exc: ClientError, key: str) -> Exception | None:
-    """What a failed GET or HEAD of a document means for that document, None when it is not
-    about the document (raise the ClientError: the notification is retried).
-
-    What S3 answers (its docs and SDK references): a missing key or version is 404 NoSuchKey /
-    NoSuchVersion; a version that is a delete marker 405 MethodNotAllowed; an object in Glacier
-    Flexible Retrieval, Deep Archive or an Intelligent-Tiering archive tier that is not restored
-    403 InvalidObjectState (with StorageClass and AccessTier); an SSE-C object read without its
-    key 400 InvalidRequest ("The object was stored using a form of Server Side Encryption...");
-    a KMS key the caller may not use 403 AccessDenied (the same as no s3:GetObject), other KMS
-    problems KMS.* codes. A HEAD error has no body: only its status code ("400", "403").
-    """
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    message = str(error.get("Message", "")).strip()
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if code in _GONE or code in _DELETE_MARKER_VERSION:
-        return DocumentGone(key)
-    if code in _NOT_ABOUT_THE_DOCUMENT or not isinstance(status, int) or status >= 500:
-        return None
-    said = f" (S3: {code}{': ' + message if message and message != code else ''})"
-    if code == "InvalidObjectState":
-        storage_class = error.get("StorageClass") or exc.response.get("StorageClass") or "an archive class"
-        tier = error.get("AccessTier") or exc.response.get("AccessTier")
-        where = f"storage class {storage_class}" + (f", {tier} tier" if tier else "")
-        return DocumentUnreadable(
-            f"the document is archived ({where}) and cannot be read until it is restored; "
-            "restore it (S3 RestoreObject) and upload it again"
-        )
-    if code.startswith("KMS."):
-        return DocumentUnreadable(
-            f"the document is encrypted with an AWS KMS key that batchdrop cannot use{said}; "
-            "give the Submit function kms:Decrypt on that key, "
-            "or upload the document with the bucket's default encryption"
-        )
-    if status == 400 and (code == "400" or "server side encryption" in message.lower()):
-        return DocumentUnreadable(
-            "the document is encrypted with a customer-provided key (SSE-C); batchdrop does not have "
-            f"the key and cannot read it{said}; upload it without SSE-C"
-        )
-    if status == 403 and code in {"AccessDenied", "403"}:
-        return DocumentUnreadable(
-            f"S3 denied batchdrop access to the document{said}: the Submit function may not read it, "
-            "or may not use the KMS key it is encrypted with (kms:Decrypt)"
-        )
-    if status in {400, 403}:
-        return DocumentUnreadable(f"S3 refused to give batchdrop the document{said}")
-    return None
 
 
 class DocumentStore:
@@ -195,11 +108,11 @@ class DocumentStore:
           DocumentGone, not read. A newer real version on top is fine: the named one is read.
         - An object over ``max_bytes`` (its Content-Length) is DocumentTooLarge without its body
           being read; a body longer than it said is cut off at ``max_bytes`` + 1 and refused too.
-        - What S3 refuses to hand over: DocumentGone or DocumentUnreadable (see _read_failure);
+        - What S3 refuses to hand over: DocumentGone or DocumentUnreadable (see s3_reads.read_failure);
           other errors (throttling, credentials, 5xx) are raised as they are, to be retried.
         """
         if max_bytes is not None and size is not None and size > max_bytes:
-            raise _too_large(size, max_bytes)
+            raise too_large(size, max_bytes)
         if version_id and self.current_version_deleted(key):
             raise DocumentGone(key)
         response = self._read_call(self._s3.get_object, key, version_id)
@@ -207,10 +120,10 @@ class DocumentStore:
         try:
             length = response.get("ContentLength")
             if max_bytes is not None and isinstance(length, int) and length > max_bytes:
-                raise _too_large(length, max_bytes)
+                raise too_large(length, max_bytes)
             body = stream.read() if max_bytes is None else stream.read(max_bytes + 1)
             if max_bytes is not None and len(body) > max_bytes:
-                raise _too_large(len(body), max_bytes)
+                raise too_large(len(body), max_bytes)
         finally:
             stream.close()
         return StoredDocument(
@@ -232,7 +145,7 @@ class DocumentStore:
         try:
             return call(**kwargs)
         except ClientError as exc:
-            failure = _read_failure(exc, key)
+            failure = read_failure(exc, key)
             if failure is None:
                 raise
             raise failure from exc

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from batchdrop.domain.job import JobRecord
+from batchdrop.domain.summary import Summary
 
 
 class JobsStore(Protocol):
@@ -72,7 +73,7 @@ class JobsStore(Protocol):
 
     def release_completion(self, job_id: str, now: datetime) -> bool: ...
 
-    def mark_completed(self, job_id: str, now: datetime, summary: dict[str, Any]) -> bool: ...
+    def mark_completed(self, job_id: str, now: datetime, summary: Summary) -> bool: ...
 
 
 class Claims(Protocol):

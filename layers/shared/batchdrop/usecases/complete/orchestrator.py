@@ -118,7 +118,7 @@ def _complete(job: JobRecord, ctx: CompletionContext, manifest: ManifestIndex) -
             "summary_key": summary.summary_key,
         },
     )
-    ctx.jobs.mark_completed(job_id, ctx.now(), summary.to_json())
+    ctx.jobs.mark_completed(job_id, ctx.now(), summary)
     logger.info(
         "job completed",
         extra={"job_id": job_id, "counts": dict(summary.counts), "cost": summary.cost.to_json()},
