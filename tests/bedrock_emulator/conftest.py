@@ -9,7 +9,7 @@ import logging
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -64,7 +64,7 @@ def emulator(moto_endpoint: str, s3: Any, clock: ManualClock) -> Iterator[Bedroc
 
 def bedrock_client(url: str, **retries: Any) -> Any:
     """The real boto3 `bedrock` client on the emulator; no retries unless given."""
-    config = Config(retries=retries or {"total_max_attempts": 1})
+    config = Config(retries=cast("Any", retries or {"total_max_attempts": 1}))
     return boto3.client("bedrock", endpoint_url=url, region_name=REGION, config=config, **CREDENTIALS)  # type: ignore[call-overload]
 
 

@@ -66,15 +66,16 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 def aws_client(service: str, config: BedrockConfig) -> Any:
     """A boto3 client of the configured local AWS endpoint (moto accepts any credentials)."""
-    options: dict[str, Any] = {"region_name": config.region}
+    settings: dict[str, Any] = {"connect_timeout": 2, "read_timeout": 10, "retries": {"mode": "standard"}}
+    if service == "s3":
+        settings["s3"] = {"addressing_style": "path"}
+    options: dict[str, Any] = {"region_name": config.region, "config": Config(**settings)}
     if config.aws_endpoint:
         options.update(
             endpoint_url=config.aws_endpoint,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - moto accepts any credentials
         )
-    if service == "s3":
-        options["config"] = Config(s3={"addressing_style": "path"})
     return boto3.client(service, **options)  # type: ignore[call-overload]
 
 
