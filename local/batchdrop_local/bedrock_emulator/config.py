@@ -15,6 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import boto3
+from botocore.config import Config
+
 STATUSES = (
     "Submitted",
     "Validating",
@@ -191,3 +194,18 @@ def _non_negative_number(value: object, name: str, positive: bool = False) -> No
 def _count(value: object, name: str, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}")
+
+
+def aws_client(service: str, config: BedrockConfig) -> Any:
+    """A boto3 client of the configured local AWS endpoint (moto accepts any credentials)."""
+    settings: dict[str, Any] = {"connect_timeout": 2, "read_timeout": 10, "retries": {"mode": "standard"}}
+    if service == "s3":
+        settings["s3"] = {"addressing_style": "path"}
+    options: dict[str, Any] = {"region_name": config.region, "config": Config(**settings)}
+    if config.aws_endpoint:
+        options.update(
+            endpoint_url=config.aws_endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto accepts any credentials
+        )
+    return boto3.client(service, **options)  # type: ignore[call-overload]

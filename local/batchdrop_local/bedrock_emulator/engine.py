@@ -15,9 +15,6 @@ processed by then written. Each status change puts the state-change event on the
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import secrets
 import string
 import threading
@@ -25,8 +22,6 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batchdrop_local.bedrock_emulator.answering import answer_record, catalogue_model
@@ -36,6 +31,7 @@ from batchdrop_local.bedrock_emulator.config import (
     BedrockConfig,
     Clock,
     SystemClock,
+    aws_client,
 )
 from batchdrop_local.bedrock_emulator.errors import BedrockError, constraint, validation
 from batchdrop_local.bedrock_emulator.events import EventPublisher, state_change_entry
@@ -48,7 +44,7 @@ from batchdrop_local.bedrock_emulator.records import (
     read_input,
     write_outputs,
 )
-from batchdrop_local.bedrock_emulator.requests import JobRequest
+from batchdrop_local.bedrock_emulator.requests import JobRequest, page_offset, page_token
 from batchdrop_local.emulator.catalogue import Catalogue
 
 MIN_RECORDS_MESSAGE = (
@@ -62,21 +58,6 @@ MAX_RECORDS_MESSAGE = (
 STOPPABLE = frozenset({"Submitted", "Validating", "Scheduled", "InProgress"})
 MAX_PAGE = 1000
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-
-
-def aws_client(service: str, config: BedrockConfig) -> Any:
-    """A boto3 client of the configured local AWS endpoint (moto accepts any credentials)."""
-    settings: dict[str, Any] = {"connect_timeout": 2, "read_timeout": 10, "retries": {"mode": "standard"}}
-    if service == "s3":
-        settings["s3"] = {"addressing_style": "path"}
-    options: dict[str, Any] = {"region_name": config.region, "config": Config(**settings)}
-    if config.aws_endpoint:
-        options.update(
-            endpoint_url=config.aws_endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto accepts any credentials
-        )
-    return boto3.client(service, **options)  # type: ignore[call-overload]
 
 
 class BedrockEngine:
@@ -172,7 +153,7 @@ class BedrockEngine:
         size = self.config.default_page_size if max_results is None else max_results
         if not 1 <= size <= MAX_PAGE:
             raise constraint(size, "maxResults", f"Member must have value less than or equal to {MAX_PAGE}")
-        offset = _offset(next_token)
+        offset = page_offset(next_token)
         with self._lock:
             self._tick()
             jobs = sorted(
@@ -189,9 +170,7 @@ class BedrockEngine:
             page = chosen[offset : offset + size]
             answer: dict[str, Any] = {"invocationJobSummaries": [self._view(job) for job in page]}
             if offset + size < len(chosen):
-                answer["nextToken"] = base64.urlsafe_b64encode(
-                    json.dumps({"offset": offset + size}).encode()
-                ).decode()
+                answer["nextToken"] = page_token(offset + size)
             return answer
 
     def stop(self, identifier: str) -> dict[str, Any]:
@@ -353,15 +332,3 @@ class BedrockEngine:
                 "events": self.events.counts(),
                 "now": self.clock.now(),
             }
-
-
-def _offset(token: str | None) -> int:
-    if token is None:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise validation("The provided nextToken is invalid.") from None
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise validation("The provided nextToken is invalid.")
-    return offset

@@ -8,9 +8,12 @@ Patterns are the service model's (2023-04-20).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from batchdrop_local.bedrock_emulator.errors import BedrockError, constraint, validation
@@ -220,3 +223,66 @@ def _tags(tags: object) -> tuple[tuple[str, str], ...]:
             raise validation("Each tag needs a string key and a string value")
         pairs.append((tag["key"], tag["value"]))
     return tuple(pairs)
+
+
+def parse_list_query(query: dict[str, list[str]]) -> dict[str, Any]:
+    """ListModelInvocationJobs' query string as `BedrockEngine.list_jobs` arguments."""
+    order = _last(query, "sortOrder") or "Descending"
+    if order not in ("Ascending", "Descending"):
+        raise constraint(order, "sortOrder", "Member must satisfy enum value set: [Ascending, Descending]")
+    sort_by = _last(query, "sortBy") or "CreationTime"
+    if sort_by != "CreationTime":
+        raise constraint(sort_by, "sortBy", "Member must satisfy enum value set: [CreationTime]")
+    size = _last(query, "maxResults")
+    return {
+        "status": _last(query, "statusEquals"),
+        "name_contains": _last(query, "nameContains"),
+        "submitted_after": _time(query, "submitTimeAfter"),
+        "submitted_before": _time(query, "submitTimeBefore"),
+        "ascending": order == "Ascending",
+        "max_results": _integer(size, "maxResults") if size is not None else None,
+        "next_token": _last(query, "nextToken"),
+    }
+
+
+def _last(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def _integer(value: str, member: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise constraint(value, member, "Member must be an integer") from None
+
+
+def _time(query: dict[str, list[str]], member: str) -> datetime | None:
+    """A timestamp query member (botocore sends ISO 8601)."""
+    value = _last(query, member)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise constraint(value, member, "Member must be an ISO 8601 timestamp") from None
+    if moment.tzinfo is None:
+        raise constraint(value, member, "Member must name its time zone")
+    return moment
+
+
+def page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def page_offset(token: str | None) -> int:
+    """Where a ListModelInvocationJobs nextToken resumes; ValidationException if it is not one."""
+    if token is None:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise validation("The provided nextToken is invalid.") from None
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise validation("The provided nextToken is invalid.")
+    return offset

@@ -19,16 +19,15 @@ import socketserver
 import threading
 import uuid
 from collections import Counter
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from batchdrop_local.bedrock_emulator.config import BedrockConfig, Clock, ManualClock
 from batchdrop_local.bedrock_emulator.engine import BedrockEngine
-from batchdrop_local.bedrock_emulator.errors import BedrockError, constraint, validation
+from batchdrop_local.bedrock_emulator.errors import BedrockError, validation
 from batchdrop_local.bedrock_emulator.faults import OPERATIONS, FaultPlan
-from batchdrop_local.bedrock_emulator.requests import parse_create
+from batchdrop_local.bedrock_emulator.requests import parse_create, parse_list_query
 
 _log = logging.getLogger(__name__)
 
@@ -260,24 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
             return engine.get(identifier)
         if operation == "stop":
             return engine.stop(identifier)
-        order = _last(query, "sortOrder") or "Descending"
-        if order not in ("Ascending", "Descending"):
-            raise constraint(
-                order, "sortOrder", "Member must satisfy enum value set: [Ascending, Descending]"
-            )
-        sort_by = _last(query, "sortBy") or "CreationTime"
-        if sort_by != "CreationTime":
-            raise constraint(sort_by, "sortBy", "Member must satisfy enum value set: [CreationTime]")
-        size = _last(query, "maxResults")
-        return engine.list_jobs(
-            status=_last(query, "statusEquals"),
-            name_contains=_last(query, "nameContains"),
-            submitted_after=_time(query, "submitTimeAfter"),
-            submitted_before=_time(query, "submitTimeBefore"),
-            ascending=order == "Ascending",
-            max_results=_integer(size, "maxResults") if size is not None else None,
-            next_token=_last(query, "nextToken"),
-        )
+        return engine.list_jobs(**parse_list_query(query))
 
     def _admin(self, method: str, path: str, body: bytes) -> dict[str, Any]:
         emulator = self.emulator
@@ -290,9 +272,12 @@ class _Handler(BaseHTTPRequestHandler):
                 if unknown:
                     raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
                 emulator.inject_fault(
-                    str(spec.get("operation")), spec.get("status"), spec.get("count", 1),
-                    spec.get("after_effect", False), spec.get("code"),
-                )  # fmt: skip
+                    str(spec.get("operation")),
+                    spec.get("status"),
+                    spec.get("count", 1),
+                    spec.get("after_effect", False),
+                    spec.get("code"),
+                )
                 return {"pending_faults": emulator.faults.pending()}
             if path == "/_bedrock/faults" and method == "DELETE":
                 emulator.faults.clear()
@@ -365,28 +350,3 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise validation("The request body must be a JSON object")
     return payload
-
-
-def _last(query: dict[str, list[str]], name: str) -> str | None:
-    values = query.get(name)
-    return values[-1] if values else None
-
-
-def _integer(value: str, member: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise constraint(value, member, "Member must be an integer") from None
-
-
-def _time(query: dict[str, list[str]], member: str) -> datetime | None:
-    value = _last(query, member)
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise constraint(value, member, "Member must be an ISO 8601 timestamp") from None
-    if moment.tzinfo is None:
-        raise constraint(value, member, "Member must name its time zone")
-    return moment
