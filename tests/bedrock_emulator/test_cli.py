@@ -63,3 +63,16 @@ def test_python_m_serves_until_sigterm(moto_endpoint):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_sdk_finds_the_emulator_through_aws_endpoint_url_bedrock(emulator, monkeypatch):
+    # What the local stack's functions do: configuration only, no endpoint_url in the code.
+    import boto3
+
+    from tests.bedrock_emulator.conftest import CREDENTIALS, REGION
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", emulator.url)
+    client = boto3.client("bedrock", region_name=REGION, **CREDENTIALS)
+    assert client.meta.endpoint_url == emulator.url
+    assert client.list_model_invocation_jobs()["invocationJobSummaries"] == []
+    assert emulator.stats()["calls"]["list"] == 1
