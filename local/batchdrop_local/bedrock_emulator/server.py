@@ -16,6 +16,7 @@ import logging
 import re
 import socket
 import socketserver
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -166,6 +167,12 @@ class _HTTPServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)  # no FQDN lookup
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up between keep-alive requests is no error worth a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def track(self, connection: socket.socket) -> None:
         with self._connections_lock:
