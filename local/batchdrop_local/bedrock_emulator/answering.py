@@ -82,17 +82,30 @@ def answer_record(
     if invocation_type == "Converse":
         record.output = {"modelOutput": converse_output(message)}
         return
-    record.output = {
-        "modelOutput": {
-            "id": message["id"],
-            "type": "message",
-            "role": "assistant",
-            "model": message["model"],
-            "content": message["content"],
-            "stop_reason": message["stop_reason"],
-            "stop_sequence": message["stop_sequence"],
-            "usage": {"input_tokens": record.input_tokens, "output_tokens": record.output_tokens},
-        }
+    record.output = {"modelOutput": invoke_output(message)}
+
+
+def invoke_answer(body: dict[str, Any], msg_id: str, model: ModelEntry) -> dict[str, Any]:
+    """The InvokeModel response body for an Anthropic InvokeModel request body, as a batch record
+    with that modelInput would be answered; ParamsError if the body is not one."""
+    check_invoke_body(body)
+    return invoke_output(answer(body, msg_id, model))
+
+
+def invoke_output(message: dict[str, Any]) -> dict[str, Any]:
+    """A Messages answer in the InvokeModel response shape (a batch record's modelOutput)."""
+    return {
+        "id": message["id"],
+        "type": "message",
+        "role": "assistant",
+        "model": message["model"],
+        "content": message["content"],
+        "stop_reason": message["stop_reason"],
+        "stop_sequence": message["stop_sequence"],
+        "usage": {
+            "input_tokens": int(message["usage"]["input_tokens"]),
+            "output_tokens": int(message["usage"]["output_tokens"]),
+        },
     }
 
 

@@ -13,11 +13,15 @@ STATUS_OF = {
     "ServiceQuotaExceededException": 400,
     "AccessDeniedException": 403,
     "ResourceNotFoundException": 404,
+    "ModelTimeoutException": 408,
+    "ModelErrorException": 424,
     "ThrottlingException": 429,
+    "ModelNotReadyException": 429,
     "InternalServerException": 500,
     "ServiceUnavailableException": 503,
 }
-"""HTTP status of each exception in botocore's `bedrock` service model (2023-04-20)."""
+"""HTTP status of each exception in botocore's `bedrock` (2023-04-20) and `bedrock-runtime`
+(2023-09-30, the Model* ones) service models."""
 CODE_OF = {
     400: "ValidationException",
     403: "AccessDeniedException",

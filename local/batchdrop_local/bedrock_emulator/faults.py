@@ -16,13 +16,15 @@ from dataclasses import dataclass
 
 from batchdrop_local.bedrock_emulator.errors import CODE_OF, STATUS_OF, BedrockError
 
-OPERATIONS = ("create", "get", "list", "stop")
-"""CreateModelInvocationJob, GetModelInvocationJob, ListModelInvocationJobs, StopModelInvocationJob."""
+OPERATIONS = ("create", "get", "list", "stop", "invoke")
+"""CreateModelInvocationJob, GetModelInvocationJob, ListModelInvocationJobs, StopModelInvocationJob
+(the `bedrock` client) and InvokeModel (the `bedrock-runtime` client)."""
 OPERATION_NAMES = {
     "create": "CreateModelInvocationJob",
     "get": "GetModelInvocationJob",
     "list": "ListModelInvocationJobs",
     "stop": "StopModelInvocationJob",
+    "invoke": "InvokeModel",
 }
 
 

@@ -1,11 +1,11 @@
 """HTTP face of the Bedrock emulator: the four batch inference operations as botocore's `bedrock`
-service model (rest-json, 2023-04-20) sends and reads them, and the admin paths under /_bedrock/.
+service model (rest-json, 2023-04-20) sends and reads them, on-demand InvokeModel as its
+`bedrock-runtime` model (rest-json, 2023-09-30) does, and the admin paths under /_bedrock/.
 
 Standard library only (`http.server`), HTTP/1.1 with keep-alive for botocore's connection pool.
 Requests are signed by the SDK but the signature is not checked: its credential scope only
 names the region of new job ARNs. Errors answer the service model's status, the exception name
-in `x-amzn-ErrorType` and `{"message": ...}`. Admin paths: GET stats, POST/DELETE faults, GET
-or POST config, POST advance {"seconds": N} (manual clock only), POST tick.
+in `x-amzn-ErrorType` and `{"message": ...}`. Admin paths: see `admin`.
 """
 
 from __future__ import annotations
@@ -24,18 +24,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from batchdrop_local.bedrock_emulator.admin import ADMIN_PREFIX, handle_admin
 from batchdrop_local.bedrock_emulator.config import BedrockConfig, Clock, ManualClock
 from batchdrop_local.bedrock_emulator.engine import BedrockEngine
 from batchdrop_local.bedrock_emulator.errors import BedrockError, validation
 from batchdrop_local.bedrock_emulator.faults import OPERATIONS, FaultPlan
+from batchdrop_local.bedrock_emulator.on_demand import INVOKE_PATH, OnDemand
+from batchdrop_local.bedrock_emulator.on_demand import MAX_BODY_BYTES as MAX_INVOKE_BYTES
 from batchdrop_local.bedrock_emulator.requests import parse_create, parse_list_query
 
 _log = logging.getLogger(__name__)
 
-ADMIN_PREFIX = "/_bedrock/"
+__all__ = ["ADMIN_PREFIX", "BedrockEmulatorServer"]
 _JOB_PATH = re.compile(r"/model-invocation-job/([^/]+)(/stop)?")
 _SCOPE_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([a-z0-9-]+)/bedrock/")
 MAX_BODY_BYTES = 1 << 20
+"""The largest request body of the control plane and the admin paths (InvokeModel's: 25 MB)."""
 TICK_INTERVAL = 0.1
 """Seconds between the ticker thread's ticks in real time."""
 
@@ -57,6 +61,7 @@ class BedrockEmulatorServer:
         events: Any | None = None,
     ) -> None:
         self.engine = BedrockEngine(config, clock, s3=s3, events=events)
+        self.on_demand = OnDemand()
         self.faults = FaultPlan()
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
@@ -135,7 +140,8 @@ class BedrockEmulatorServer:
         after_effect: bool = False,
         code: str | None = None,
     ) -> None:
-        """Make the next `count` calls to `operation` (create, get, list, stop) answer an error."""
+        """Make the next `count` calls to `operation` (create, get, list, stop,
+        invoke) answer an error."""
         self.faults.add(operation, status, count, after_effect, code)
 
     def update_config(self, **changes: Any) -> BedrockConfig:
@@ -149,7 +155,12 @@ class BedrockEmulatorServer:
         """Calls per operation (faulted ones included), pending faults, jobs and events."""
         with self._calls_lock:
             calls = {operation: self._calls[operation] for operation in OPERATIONS}
-        return {**self.engine.stats(), "calls": calls, "pending_faults": self.faults.pending()}
+        return {
+            **self.engine.stats(),
+            "invocations": self.on_demand.stats(),
+            "calls": calls,
+            "pending_faults": self.faults.pending(),
+        }
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -226,23 +237,25 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         try:
             url = urlsplit(self.path)
-            body = self._read_body()
-            if url.path.startswith(ADMIN_PREFIX):
-                self._send(200, self._admin(method, url.path.rstrip("/"), body))
+            operation, identifier = (
+                ("admin", "") if url.path.startswith(ADMIN_PREFIX) else _route(method, url.path)
+            )
+            body = self._read_body(MAX_INVOKE_BYTES if operation == "invoke" else MAX_BODY_BYTES)
+            if operation == "admin":
+                self._send(200, handle_admin(self.emulator, method, url.path.rstrip("/"), body))
                 return
-            operation, identifier = _route(method, url.path)
             self.emulator.count_call(operation)
             fault = self.emulator.faults.take(operation)
             if fault is not None and not fault.after_effect:
                 raise fault.error(operation)
             try:
-                answer = self._carry_out(operation, identifier, parse_qs(url.query), body)
+                answer, headers = self._carry_out(operation, identifier, parse_qs(url.query), body)
             except BedrockError:
                 if fault is None:
                     raise
             if fault is not None:
                 raise fault.error(operation)
-            self._send(200, answer)
+            self._send(200, answer, headers)
         except BedrockError as error:
             self._send(error.status, {"message": error.message}, {"x-amzn-ErrorType": error.code})
         except (BrokenPipeError, ConnectionResetError):
@@ -258,55 +271,26 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _carry_out(
         self, operation: str, identifier: str, query: dict[str, list[str]], body: bytes
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The answer of one API call and its extra headers; BedrockError if refused."""
         engine = self.emulator.engine
+        if operation == "invoke":
+            return self.emulator.on_demand.invoke(
+                identifier, body, self.headers.get("Content-Type"), self.headers.get("Accept")
+            )
         if operation == "create":
-            return engine.create(parse_create(body), self._region())
+            return engine.create(parse_create(body), self._region()), {}
         if operation == "get":
-            return engine.get(identifier)
+            return engine.get(identifier), {}
         if operation == "stop":
-            return engine.stop(identifier)
-        return engine.list_jobs(**parse_list_query(query))
-
-    def _admin(self, method: str, path: str, body: bytes) -> dict[str, Any]:
-        emulator = self.emulator
-        spec = _json_object(body) if method == "POST" else {}
-        try:
-            if path == "/_bedrock/stats" and method == "GET":
-                return emulator.stats()
-            if path == "/_bedrock/faults" and method == "POST":
-                unknown = set(spec) - {"operation", "status", "code", "count", "after_effect"}
-                if unknown:
-                    raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
-                emulator.inject_fault(
-                    str(spec.get("operation")),
-                    spec.get("status"),
-                    spec.get("count", 1),
-                    spec.get("after_effect", False),
-                    spec.get("code"),
-                )
-                return {"pending_faults": emulator.faults.pending()}
-            if path == "/_bedrock/faults" and method == "DELETE":
-                emulator.faults.clear()
-                return {"pending_faults": emulator.faults.pending()}
-            if path == "/_bedrock/config" and method in ("GET", "POST"):
-                if spec:
-                    emulator.update_config(**spec)
-                return emulator.engine.config.to_dict()
-            if path == "/_bedrock/advance" and method == "POST":
-                return emulator.advance(spec.get("seconds", 0))
-            if path == "/_bedrock/tick" and method == "POST":
-                emulator.engine.tick()
-                return emulator.stats()
-        except (ValueError, TypeError) as exc:
-            raise validation(str(exc)) from exc
-        raise BedrockError("ResourceNotFoundException", f"No admin endpoint {method} {path}")
+            return engine.stop(identifier), {}
+        return engine.list_jobs(**parse_list_query(query)), {}
 
     def _region(self) -> str | None:
         match = _SCOPE_REGION.search(self.headers.get("Authorization", ""))
         return match.group(1) if match else None
 
-    def _read_body(self) -> bytes:
+    def _read_body(self, limit: int) -> bytes:
         header = self.headers.get("Content-Length")
         if not header:
             return b""
@@ -314,7 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(header)
         except ValueError:
             length = -1
-        if not 0 <= length <= MAX_BODY_BYTES:
+        if not 0 <= length <= limit:
             self.close_connection = True
             raise validation(f"Invalid or too large Content-Length {header!r}")
         return self.rfile.read(length)
@@ -339,6 +323,9 @@ def _route(method: str, path: str) -> tuple[str, str]:
         return "create", ""
     if path == "/model-invocation-jobs" and method == "GET":
         return "list", ""
+    invoke = INVOKE_PATH.fullmatch(path)
+    if invoke is not None and method == "POST":
+        return "invoke", unquote(invoke.group(1))
     match = _JOB_PATH.fullmatch(path)
     if match is not None:
         identifier = unquote(match.group(1))
@@ -347,13 +334,3 @@ def _route(method: str, path: str) -> tuple[str, str]:
         if not match.group(2) and method == "GET":
             return "get", identifier
     raise BedrockError("UnknownOperationException", f"No operation at {method} {path}", 404)
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise validation("The request body is not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise validation("The request body must be a JSON object")
-    return payload
