@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import subprocess
 import sys
 
 from batchdrop_local.bedrock_emulator import add_command
 from tests.bedrock_emulator.conftest import bedrock_client
+from tests.bedrock_emulator.test_invoke import runtime_client
 
 
 def test_add_command_hooks_the_emulator_into_a_subcommand_group():
@@ -76,3 +78,51 @@ def test_the_sdk_finds_the_emulator_through_aws_endpoint_url_bedrock(emulator, m
     assert client.meta.endpoint_url == emulator.url
     assert client.list_model_invocation_jobs()["invocationJobSummaries"] == []
     assert emulator.stats()["calls"]["list"] == 1
+
+
+def test_batchdrop_local_bedrock_emulator_is_the_emulator_command():
+    from batchdrop_local.bedrock_emulator import run
+    from batchdrop_local.cli import build_parser
+
+    args = build_parser().parse_args(["local", "bedrock-emulator", "--port", "4570", "--min-records", "5"])
+    assert (args.local_command, args.port, args.min_records, args.run) == ("bedrock-emulator", 4570, 5, run)
+
+
+def test_batchdrop_local_bedrock_emulator_serves_both_clients_until_sigterm(moto_endpoint):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "batchdrop_local.cli",
+            "local",
+            "bedrock-emulator",
+            "--port",
+            "0",
+            "--aws-endpoint",
+            moto_endpoint,
+            "--manual-clock",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert bedrock_client(url).list_model_invocation_jobs()["invocationJobSummaries"] == []
+        runtime = runtime_client(url)
+        body = {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 32,
+            "messages": [{"role": "user", "content": "Hi"}],
+        }
+        answer = runtime.invoke_model(
+            modelId="anthropic.claude-sonnet-4-5-20250929-v1:0", body=json.dumps(body)
+        )
+        assert json.loads(answer["body"].read())["type"] == "message"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -15,18 +15,18 @@ import sys
 import threading
 from types import FrameType
 
+from batchdrop_local.bedrock_emulator.admin import ADMIN_PREFIX
 from batchdrop_local.bedrock_emulator.config import (
     DEFAULT_DURATIONS,
     TIMED_STATUSES,
     BedrockConfig,
     ManualClock,
 )
-from batchdrop_local.bedrock_emulator.server import ADMIN_PREFIX, BedrockEmulatorServer
 
 DEFAULT_PORT = 4568
 
 
-def _durations(text: str) -> dict[str, float]:
+def parse_durations(text: str) -> dict[str, float]:
     """--durations: JSON {"InProgress": 10, ...}, or STATUS=SECONDS,STATUS=SECONDS."""
     try:
         if text.lstrip().startswith("{"):
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--durations",
-        type=_durations,
+        type=parse_durations,
         default={},
         metavar="STATUS=SECONDS,...",
         help=f"seconds in each of {', '.join(TIMED_STATUSES)} (defaults: "
@@ -115,6 +115,8 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def run(args: argparse.Namespace) -> int:
     """Start the emulator, print its URL and a usage line, serve until SIGINT/SIGTERM; 0 on a clean stop."""
+    from batchdrop_local.bedrock_emulator.server import BedrockEmulatorServer  # loads the SDK
+
     try:
         config = BedrockConfig(
             durations=args.durations,

@@ -15,9 +15,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-import boto3
-from botocore.config import Config
-
 STATUSES = (
     "Submitted",
     "Validating",
@@ -196,11 +193,18 @@ def _count(value: object, name: str, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}")
 
 
-def aws_client(service: str, config: BedrockConfig) -> Any:
-    """A boto3 client of the configured local AWS endpoint (moto accepts any credentials)."""
+def aws_client(service: str, config: BedrockConfig, app_id: str | None = None) -> Any:
+    """A boto3 client of the configured local AWS endpoint (moto accepts any credentials);
+    `app_id` names the emulator in the User-Agent of its calls (the local stack's AWS faults
+    can aim at it, or spare it, by that name)."""
+    import boto3  # here: `batchdrop --help` and the argument parsers need no SDK
+    from botocore.config import Config
+
     settings: dict[str, Any] = {"connect_timeout": 2, "read_timeout": 10, "retries": {"mode": "standard"}}
     if service == "s3":
         settings["s3"] = {"addressing_style": "path"}
+    if app_id:
+        settings["user_agent_appid"] = app_id
     options: dict[str, Any] = {"region_name": config.region, "config": Config(**settings)}
     if config.aws_endpoint:
         options.update(
