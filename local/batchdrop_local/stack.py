@@ -28,7 +28,7 @@ from batchdrop_local.provision import (
     provision,
     rate_seconds,
 )
-from batchdrop_local.runtime import FunctionWorker, lambda_environment
+from batchdrop_local.runtime import FunctionWorker, bedrock_environment, lambda_environment
 from batchdrop_local.s3_fidelity import make_s3_events_faithful
 from batchdrop_local.template import DEFAULT_STATE_DIR
 from batchdrop_local.triggers import EventBridgeRuleSource, EventSource, ScheduleSource, SqsSource
@@ -208,12 +208,7 @@ class LocalStack:
         """Lambda's environment, plus an SDK app id that names the function in the User-Agent
         of its AWS calls, so that a fault can be aimed at the functions (``caller=``), and the
         Bedrock emulator as the endpoint of the SDK's `bedrock` and `bedrock-runtime` clients."""
-        bedrock = {}
-        if self.bedrock is not None:
-            bedrock = {
-                "AWS_ENDPOINT_URL_BEDROCK": self.bedrock.url,
-                "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.bedrock.url,
-            }
+        bedrock = bedrock_environment(self.bedrock.url if self.bedrock else None)
         return lambda_environment(
             fn,
             self.endpoint,
