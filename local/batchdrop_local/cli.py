@@ -199,7 +199,8 @@ def print_stack_info(stack: LocalStack) -> None:
 
 
 def _bedrock_line(stack: LocalStack) -> str:
-    durations = stack.options.bedrock_durations
+    assert stack.bedrock is not None
+    durations = stack.bedrock.engine.config.durations
     return (
         f"{stack.info()['bedrock_url']}  (emulator of batch jobs and InvokeModel; a job ends after "
         f"{sum(durations.values()) - durations.get('Stopping', 0):g} s, minimum "

@@ -66,7 +66,7 @@ class LocalStackOptions:
     # Seconds before a message a function failed on is delivered again (deployed: 5700).
     visibility_timeout: int = 30
     bedrock_port: int = 0
-    # Seconds in each of Submitted, Validating, Scheduled, InProgress, Stopping (some or all).
+    # Seconds in Submitted, Validating, Scheduled, InProgress, Stopping; one not named: BEDROCK_DURATIONS.
     bedrock_durations: dict[str, float] = field(default_factory=lambda: dict(BEDROCK_DURATIONS))
     # Bedrock's per-model quota "Minimum number of records per batch inference job".
     bedrock_min_records: int = 100
@@ -190,7 +190,7 @@ class LocalStack:
         opts = self.options
         config = BedrockConfig(
             aws_endpoint=self.endpoint,
-            durations=dict(opts.bedrock_durations),
+            durations={**BEDROCK_DURATIONS, **opts.bedrock_durations},
             min_records=opts.bedrock_min_records,
             region=REGION,
             account=ACCOUNT_ID,
