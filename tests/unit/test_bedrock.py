@@ -242,7 +242,7 @@ def test_a_job_view_reads_gets_answer_parsed_or_as_text() -> None:
 
 
 def test_a_model_output_is_a_succeeded_line_priced_as_the_jobs_model() -> None:
-    line = {
+    line: dict[str, Any] = {
         "recordId": record_id("doc-000001-ab"),
         "modelInput": {},
         "modelOutput": {
