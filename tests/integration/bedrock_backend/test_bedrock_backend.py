@@ -234,3 +234,70 @@ def test_what_bedrock_batch_lacks_is_refused_before_anything_is_sent(
     with pytest.raises(TypeError, match="for_job"):
         backend.create(requests(100))
     assert bedrock_emulator.stats()["calls"]["create"] == 0
+
+
+def test_a_failed_jobs_records_come_back_errored_with_its_message(
+    backend: BedrockBatches, bedrock_emulator: BedrockEmulatorServer
+) -> None:
+    # Given a job Bedrock fails while it validates (too few records, checked then)
+    bedrock_emulator.update_config(min_records_check="validation")
+    sent = requests(10)
+    created = backend.for_job(JOB_ID).create(sent)
+    bedrock_emulator.advance(ALL_DONE)
+    ended = backend.retrieve(created.id)
+    assert ended.ended and ended.request_counts["errored"] == 10
+    # Then every record has a line, errored with the job's message, not worth the same retry
+    lines = lines_of(backend, created.id)
+    assert set(lines) == {r["custom_id"] for r in sent}
+    for line in lines.values():
+        assert (
+            line.type == "errored" and line.api_error_type == "invalid_request_error" and not line.retryable
+        )
+        assert (line.api_error_message or "").startswith("the Bedrock job failed: ")
+
+
+def test_a_create_sent_again_with_other_settings_finds_the_jobs_one_job(
+    backend: BedrockBatches, bedrock_emulator: BedrockEmulatorServer, s3: Any
+) -> None:
+    # Given the job's create made with a 24-hour timeout
+    first = backend.for_job(JOB_ID).create(requests(100))
+    # When a writer configured otherwise (48 hours) creates it again: the token is the same, the
+    # parameters differ, and Bedrock answers ConflictException
+    other = bedrock_batches(backend._bedrock, s3, BUCKET, ROLE_ARN, timeout_hours=48)
+    again = other.for_job(JOB_ID).create(requests(100))
+    # Then it is the same job, found by its name
+    assert again.id == first.id
+    assert len(bedrock_emulator.stats()["jobs"]) == 1
+
+
+def test_results_of_a_job_still_running_are_refused(
+    backend: BedrockBatches, bedrock_emulator: BedrockEmulatorServer
+) -> None:
+    created = backend.for_job(JOB_ID).create(requests(100))
+    with pytest.raises(RuntimeError, match="has not ended"):
+        list(backend.results(created.id))
+
+
+def test_a_wiring_builds_it_from_the_functions_session_and_the_endpoint_variable(
+    bedrock_emulator: BedrockEmulatorServer, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The functions' session leaves timestamps as text; the endpoint comes from configuration only
+    from batchdrop.adapters import sessions
+    from batchdrop.adapters.bedrock_backend import bedrock_backend_from_session
+
+    for name, value in {
+        "AWS_ENDPOINT_URL_BEDROCK": bedrock_emulator.url,
+        "AWS_ENDPOINT_URL_S3": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    backend = bedrock_backend_from_session(sessions.session(), BUCKET, ROLE_ARN, timeout_hours=72)
+    created = backend.for_job(JOB_ID).create(requests(100))
+    assert created.requests == 100
+    assert (parse_time(created.expires_at) - parse_time(created.created_at)).total_seconds() == 72 * 3600
+    bedrock_emulator.advance(ALL_DONE)
+    assert backend.retrieve(created.id).ended
+    assert len(lines_of(backend, created.id)) == 100
+    assert [b.id for b in backend.created_since(parse_time(created.created_at))] == [created.id]

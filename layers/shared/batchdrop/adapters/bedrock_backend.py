@@ -310,6 +310,28 @@ def bedrock_batches(
     return BedrockBatches(bedrock, s3, BedrockJobSettings(bucket, role_arn, timeout_hours, model_id))
 
 
+def bedrock_backend_from_session(
+    session: Any,
+    bucket: str,
+    role_arn: str,
+    timeout_hours: int = 24,
+    model_id: str | None = None,
+    s3: Any = None,
+) -> BedrockBatches:
+    """The Bedrock batch backend from a boto3 session (adapters.sessions.session()): its
+    ``bedrock`` client retries safely (``client_config``) and is pointed elsewhere by
+    ``AWS_ENDPOINT_URL_BEDROCK`` alone (the local stack's emulator); ``s3`` defaults to the
+    session's."""
+    return bedrock_batches(
+        session.client("bedrock", config=client_config()),
+        s3 if s3 is not None else session.client("s3"),
+        bucket,
+        role_arn,
+        timeout_hours,
+        model_id,
+    )
+
+
 def client_config() -> Any:
     """The botocore Config of the ``bedrock`` client: standard retries (creates are idempotent)."""
     from botocore.config import Config
@@ -323,6 +345,7 @@ __all__ = [
     "BatchRejected",
     "BedrockBatches",
     "BedrockJobSettings",
+    "bedrock_backend_from_session",
     "bedrock_batches",
     "client_config",
     "input_key",
