@@ -301,3 +301,13 @@ def test_a_wiring_builds_it_from_the_functions_session_and_the_endpoint_variable
     assert backend.retrieve(created.id).ended
     assert len(lines_of(backend, created.id)) == 100
     assert [b.id for b in backend.created_since(parse_time(created.created_at))] == [created.id]
+
+
+def test_an_input_that_cannot_be_written_asks_for_no_job_and_is_refused_for_now(
+    backend: BedrockBatches, bedrock_emulator: BedrockEmulatorServer, s3: Any
+) -> None:
+    elsewhere = bedrock_batches(backend._bedrock, s3, "no-such-bucket", ROLE_ARN)
+    with pytest.raises(BatchRefused, match="writing the Bedrock input") as raised:
+        elsewhere.for_job(JOB_ID).create(requests(100))
+    assert raised.value.retry_after is None
+    assert bedrock_emulator.stats()["calls"]["create"] == 0

@@ -116,7 +116,8 @@ class BedrockBatches:
         Raises ``BatchRejected`` (a request Bedrock batch cannot take, or a ValidationException:
         no job), ``BatchRefused`` (a quota of jobs is full: no job, try later) or
         ``BatchMayExist`` (throttled, a 5xx, or the answer lost after botocore's retries: a
-        later create with the same token settles it without a second job)."""
+        later create with the same token settles it without a second job). An input that
+        could not be written is refused for now too: no job was asked for."""
         if self.job_id is None:
             raise TypeError(
                 "a Bedrock job is created for one batchdrop job: call for_job(job_id).create(...)"
@@ -128,10 +129,8 @@ class BedrockBatches:
             self._s3.upload_fileobj(
                 body, self.settings.bucket, key, ExtraArgs={"ContentType": "application/jsonl"}
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise BatchMayExist(
-                f"writing the Bedrock input of job {job_id} failed ({exc}); no job yet"
-            ) from exc
+        except (ClientError, BotoCoreError) as exc:  # no job was asked for: try later
+            raise BatchRefused(f"writing the Bedrock input of job {job_id} failed ({exc})", None) from exc
         finally:
             body.close()
         name = job_name(job_id, len(requests))
@@ -254,6 +253,8 @@ class BedrockBatches:
         for key in keys:
             for raw in self._lines(bucket, key):
                 line = result_line(json.loads(raw), view.model_id)
+                if line["custom_id"] in seen:  # a record written twice is one result
+                    continue
                 seen.add(line["custom_id"])
                 yield json.dumps(line, ensure_ascii=False, separators=(",", ":")), line
         self._check_manifest(bucket, folder, view, len(seen))
@@ -340,9 +341,6 @@ def client_config() -> Any:
 
 
 __all__ = [
-    "BatchMayExist",
-    "BatchRefused",
-    "BatchRejected",
     "BedrockBatches",
     "BedrockJobSettings",
     "bedrock_backend_from_session",
