@@ -98,14 +98,8 @@ class BedrockBatches:
 
     @staticmethod
     def _info(view: JobView) -> BatchInfo:
-        return BatchInfo(
-            id=view.arn,
-            processing_status=view.processing_status,
-            request_counts=view.request_counts,
-            created_at=view.created_at,
-            expires_at=view.expires_at,
-            ended_at=view.ended_at,
-        )
+        counts, status = view.request_counts, view.processing_status
+        return BatchInfo(view.arn, status, counts, view.created_at, view.expires_at, view.ended_at)
 
     # ------------------------------------------------------------------ create
 
