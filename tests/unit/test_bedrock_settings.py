@@ -8,6 +8,7 @@ import pytest
 from batchdrop.ports.batches import BackendUnavailable
 from batchdrop.settings import CompleteSettings, ConfigurationError, PollSettings, SubmitSettings
 from batchdrop.settings.bedrock import BedrockSettings
+from batchdrop.settings.models import FromEnv
 from batchdrop.wiring import common
 from tests.fakes import FakeBatches, FakeClock
 
@@ -45,7 +46,7 @@ def test_bad_values_are_named(env: dict[str, str], problem: str) -> None:
 
 
 @pytest.mark.parametrize("model", [SubmitSettings, PollSettings, CompleteSettings])
-def test_every_function_reads_the_bedrock_group(model: type) -> None:
+def test_every_function_reads_the_bedrock_group(model: type[FromEnv]) -> None:
     names = {variable.name for variable in model.variables()}
     assert {"BEDROCK_SERVICE_ROLE_ARN", "BEDROCK_JOB_TIMEOUT_HOURS", "DEFAULT_BACKEND"} <= names
 
