@@ -265,3 +265,29 @@ def _ended_bedrock_job(
     world.jobs.record_submitted(job_id, info.id, info.expires_at, info.created_at, now)
     bedrock.end(info.id, outcomes)
     assert world.jobs.claim_ended(job_id, now, timedelta(minutes=5)) and world.jobs.mark_ended(job_id, now)
+
+
+def test_a_cancel_marker_for_a_job_whose_backend_is_out_of_reach_says_why() -> None:
+    world = poll_kit.World()
+    bedrock = FakeBedrock(world.clock)
+    _bedrock_job(world, bedrock, "j-bedrock")
+
+    said = cancel_job("j-bedrock", world.jobs, both(world.api, None), world.clock())
+
+    assert said == "cannot cancel: no Bedrock role" and bedrock.canceled == []
+    assert world.jobs.get("j-bedrock").cancel_requested_at is not None  # type: ignore[union-attr]
+
+
+def test_a_request_list_under_a_bedrock_profile_names_the_bedrock_model() -> None:
+    world = submitting.World()
+    bedrock = FakeBedrock(world.clock)
+    world.profile_files = {"profiles/onbedrock.yaml": profile_yaml(HAIKU)}
+    line = {"id": "q1", "params": {"messages": [{"role": "user", "content": "Hello?"}]}}
+    refs = [world.put("inbox/onbedrock/questions.jsonl", json.dumps(line) + "\n")]
+
+    outcome = _submit(world, both(world.batches, bedrock), refs)
+
+    (job,) = outcome.jobs
+    assert world.jobs.items[job.job_id]["backend"] == "bedrock"
+    (sent,) = bedrock.requests.values()
+    assert [r["params"]["model"] for r in sent] == [HAIKU]
