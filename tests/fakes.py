@@ -516,6 +516,9 @@ class FakeBatches:
         self.catalogue = {m.id: m for m in models or []}
         self.fail_create: list[BaseException] = []  # raised by the next creates, in order
 
+    def for_job(self, job_id: str) -> FakeBatches:
+        return self  # as the Claude API's adapter: its batches are not named after the job
+
     def create(self, requests: list[dict[str, Any]]) -> BatchInfo:
         if self.fail_create:
             raise self.fail_create.pop(0)

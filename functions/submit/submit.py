@@ -32,7 +32,7 @@ def load_profiles() -> ProfileCatalog:
         **store.objects_under(PROFILES_PREFIX, PROFILE_SUFFIXES),
         **store.objects_under(SCHEMAS_PREFIX, (SCHEMA_SUFFIX,)),
     }
-    return ProfileCatalog.from_files(settings.default_profile, files)
+    return wiring.profiles(files)
 
 
 crash_hook: CrashHook = no_crash  # the local stack replaces it to make this function die on cue

@@ -1,7 +1,8 @@
 """``batchdrop``: the local stack, the emulator, the demo, local invocation and cancelling.
 
-batchdrop local up          moto + the Anthropic emulator + the template's functions
+batchdrop local up          moto + the Anthropic and Bedrock emulators + the template's functions
 batchdrop local emulator    only the Anthropic Message Batches emulator
+batchdrop local bedrock-emulator  only the Bedrock batch inference (and InvokeModel) emulator
 batchdrop local emulator-admin  faults, archival, queue-full, settings of a running emulator
 batchdrop local aws-fault   make calls to the local stack's AWS services fail on cue
 batchdrop demo              the whole pipeline on samples/, then stop
@@ -29,6 +30,8 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from batchdrop_local.aws_faults import add_cli_commands as add_aws_fault_commands
+from batchdrop_local.bedrock_emulator import add_command as add_bedrock_emulator_command
+from batchdrop_local.bedrock_emulator.cli import parse_durations
 from batchdrop_local.emulator import add_admin_arguments as add_emulator_admin_arguments
 from batchdrop_local.emulator import add_cli_arguments as add_emulator_arguments
 from batchdrop_local.emulator import run_admin as run_emulator_admin
@@ -106,6 +109,23 @@ def add_stack_arguments(parser: argparse.ArgumentParser, default_port: int = 456
         help="extra environment for every function, e.g. --function-env BATCHDROP_CRASH_POINTS=...",
     )
     parser.add_argument(
+        "--bedrock-port", type=int, default=0, help="Bedrock emulator port (default: any free port)"
+    )
+    parser.add_argument(
+        "--bedrock-durations",
+        type=parse_durations,
+        default={},
+        metavar="STATUS=SECONDS,...",
+        help="seconds a local Bedrock job spends in Submitted, Validating, Scheduled, InProgress, "
+        "Stopping (defaults: 0.5 each, InProgress 1)",
+    )
+    parser.add_argument(
+        "--bedrock-min-records",
+        type=int,
+        default=100,
+        help="the Bedrock emulator's minimum records per batch job (%(default)s, like Bedrock's quota)",
+    )
+    parser.add_argument(
         "--visibility-timeout",
         type=int,
         default=30,
@@ -114,7 +134,7 @@ def add_stack_arguments(parser: argparse.ArgumentParser, default_port: int = 456
 
 
 def stack_options(args: argparse.Namespace) -> LocalStackOptions:
-    from batchdrop_local.stack import LocalStackOptions
+    from batchdrop_local.stack import BEDROCK_DURATIONS, LocalStackOptions
 
     return LocalStackOptions(
         host=args.host,
@@ -130,6 +150,9 @@ def stack_options(args: argparse.Namespace) -> LocalStackOptions:
         state_dir=args.state_dir,
         function_env=_pairs("--function-env", args.function_env),
         visibility_timeout=args.visibility_timeout,
+        bedrock_port=args.bedrock_port,
+        bedrock_durations={**BEDROCK_DURATIONS, **args.bedrock_durations},
+        bedrock_min_records=args.bedrock_min_records,
     )
 
 
@@ -158,6 +181,7 @@ def print_stack_info(stack: LocalStack) -> None:
         ("jobs table", info["jobs_table"]),
         ("event bus", info["event_bus"]),
         ("Anthropic API", api),
+        ("Bedrock", _bedrock_line(stack)),
         (
             "timing",
             f"batching window {stack.options.batching_window:g} s, "
@@ -171,6 +195,16 @@ def print_stack_info(stack: LocalStack) -> None:
         f"s3 cp samples/inbox s3://{info['bucket']}/inbox --recursive\n"
         "Ctrl-C stops the stack.",
         flush=True,
+    )
+
+
+def _bedrock_line(stack: LocalStack) -> str:
+    assert stack.bedrock is not None
+    durations = stack.bedrock.engine.config.durations
+    return (
+        f"{stack.info()['bedrock_url']}  (emulator of batch jobs and InvokeModel; a job ends after "
+        f"{sum(durations.values()) - durations.get('Stopping', 0):g} s, minimum "
+        f"{stack.options.bedrock_min_records} records; the functions reach it as AWS_ENDPOINT_URL_BEDROCK)"
     )
 
 
@@ -226,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = local.add_parser("emulator", help="start only the Anthropic Message Batches emulator")
     add_emulator_arguments(emulator)
     emulator.set_defaults(run=run_emulator)
+    add_bedrock_emulator_command(local)
     emulator_admin = local.add_parser(
         "emulator-admin", help="steer a running emulator (faults, archive, queue, settings, models)"
     )

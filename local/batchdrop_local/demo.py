@@ -248,7 +248,10 @@ def run_demo(options: LocalStackOptions, samples: Path, output: Path, timeout: f
             "QueueArn"
         ]
         sns.subscribe(TopicArn=info["topic_arn"], Protocol="sqs", Endpoint=inbox_arn)
-        print(f"  AWS endpoint {info['endpoint']}, bucket {bucket}, emulator {info['anthropic_base_url']}")
+        print(
+            f"  AWS endpoint {info['endpoint']}, bucket {bucket}, emulator {info['anthropic_base_url']}, "
+            f"Bedrock emulator {info['bedrock_url']}"
+        )
 
         keys = upload_samples(stack, samples, bucket)
         chains = workflow_chains(samples)

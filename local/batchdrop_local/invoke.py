@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from batchdrop_local.provision import plan
-from batchdrop_local.runtime import LambdaContext, lambda_environment, load_handler
+from batchdrop_local.runtime import LambdaContext, bedrock_environment, lambda_environment, load_handler
 from batchdrop_local.template import PROJECT_ROOT
 
 
@@ -55,7 +55,9 @@ def invoke(function: str, event_path: Path, state_dir: Path, force_local: bool =
         )
         return 2
     fn = resources.functions[function]
-    os.environ.update(lambda_environment(fn, state["endpoint"]))
+    os.environ.update(
+        lambda_environment(fn, state["endpoint"], bedrock_environment(state.get("bedrock_url")))
+    )
     handler = load_handler(fn)
     print(f"invoking {fn.handler} ({function}) in process against {state['endpoint']} ...", file=sys.stderr)
     try:

@@ -69,6 +69,14 @@ def lambda_environment(
     }
 
 
+def bedrock_environment(url: str | None) -> dict[str, str]:
+    """The service-specific endpoints that send the SDK's `bedrock` and `bedrock-runtime`
+    clients to the local Bedrock emulator (none when there is no emulator)."""
+    if not url:
+        return {}
+    return {"AWS_ENDPOINT_URL_BEDROCK": url, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url}
+
+
 def load_handler(fn: LocalFunction) -> Callable[[dict[str, Any], Any], Any]:
     """Import the handler module that the template names, as a fresh module (a cold start).
 

@@ -1,4 +1,5 @@
-"""The local stack: moto in server mode, the Anthropic emulator, and the template's functions
+"""The local stack: moto in server mode, the Anthropic emulator, the Bedrock emulator (batch
+inference jobs and InvokeModel, on moto's S3 and default event bus), and the template's functions
 wired to their event sources, all on 127.0.0.1.
 """
 
@@ -15,6 +16,8 @@ from typing import Any
 import boto3
 
 from batchdrop_local.aws_faults import ADMIN_PATH, FUNCTION_APP_PREFIX, AwsFaults, AwsServer
+from batchdrop_local.bedrock_emulator import BedrockConfig, BedrockEmulatorServer, ManualClock
+from batchdrop_local.bedrock_emulator.config import aws_client
 from batchdrop_local.emulator import EmulatorConfig, EmulatorServer
 from batchdrop_local.moto_atomic import make_dynamodb_writes_atomic
 from batchdrop_local.provision import (
@@ -25,10 +28,21 @@ from batchdrop_local.provision import (
     provision,
     rate_seconds,
 )
-from batchdrop_local.runtime import FunctionWorker, lambda_environment
+from batchdrop_local.runtime import FunctionWorker, bedrock_environment, lambda_environment
 from batchdrop_local.s3_fidelity import make_s3_events_faithful
 from batchdrop_local.template import DEFAULT_STATE_DIR
 from batchdrop_local.triggers import EventBridgeRuleSource, EventSource, ScheduleSource, SqsSource
+
+BEDROCK_DURATIONS = {
+    "Submitted": 0.5,
+    "Validating": 0.5,
+    "Scheduled": 0.5,
+    "InProgress": 1.0,
+    "Stopping": 0.5,
+}
+"""Seconds a local Bedrock job spends in each status (Bedrock's own take minutes to hours)."""
+BEDROCK_APP_ID = "bedrock-emulator"
+"""The Bedrock emulator's name in the User-Agent of its S3 and EventBridge calls (AWS faults' caller)."""
 
 
 @dataclass
@@ -51,6 +65,13 @@ class LocalStackOptions:
     function_env: dict[str, str] = field(default_factory=dict)
     # Seconds before a message a function failed on is delivered again (deployed: 5700).
     visibility_timeout: int = 30
+    bedrock_port: int = 0
+    # Seconds in Submitted, Validating, Scheduled, InProgress, Stopping; one not named: BEDROCK_DURATIONS.
+    bedrock_durations: dict[str, float] = field(default_factory=lambda: dict(BEDROCK_DURATIONS))
+    # Bedrock's per-model quota "Minimum number of records per batch inference job".
+    bedrock_min_records: int = 100
+    # Bedrock's time moves only by stack.bedrock.advance(seconds): tests step jobs through statuses.
+    bedrock_manual_clock: bool = False
 
 
 def _documents(count: int) -> str:
@@ -100,6 +121,7 @@ class LocalStack:
         # Faults on the AWS side: arm(...) makes chosen calls fail as the real service fails them.
         self.aws_faults = AwsFaults()
         self.emulator: EmulatorServer | None = None
+        self.bedrock: BedrockEmulatorServer | None = None
         self.resources: LocalStackResources | None = None
         self.workers: dict[str, FunctionWorker] = {}
         self.sources: list[EventSource] = []
@@ -142,6 +164,7 @@ class LocalStack:
             ).start()
             parameters["AnthropicBaseUrl"] = self.emulator.url
             api_key = "local-emulator-key"
+        self.bedrock = self._start_bedrock()
         self.resources = provision(
             self.endpoint,
             prefix=opts.prefix,
@@ -162,11 +185,34 @@ class LocalStack:
         self._write_state()
         return self
 
+    def _start_bedrock(self) -> BedrockEmulatorServer:
+        """The Bedrock emulator on moto: job inputs and outputs in its S3, events on its default bus."""
+        opts = self.options
+        config = BedrockConfig(
+            aws_endpoint=self.endpoint,
+            durations={**BEDROCK_DURATIONS, **opts.bedrock_durations},
+            min_records=opts.bedrock_min_records,
+            region=REGION,
+            account=ACCOUNT_ID,
+        )
+        return BedrockEmulatorServer(
+            opts.host,
+            opts.bedrock_port,
+            config,
+            ManualClock() if opts.bedrock_manual_clock else None,
+            s3=aws_client("s3", config, BEDROCK_APP_ID),
+            events=aws_client("events", config, BEDROCK_APP_ID),
+        ).start()
+
     def _function_environment(self, fn: LocalFunction, extra: dict[str, str]) -> dict[str, str]:
         """Lambda's environment, plus an SDK app id that names the function in the User-Agent
-        of its AWS calls, so that a fault can be aimed at the functions (``caller=``)."""
+        of its AWS calls, so that a fault can be aimed at the functions (``caller=``), and the
+        Bedrock emulator as the endpoint of the SDK's `bedrock` and `bedrock-runtime` clients."""
+        bedrock = bedrock_environment(self.bedrock.url if self.bedrock else None)
         return lambda_environment(
-            fn, self.endpoint, {"AWS_SDK_UA_APP_ID": FUNCTION_APP_PREFIX + fn.logical_id, **extra}
+            fn,
+            self.endpoint,
+            {"AWS_SDK_UA_APP_ID": FUNCTION_APP_PREFIX + fn.logical_id, **bedrock, **extra},
         )
 
     def _queue_url_for_arn(self, arn: str) -> str:
@@ -286,6 +332,7 @@ class LocalStack:
             "ingest_queue_url": self.resources.queue_urls["IngestQueue"],
             "anthropic_base_url": self.emulator.url if self.emulator else "https://api.anthropic.com",
             "emulator": self.emulator is not None,
+            "bedrock_url": self.bedrock.url if self.bedrock else None,
             "prefix": self.options.prefix,
             "parameters": self.resources.parameters,
             "functions": {lid: fn.name for lid, fn in self.resources.functions.items()},
@@ -307,6 +354,8 @@ class LocalStack:
             worker.stop()
         if self.emulator is not None:
             self.emulator.stop()
+        if self.bedrock is not None:
+            self.bedrock.stop()  # before moto: its ticker may still be writing outputs there
         if self.moto is not None:
             self.moto.stop()
         state = self.options.state_dir / "state.json"

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from batchdrop_local.demo import is_done, workflow_chains
@@ -94,6 +95,20 @@ def test_invoke_runs_a_handler_in_process_against_the_running_stack(local_stack:
         report
     )
     assert "invoking poll.lambda_handler (PollFunction) in process" in result.stderr
+
+
+def test_the_bedrock_emulator_runs_beside_the_stack_for_the_plain_sdk(local_stack: dict[str, Any]) -> None:
+    # `batchdrop local up` wrote its URL in the state file; the SDK's bedrock client answers there
+    url = local_stack["bedrock_url"]
+    assert url.startswith("http://127.0.0.1:")
+    bedrock = boto3.client(
+        "bedrock",
+        endpoint_url=url,
+        region_name=local_stack["region"],
+        aws_access_key_id="anything",
+        aws_secret_access_key="anything",
+    )
+    assert "invocationJobSummaries" in bedrock.list_model_invocation_jobs()
 
 
 def test_invoke_without_a_running_stack_says_how_to_start_one(tmp_path: Path) -> None:

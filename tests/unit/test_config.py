@@ -19,7 +19,9 @@ from batchdrop.settings import (
     StackResources,
     SubmitSettings,
 )
+from batchdrop.settings import bedrock as bedrock_settings
 from batchdrop.settings import variables as v
+from batchdrop.settings.bedrock import BedrockSettings
 from batchdrop.settings.models import FromEnv
 
 MODELS: list[type[FromEnv]] = [SubmitSettings, PollSettings, CompleteSettings]
@@ -68,6 +70,9 @@ SHARED = [
     "QUEUE_WAIT_MAX_SECONDS",
     "QUEUE_RETRY_FIRST_SECONDS",
     "CREATE_SPAN_SECONDS",
+    "BEDROCK_SERVICE_ROLE_ARN",
+    "BEDROCK_JOB_TIMEOUT_HOURS",
+    "DEFAULT_BACKEND",
 ]
 READS = {
     SubmitSettings: {
@@ -148,6 +153,7 @@ def test_all_variables_set() -> None:
         stack=stack,
         anthropic=anthropic,
         creation=CreationSettings(),
+        bedrock=BedrockSettings(),
         default_profile=DefaultProfileSettings(
             model="claude-sonnet-4-6",
             max_tokens=2048,
@@ -157,12 +163,17 @@ def test_all_variables_set() -> None:
         topic_arn=topic,
     )
     assert PollSettings.from_env(FULL_ENV) == PollSettings(
-        stack=stack, anthropic=anthropic, creation=CreationSettings(), event_bus_name="batchdrop-bus"
+        stack=stack,
+        anthropic=anthropic,
+        creation=CreationSettings(),
+        bedrock=BedrockSettings(),
+        event_bus_name="batchdrop-bus",
     )
     assert CompleteSettings.from_env(FULL_ENV) == CompleteSettings(
         stack=stack,
         anthropic=anthropic,
         creation=CreationSettings(),
+        bedrock=BedrockSettings(),
         topic_arn=topic,
         event_bus_name="batchdrop-bus",
         result_write_concurrency=32,
@@ -203,7 +214,12 @@ def test_submit_does_not_need_the_event_bus() -> None:
 
 
 def test_every_variable_is_declared_once_under_its_own_name() -> None:
-    declared = {name: value for name, value in vars(v).items() if isinstance(value, v.Variable)}
+    declared = {
+        name: value
+        for module in (v, bedrock_settings)
+        for name, value in vars(module).items()
+        if isinstance(value, v.Variable)
+    }
     assert all(variable.name == name for name, variable in declared.items())
     assert set(declared) == set().union(*READS.values())
     for model in MODELS:

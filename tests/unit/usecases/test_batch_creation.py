@@ -104,6 +104,9 @@ class FakeBatches:
         self.log: list[str] = []
         self.list_error: Exception | None = None
 
+    def for_job(self, job_id: str) -> FakeBatches:
+        return self
+
     def create(self, requests: list[dict[str, Any]]) -> BatchInfo:
         self.log.append("create")
         step = self.script.pop(0)

@@ -112,6 +112,10 @@ class MessageBatches:
             archived_at=_iso(getattr(batch, "archived_at", None)) or None,
         )
 
+    def for_job(self, job_id: str) -> MessageBatches:
+        """The same client: the Claude API's batches are not named after the job."""
+        return self
+
     def create(self, requests: list[dict[str, Any]]) -> BatchInfo:
         """Create a batch, once: never retried here, since the API takes no idempotency key.
 

@@ -65,6 +65,14 @@ def violations(params: Mapping[str, Any]) -> list[str]:
             f'"thinking.type.enabled" is not supported for {model}. Use "thinking.type.adaptive" and '
             '"output_config.effort" to control thinking behavior (in a profile: thinking: adaptive, effort)'
         )
+    reasons.extend(message_violations(params))
+    return reasons
+
+
+def message_violations(params: Mapping[str, Any]) -> list[str]:
+    """Why the Messages request's content would be refused, by the rules of the Messages shape
+    itself (they hold on Amazon Bedrock too, unlike the version rules above)."""
+    reasons: list[str] = []
     messages = params.get("messages")
     if isinstance(messages, list):
         for index, message in enumerate(messages):

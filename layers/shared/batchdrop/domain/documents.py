@@ -111,7 +111,7 @@ def request_params(profile: Profile, content: list[dict[str, Any]]) -> dict[str,
     """Messages API params for one user turn, with the profile's model and settings: the
     schema and effort in ``output_config``, and ``thinking``, only when the profile sets them."""
     params: dict[str, Any] = {
-        "model": profile.model,
+        "model": profile.request_model,  # a Bedrock profile's: its Bedrock model id
         "max_tokens": profile.max_tokens,
         "messages": [{"role": "user", "content": content}],
     }

@@ -37,6 +37,8 @@ class JobRecord:
     estimate_batch: float | None = None
     estimate_complete: bool = True
     preflight: str | None = None
+    # Where its batch runs: "anthropic" (the Claude API) or "bedrock"; older records are the former.
+    backend: str = "anthropic"
     # Creating the batch (batch_creation): the lease, the calls made, the refusals.
     creation_owner: str | None = None
     creation_lease_until: str | None = None

@@ -16,7 +16,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from batchdrop.domain.api_rules import violations
+from batchdrop.domain.api_rules import message_violations, violations
+from batchdrop.domain.bedrock.records import refusal as bedrock_refusal
 from batchdrop.domain.models import (
     EFFORT_LEVELS,
     ModelFacts,
@@ -186,3 +187,21 @@ def check_request(params: Mapping[str, Any], catalogue: ModelFactsSource | None)
         needs = replace(needs, thinking=None)  # said once, by the version rule
     refused += capability_refusals(needs, facts)
     return Verdict(tuple(refused), facts.retires_at if facts.deprecated else None)
+
+
+def check_bedrock_request(params: Mapping[str, Any]) -> Verdict:
+    """The preflight of a request to Amazon Bedrock batch inference.
+
+    Its model is a Bedrock model id or inference profile, which the Claude API's Models API
+    does not know: the catalogue checks are skipped (Bedrock validates the model at create).
+    The Claude API's version rules (2026-10-21: the sampling parameters removed, the thinking
+    type by Claude API model id) are that API's, not Bedrock's (its bodies carry
+    ``anthropic_version: bedrock-2023-05-31``): skipped too. The Messages shape rules hold on
+    both, and what Bedrock batch lacks (cache_control, stream, speed) is refused here, for its
+    document alone, instead of failing the whole job's create. Prompt caching set by a profile
+    was already refused when the profile was read."""
+    refused = message_violations(params)
+    lacking = bedrock_refusal(params)
+    if lacking is not None:
+        refused.append(lacking)
+    return Verdict(tuple(refused))

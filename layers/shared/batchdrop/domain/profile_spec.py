@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from batchdrop.domain.keys import NAME_RE, SCHEMA_SUFFIX, SCHEMAS_PREFIX
-from batchdrop.domain.profiles import INSTRUCTION_FIELDS, Effort
+from batchdrop.domain.profiles import INSTRUCTION_FIELDS, Backend, Effort
 from batchdrop.domain.schemas import check_output_schema
 
 
@@ -37,6 +37,10 @@ class ProfileSpec(BaseModel):
     # Workflows: each answer of this profile becomes a document of the `next` profile.
     next: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     notify_each_stage: bool = False
+    # Where the profile's batches run: the Claude API, or Amazon Bedrock batch inference with
+    # bedrock_model (a Bedrock model id, inference profile id or ARN). Unset: the stack's default.
+    backend: Backend | None = None
+    bedrock_model: str | None = Field(default=None, min_length=1, max_length=2048, pattern=r"^\S+$")
 
     @field_validator("thinking")
     @classmethod

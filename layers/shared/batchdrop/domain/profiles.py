@@ -8,6 +8,11 @@ inline, or the name of ``schemas/<name>.json`` in the bucket, read with the prof
 
 Profiles speak Claude API version 2026-10-21: no ``temperature``, ``top_p`` or ``top_k`` (the
 API refuses requests that carry them); ``effort`` and ``thinking`` instead.
+
+A profile's ``backend`` is ``anthropic`` (the Claude API's Message Batches) or ``bedrock``
+(Amazon Bedrock batch inference, the model named by ``bedrock_model``: a Bedrock model id or
+inference profile id or ARN); a profile that names none takes the stack's default. Bedrock batch
+has no prompt caching, so a Bedrock profile that asks for it is invalid.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ from batchdrop.settings import DefaultProfileSettings
 INSTRUCTION_FIELDS = frozenset({"name", "path", "key", "profile"})
 JSON_REMINDER = "Answer with a single valid JSON value only, with no text before or after it."
 Effort = Literal["low", "medium", "high", "xhigh", "max"]
+Backend = Literal["anthropic", "bedrock"]
+BACKENDS: tuple[Backend, ...] = ("anthropic", "bedrock")
+DEFAULT_BACKEND: Backend = "anthropic"
 
 
 class UnknownProfile(LookupError):
@@ -72,6 +80,16 @@ class Profile:
     max_job_cost_usd: float | None = None
     next: str | None = None
     notify_each_stage: bool = False
+    backend: Backend = DEFAULT_BACKEND
+    bedrock_model: str | None = None  # a Bedrock model id, inference profile id or ARN
+
+    @property
+    def request_model(self) -> str:
+        """The model the profile's requests name: the Bedrock model id on Bedrock (its prices are
+        the Bedrock rows), else the Claude API's model."""
+        if self.backend == "bedrock" and self.bedrock_model:
+            return self.bedrock_model
+        return self.model
 
     @property
     def result_suffix(self) -> str:
@@ -111,6 +129,9 @@ class Profile:
             "schema": self.output_schema,
             "output_format": self.output_format,
         }
+        if self.backend != DEFAULT_BACKEND:  # so that every Claude API profile keeps its hash
+            settings["backend"] = self.backend
+            settings["bedrock_model"] = self.bedrock_model
         text = json.dumps(settings, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -128,14 +149,35 @@ class Profile:
     def with_overrides(self, overrides: Mapping[str, Any]) -> Profile:
         return replace(self, **dict(overrides)) if overrides else self
 
+    def backend_problem(self) -> str | None:
+        """Why the profile cannot run on its backend, or None when it can."""
+        if self.backend != "bedrock":
+            return None
+        if not self.bedrock_model:
+            return "backend bedrock needs bedrock_model (a Bedrock model id or inference profile)"
+        cached = [name for name in ("cache_system_prompt", "cache_instruction") if getattr(self, name)]
+        if not cached:
+            return None
+        return (
+            f"{' and '.join(cached)} asks for prompt caching (cache_control), which Amazon Bedrock "
+            "batch inference does not support: turn it off, or use backend anthropic"
+        )
 
-def default_profile(defaults: DefaultProfileSettings) -> Profile:
+
+def default_profile(
+    defaults: DefaultProfileSettings, backend: Backend = DEFAULT_BACKEND, bedrock_model: str | None = None
+) -> Profile:
+    """The stack's default profile; its backend (and bedrock_model) are every profile's default."""
+    if backend not in BACKENDS:
+        raise InvalidProfile(f"the default backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     return Profile(
         name=DEFAULT_PROFILE,
         model=defaults.model,
         max_tokens=defaults.max_tokens,
         instruction=defaults.instruction,
         system_prompt=defaults.system_prompt,
+        backend=backend,
+        bedrock_model=bedrock_model or None,
     )
 
 
@@ -174,6 +216,9 @@ def parse_profile_file(
         )
         raise InvalidProfile(f"{key}: {problems}") from None
     fields = spec.model_dump(exclude_unset=True, exclude={"description"})
+    for unset in ("backend", "bedrock_model"):  # null: the stack's default
+        if unset in fields and fields[unset] is None:
+            del fields[unset]
     if isinstance(fields.get("thinking"), str):
         fields["thinking"] = {"type": fields["thinking"]}
     if "output_schema" in fields:
@@ -190,7 +235,11 @@ def parse_profile_file(
         else:
             fields["schema_name"] = None
         fields["output_format"] = "json"
-    return replace(base, name=name, **fields)
+    profile = replace(base, name=name, **fields)
+    problem = profile.backend_problem()
+    if problem is not None:
+        raise InvalidProfile(f"{key}: {problem}")
+    return profile
 
 
 def _broken_chains(profiles: Mapping[str, Profile], invalid: Mapping[str, str]) -> dict[str, str]:
@@ -222,14 +271,31 @@ class ProfileCatalog:
         self._invalid = dict(invalid or {})
 
     @classmethod
-    def with_default(cls, defaults: DefaultProfileSettings) -> ProfileCatalog:
-        return cls([default_profile(defaults)])
+    def with_default(
+        cls,
+        defaults: DefaultProfileSettings,
+        backend: Backend = DEFAULT_BACKEND,
+        bedrock_model: str | None = None,
+    ) -> ProfileCatalog:
+        base = default_profile(defaults, backend, bedrock_model)
+        problem = base.backend_problem()
+        return cls(
+            [base],
+            {DEFAULT_PROFILE: f"profile {DEFAULT_PROFILE!r} is invalid: {problem}"} if problem else None,
+        )
 
     @classmethod
-    def from_files(cls, defaults: DefaultProfileSettings, files: Mapping[str, bytes]) -> ProfileCatalog:
+    def from_files(
+        cls,
+        defaults: DefaultProfileSettings,
+        files: Mapping[str, bytes],
+        backend: Backend = DEFAULT_BACKEND,
+        bedrock_model: str | None = None,
+    ) -> ProfileCatalog:
         """From ``{key: body}`` of the bucket's profile files (and ``schemas/<name>.json``, the
-        schemas they may name). A bad file spoils only its profile."""
-        base = default_profile(defaults)
+        schemas they may name). A bad file spoils only its profile. ``backend`` and
+        ``bedrock_model`` are the stack's defaults for the profiles that name none."""
+        base = default_profile(defaults, backend, bedrock_model)
         schemas, broken_schemas = read_schemas(files)
         by_name: dict[str, list[str]] = {}
         for key in files:
@@ -257,6 +323,9 @@ class ProfileCatalog:
                     if f"output_schema {schema_name!r}" in why:
                         why = f"{keys[0]}: output_schema {schema_name!r} cannot be used: {problem}"
                 invalid[name] = f"profile {name!r} is invalid: {why}"
+        unfit = profiles[DEFAULT_PROFILE].backend_problem()
+        if unfit is not None and DEFAULT_PROFILE not in invalid:
+            invalid[DEFAULT_PROFILE] = f"profile {DEFAULT_PROFILE!r} is invalid: {unfit}"
         invalid.update(_broken_chains(profiles, invalid))
         return cls(profiles.values(), invalid)
 

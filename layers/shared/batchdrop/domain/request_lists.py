@@ -178,7 +178,7 @@ def _full_params(params: Any, profile: Profile) -> dict[str, Any]:
     for index, message in enumerate(messages):
         _check_message(index, message)
     # The profile fills in what the line leaves out.
-    return {"model": profile.model, "max_tokens": profile.max_tokens, **params}
+    return {"model": profile.request_model, "max_tokens": profile.max_tokens, **params}
 
 
 MAX_TOKENS = 128_000

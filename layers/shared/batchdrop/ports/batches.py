@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -51,7 +52,13 @@ class BatchInfo:
 
 
 class BatchBackend(Protocol):
-    """What the use cases need of a batch API (adapters.anthropic_backend.MessageBatches)."""
+    """What the use cases need of a batch API (adapters.anthropic_backend.MessageBatches,
+    adapters.bedrock_backend.BedrockBatches)."""
+
+    def for_job(self, job_id: str) -> BatchBackend:
+        """The backend that creates the batch of this job: a Bedrock job is named, keyed and
+        stored by the batchdrop job id; the Claude API's backend is itself."""
+        ...
 
     def create(self, requests: list[dict[str, Any]]) -> BatchInfo: ...
 
@@ -62,6 +69,62 @@ class BatchBackend(Protocol):
     def created_since(self, since: datetime) -> Iterator[BatchInfo]: ...
 
     def results(self, batch_id: str) -> Iterator[tuple[str, dict[str, Any]]]: ...
+
+
+ANTHROPIC = "anthropic"
+BEDROCK = "bedrock"
+
+
+class BackendUnavailable(RuntimeError):
+    """A job (or a profile) names a backend this stack cannot reach: Bedrock without the
+    stack's Bedrock service role, or a name no backend answers to."""
+
+
+class Backends:
+    """The batch backends a function can reach, by the name a job records (``backend``); each
+    made on first use, once (from any thread). A backend listed in ``unavailable`` is refused
+    with its reason, so a job naming it fails clearly instead of reaching the wrong API."""
+
+    def __init__(
+        self,
+        makers: Mapping[str, Callable[[], BatchBackend]],
+        unavailable: Mapping[str, str] | None = None,
+    ) -> None:
+        self._makers = dict(makers)
+        self._unavailable = dict(unavailable or {})
+        self._made: dict[str, BatchBackend] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, batches: Backends | BatchBackend | Callable[[], BatchBackend]) -> Backends:
+        """Backends as given, or the Claude API's backend alone (given made, or as a factory)."""
+        if isinstance(batches, Backends):
+            return batches
+        if callable(batches):  # a factory (no backend is itself callable)
+            return cls({ANTHROPIC: batches})
+        made: BatchBackend = batches
+        return cls({ANTHROPIC: lambda: made})
+
+    def unavailable(self, name: str) -> str | None:
+        """Why a job may not run on ``name`` (None: it may)."""
+        if name in self._unavailable:
+            return self._unavailable[name]
+        if name not in self._makers:
+            return f"no batch backend named {name!r} (anthropic or bedrock)"
+        return None
+
+    def for_backend(self, name: str) -> BatchBackend:
+        """The backend a job naming ``name`` runs on. Raises BackendUnavailable."""
+        made = self._made.get(name)
+        if made is not None:
+            return made
+        why = self.unavailable(name)
+        if why is not None:
+            raise BackendUnavailable(why)
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = self._makers[name]()
+            return self._made[name]
 
 
 class ModelsApi(Protocol):

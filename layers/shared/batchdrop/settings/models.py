@@ -115,6 +115,7 @@ class SubmitSettings(FromEnv):
     anthropic: AnthropicAccess
     creation: CreationSettings
     default_profile: DefaultProfileSettings
+    bedrock: BedrockSettings
     topic_arn: str = setting(v.TOPIC_ARN)
     document_read_concurrency: int = setting(v.DOCUMENT_READ_CONCURRENCY)
     batch_max_requests: int = setting(v.BATCH_MAX_REQUESTS)
@@ -128,6 +129,7 @@ class PollSettings(FromEnv):
     stack: StackResources
     anthropic: AnthropicAccess
     creation: CreationSettings
+    bedrock: BedrockSettings
     event_bus_name: str = setting(v.EVENT_BUS_NAME)
     uncollected_after_hours: int = setting(v.UNCOLLECTED_AFTER_HOURS)
     redrive_after_seconds: int = setting(v.REDRIVE_AFTER_SECONDS)
@@ -151,6 +153,7 @@ class CompleteSettings(FromEnv):
     stack: StackResources
     anthropic: AnthropicAccess
     creation: CreationSettings
+    bedrock: BedrockSettings
     topic_arn: str = setting(v.TOPIC_ARN)
     event_bus_name: str = setting(v.EVENT_BUS_NAME)
     result_write_concurrency: int = setting(v.RESULT_WRITE_CONCURRENCY)
@@ -160,3 +163,7 @@ class CompleteSettings(FromEnv):
     @property
     def completing_lease(self) -> timedelta:
         return timedelta(seconds=self.completing_lease_seconds)
+
+
+# The Bedrock group is declared in its own module, which builds on FromEnv above: imported last.
+from batchdrop.settings.bedrock import BedrockSettings  # noqa: E402

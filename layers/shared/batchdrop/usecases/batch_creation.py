@@ -168,7 +168,8 @@ class BatchCreation:
             job.create_calls.append(called)
             self.crash("create:before-call")
             try:
-                batch = self.batches.create(body)
+                # A Bedrock job is named and keyed by the batchdrop job (its create token).
+                batch = self.batches.for_job(job.job_id).create(body)
             except BatchRefused as exc:
                 self._settled(job, called)  # a 429 made no batch: no listing need look for it
                 wait = exc.retry_after

@@ -15,7 +15,7 @@ from batchdrop.observability import metrics
 from batchdrop.ports import BatchBackend, Bucket, ClaimingJobs, CrashHook, EventBus, Notifier
 from batchdrop.settings import CompleteSettings
 from batchdrop.usecases.complete import CompletionContext
-from batchdrop.wiring.common import creation_policy, message_batches
+from batchdrop.wiring.common import backends, creation_policy, message_batches
 from batchdrop.wiring.lazy import Lazy, LazySession
 
 if TYPE_CHECKING:
@@ -31,10 +31,13 @@ def completion_context(settings: CompleteSettings) -> CompletionContext:
     first used: the S3 and DynamoDB adapters import boto3 and s3transfer, which a cold start
     then does not pay for before the first event."""
     aws = LazySession()  # all the function's clients, response timestamps unparsed
+    anthropic = cast("BatchBackend", Lazy(lambda: message_batches(settings.anthropic)))
     return CompletionContext(
         jobs=cast("ClaimingJobs", Lazy(lambda: _jobs(aws, settings))),
         store=cast("Bucket", Lazy(lambda: _store(aws, settings))),
-        batches=cast("BatchBackend", Lazy(lambda: message_batches(settings.anthropic))),
+        batches=anthropic,
+        # A job is completed on the backend it records (Bedrock's made when first needed).
+        backends=backends(lambda: anthropic, settings.bedrock, settings.stack.bucket_name),
         notifier=cast("Notifier", Lazy(lambda: _notifier(aws, settings))),
         events=cast("EventBus", Lazy(lambda: _events(aws, settings))),
         prices=PriceTable.bundled(),

@@ -15,7 +15,7 @@ from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.ports.runtime import Clock, CrashHook
 from batchdrop.settings import PollSettings
 from batchdrop.usecases.poll import PollPolicy, PollReport, poll_open_jobs
-from batchdrop.wiring.common import message_batches
+from batchdrop.wiring.common import backends, message_batches
 
 
 def policy_from(settings: PollSettings) -> PollPolicy:
@@ -43,13 +43,15 @@ class PollFunction:
         self.store = DocumentStore(aws.client("s3"), settings.stack.bucket_name)
         self.policy = policy_from(settings)
         self.batches = cache(self._batches)
+        # Each job is watched on the backend it records; Bedrock's client too is made on first use.
+        self.backends = backends(self.batches, settings.bedrock, settings.stack.bucket_name)
 
     def _batches(self) -> MessageBatches:
         return message_batches(self.settings.anthropic)
 
     def tick(self, clock: Clock, crash: CrashHook) -> PollReport:
         return poll_open_jobs(
-            self.jobs, self.batches, self.events, clock, self.policy, store=self.store, crash=crash
+            self.jobs, self.backends, self.events, clock, self.policy, store=self.store, crash=crash
         )
 
 

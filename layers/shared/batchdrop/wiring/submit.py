@@ -7,8 +7,8 @@ Anthropic SDK, the converters' format libraries and the profile schema load on f
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
@@ -21,11 +21,12 @@ from batchdrop.adapters.messaging import Notifier
 from batchdrop.adapters.s3_bucket import DocumentStore
 from batchdrop.domain.convert import DocumentLimits
 from batchdrop.domain.pricing import PriceTable
-from batchdrop.domain.profiles import ProfileCatalog
+from batchdrop.domain.profiles import BACKENDS, ProfileCatalog
+from batchdrop.ports.batches import Backends
 from batchdrop.settings import SubmitSettings
 from batchdrop.usecases.cancel import cancel_job
 from batchdrop.usecases.submit import BatchLimits, SubmitPorts, SubmitRules
-from batchdrop.wiring.common import creation_policy, message_batches
+from batchdrop.wiring.common import backends, creation_policy, message_batches
 
 
 def now() -> datetime:
@@ -61,6 +62,11 @@ class SubmitWiring:
     batches: MessageBatches
     notifier: Notifier
     rules: SubmitRules
+    backends: Backends = field(init=False)
+
+    def __post_init__(self) -> None:
+        # A job is created on its profile's backend; Bedrock's client is made on first use.
+        self.backends = backends(lambda: self.batches, self.settings.bedrock, self.settings.stack.bucket_name)
 
     @classmethod
     def from_settings(cls, settings: SubmitSettings) -> SubmitWiring:
@@ -77,7 +83,7 @@ class SubmitWiring:
         )
 
     def cancel(self, job_id: str) -> str:
-        return cancel_job(job_id, self.jobs, self.batches, now())
+        return cancel_job(job_id, self.jobs, self.backends, now())
 
     def ports(self, load_profiles: Callable[[], ProfileCatalog]) -> SubmitPorts:
         return SubmitPorts(
@@ -89,4 +95,10 @@ class SubmitWiring:
             notifier=self.notifier,
             models=self.batches,  # the same client answers for the Models API
             cancel=self.cancel,
+            backends=self.backends,
         )
+
+    def profiles(self, files: Mapping[str, bytes]) -> ProfileCatalog:
+        """The profiles from the bucket's files; one naming no backend takes the stack's default."""
+        default = next(b for b in BACKENDS if b == self.settings.bedrock.default_backend)
+        return ProfileCatalog.from_files(self.settings.default_profile, files, backend=default)

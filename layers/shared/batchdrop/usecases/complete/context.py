@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from batchdrop.domain.pricing import PriceTable
-from batchdrop.ports import BatchBackend, Bucket, ClaimingJobs, Clock, CrashHook, EventBus, Notifier, no_crash
+from batchdrop.ports import (
+    Backends,
+    BatchBackend,
+    Bucket,
+    ClaimingJobs,
+    Clock,
+    CrashHook,
+    EventBus,
+    Notifier,
+    no_crash,
+)
 
 if TYPE_CHECKING:
     from batchdrop.usecases.batch_creation import CreationPolicy
@@ -50,3 +60,12 @@ class CompletionContext:
     remaining: Callable[[], float] | None = None
     # How a follow-up job's batch is created (leases, waiting for queue capacity).
     creation: CreationPolicy = field(default_factory=_default_creation)
+    # The backends by name (None: ``batches`` alone, the Claude API's): a job is completed, and
+    # its follow-up created, on the backend it records.
+    backends: Backends | None = None
+
+    def on_backend(self, backend: str) -> CompletionContext:
+        """The context whose ``batches`` is the job's backend. Raises BackendUnavailable."""
+        if self.backends is None:
+            return self
+        return replace(self, batches=self.backends.for_backend(backend))

@@ -39,6 +39,7 @@ def run_completion(job_id: str, ctx: CompletionContext) -> Summary | dict[str, A
         raise LookupError(f"no job {job_id} in the jobs table")
     if job.batch_id is None and not job.end_reason:
         raise ValueError(f"job {job_id} has no batch")
+    ctx = ctx.on_backend(job.backend)  # before the claim: a backend out of reach claims nothing
     if not ctx.jobs.claim_completion(job_id, ctx.now(), ctx.lease):
         return _not_claimed(job_id, ctx)
 

@@ -64,6 +64,7 @@ def resubmit(
         profiles=sorted({e.profile for e in entries}),
         attempt=attempt,
         previous_job_id=job.job_id,
+        backend=job.backend,  # asked again where it was asked first (ctx.batches is that backend)
     )
     ctx.crash("complete:after-follow-up-intent")
     creation = BatchCreation(ctx.jobs, ctx.batches, ctx.now, ctx.creation, crash=ctx.crash)

@@ -9,7 +9,7 @@ from batchdrop.domain.job import JobRecord
 from batchdrop.domain.lifecycle import COMPLETING, ENDED, ENDING, SUBMITTED, SUBMITTING
 from batchdrop.domain.times import parse_time
 from batchdrop.observability import logger
-from batchdrop.ports.batches import BatchBackend
+from batchdrop.ports.batches import Backends, BatchBackend, BatchInfo
 from batchdrop.ports.bucket import Bucket
 from batchdrop.ports.messages import EventBus
 from batchdrop.ports.runtime import Clock, CrashHook, no_crash
@@ -24,7 +24,7 @@ RETRIEVE_CONCURRENCY = 16
 
 def poll_open_jobs(
     jobs: PollJobs,
-    batches: Callable[[], BatchBackend],
+    batches: Backends | Callable[[], BatchBackend],
     events: EventBus,
     now: Clock,
     policy: PollPolicy | None = None,
@@ -34,10 +34,12 @@ def poll_open_jobs(
 ) -> PollReport:
     """One tick of the schedule. With no open job this is a single Query and nothing else.
 
-    ``batches`` is a factory so that the Anthropic SDK is only loaded when there is work. The
-    running batches are retrieved ``concurrency`` at a time: a tick over 1,000 open jobs waits
-    for the API's latency 1,000 / ``concurrency`` times, not 1,000.
+    ``batches`` are the backends by name (Backends, each made on first use), or a factory of
+    the Claude API's alone, so that no SDK is loaded before there is work: each job is watched
+    on the backend it records. The running batches are retrieved ``concurrency`` at a time: a
+    tick over 1,000 open jobs waits for the API's latency 1,000 / ``concurrency`` times, not 1,000.
     """
+    backends = Backends.of(batches)
     policy = policy or PollPolicy()
     report = PollReport()
     running: list[JobRecord] = []
@@ -65,7 +67,7 @@ def poll_open_jobs(
             continue
         if job.batch_id is None:
             if job.status == SUBMITTING and creation_lease_over(job, now(), policy):
-                each(job, partial(redrive_creation, job, jobs, batches(), store, now, policy, report, crash))
+                each(job, partial(_redrive_creation, job, jobs, backends, store, now, policy, report, crash))
             elif job.status in (SUBMITTED, ENDING) and unbatched_end:
                 each(
                     job,
@@ -76,18 +78,53 @@ def poll_open_jobs(
         if expires_at and parse_time(str(expires_at)) < now():
             report.overdue += 1
         running.append(job)
-    if running:
-        for job, batch in zip(running, retrieve_all(batches(), running, concurrency), strict=True):
+    for backend, group in _by_backend(running).items():
+        for job, batch in zip(group, _retrieve(backends, backend, group, concurrency), strict=True):
             if isinstance(batch, Exception):
                 logger.error(
                     "a job's batch could not be retrieved", extra={"job_id": job.job_id, "error": str(batch)}
                 )
                 failures.append(batch)
                 continue
+            client = partial(backends.for_backend, backend)
             each(
                 job,
-                partial(watch, job, batch, jobs, batches, events, now, policy.ending_lease, report, crash),
+                partial(watch, job, batch, jobs, client, events, now, policy.ending_lease, report, crash),
             )
     if failures:
         raise failures[0]  # after every other job had its turn: the alarm still sees the error
     return report
+
+
+def _by_backend(running: list[JobRecord]) -> dict[str, list[JobRecord]]:
+    """The running jobs by the backend each records, in order."""
+    groups: dict[str, list[JobRecord]] = {}
+    for job in running:
+        groups.setdefault(job.backend, []).append(job)
+    return groups
+
+
+def _retrieve(
+    backends: Backends, backend: str, group: list[JobRecord], concurrency: int
+) -> list[BatchInfo | Exception]:
+    """The group's batches from their backend; when it cannot be reached (a Bedrock job on a
+    stack without its role), that reason for each of its jobs."""
+    try:
+        client = backends.for_backend(backend)
+    except Exception as exc:
+        return [exc for _ in group]
+    return retrieve_all(client, group, concurrency)
+
+
+def _redrive_creation(
+    job: JobRecord,
+    jobs: PollJobs,
+    backends: Backends,
+    store: Bucket | None,
+    now: Clock,
+    policy: PollPolicy,
+    report: PollReport,
+    crash: CrashHook,
+) -> None:
+    """A stuck job's batch found or created on the backend it records."""
+    redrive_creation(job, jobs, backends.for_backend(job.backend), store, now, policy, report, crash)

@@ -158,7 +158,8 @@ class Intake:
             **documents.workflow_links(stored.metadata),
         )
         params = documents.message_params(profile, doc, converted.blocks)
-        self._append(entry, params, converted.detail, profile.max_job_cost_usd, _schema_of(profile, params))
+        schema = _schema_of(profile, params)
+        self._append(entry, params, converted.detail, profile.max_job_cost_usd, schema, profile.backend)
 
     def _add_list(self, doc: keys.InboxKey, base: ManifestEntry) -> None:
         stored = self._read(doc.key, base.version_id)
@@ -195,7 +196,12 @@ class Intake:
                 settings_hash=documents.params_settings_hash(line.params),
             )
             self._append(
-                entry, line.params, None, line.profile.max_job_cost_usd, _schema_of(line.profile, line.params)
+                entry,
+                line.params,
+                None,
+                line.profile.max_job_cost_usd,
+                _schema_of(line.profile, line.params),
+                line.profile.backend,
             )
 
     def _append(
@@ -205,6 +211,7 @@ class Intake:
         detail: dict[str, Any] | None,
         budget: float | None,
         schema: dict[str, Any] | None = None,
+        backend: str = "anthropic",
     ) -> None:
         estimated_input = estimate.input_tokens(params, detail)
         cost = estimate.request_cost(self.prices, params, estimated_input)
@@ -223,7 +230,7 @@ class Intake:
                 f"({self.batch_limits.max_bytes / 1e6:.1f} MB)",
             )
             return
-        self.pending.append(PendingRequest(entry, request, line, budget, schema))
+        self.pending.append(PendingRequest(entry, request, line, budget, schema, backend))
 
     def reject(self, entry: ManifestEntry, reason: str) -> None:
         logger.warning(

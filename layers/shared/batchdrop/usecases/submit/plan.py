@@ -19,7 +19,7 @@ from batchdrop.domain.keys import job_schema_key, manifest_key, requests_key
 from batchdrop.domain.manifest import ManifestEntry, dump_manifest, new_job_id
 from batchdrop.domain.results import error_object
 from batchdrop.observability import logger
-from batchdrop.ports.batches import BatchBackend
+from batchdrop.ports.batches import Backends, BatchBackend
 from batchdrop.ports.bucket import Bucket
 from batchdrop.ports.messages import Notifier
 from batchdrop.ports.runtime import Clock, CrashHook, no_crash
@@ -44,6 +44,16 @@ from batchdrop.usecases.submit.values import (
 )
 
 
+def split_into_jobs(pending: list[PendingRequest], limits: BatchLimits) -> list[list[PendingRequest]]:
+    """The window's requests as jobs: one kind each (backend, and on Bedrock the model: see
+    PendingRequest.job_kind), each within both limits; kinds in order of first arrival, and
+    requests in arrival order within each. A window of one kind splits as before."""
+    kinds: dict[tuple[str, str | None], list[PendingRequest]] = {}
+    for item in pending:
+        kinds.setdefault(item.job_kind, []).append(item)
+    return [chunk for items in kinds.values() for chunk in split_into_batches(items, limits)]
+
+
 def split_into_batches(pending: list[PendingRequest], limits: BatchLimits) -> Iterator[list[PendingRequest]]:
     """Consecutive runs of requests, each within both limits, in arrival order."""
     chunk: list[PendingRequest] = []
@@ -65,7 +75,7 @@ class JobPlan:
 
     store: Bucket
     jobs: ClaimsStore
-    batches: BatchBackend
+    batches: Backends | BatchBackend  # a backend alone: the Claude API's
     now: Clock
     notifier: Notifier | None = None
     policy: CreationPolicy = field(default_factory=CreationPolicy)
@@ -81,10 +91,10 @@ class JobPlan:
         preflight: str | None = None,
     ) -> SubmitOutcome:
         """Every pending request sent in a job (or refused), every rejection written."""
-        chunks = list(split_into_batches(pending, self.batch_limits))
+        chunks = split_into_jobs(pending, self.batch_limits)
         if not chunks and not rejected:
             return SubmitOutcome([], 0, 0, ignored)
-        creation = BatchCreation(self.jobs, self.batches, self.now, self.policy, crash=self.crash)
+        backends = Backends.of(self.batches)
         job_ids = [new_job_id(self.now()) for _ in range(max(len(chunks), 1))]
         submitted: list[JobSubmitted] = []
         duplicates = refused_count = 0
@@ -108,7 +118,11 @@ class JobPlan:
             self.crash("submit:after-claims")
             duplicates += len(within) - len(claimed)
             part = f"{index + 1}/{len(job_ids)}"
-            job = self._write_and_create(creation, job_id, claimed, job_rejected, part, preflight)
+            backend = chunks[index][0].backend if chunks else "anthropic"
+            creation = BatchCreation(
+                self.jobs, backends.for_backend(backend), self.now, self.policy, crash=self.crash
+            )
+            job = self._write_and_create(creation, job_id, claimed, job_rejected, part, preflight, backend)
             if job is not None:
                 submitted.append(job)
         return SubmitOutcome(
@@ -129,6 +143,7 @@ class JobPlan:
         rejected: list[ManifestEntry],
         part: str,
         preflight: str | None,
+        backend: str = "anthropic",
     ) -> JobSubmitted | None:
         """The job's files, its intent, then its batch; None when the job has nothing to send."""
         claimed = self._write_schemas(job_id, claimed)
@@ -159,6 +174,7 @@ class JobPlan:
             part=part,
             estimate_batch=Decimal(str(round(sum(c or 0.0 for c in costs), 9))),
             estimate_complete=None not in costs,
+            backend=backend,
             **({"preflight": preflight} if preflight else {}),
         )
         self.crash("submit:before-create")

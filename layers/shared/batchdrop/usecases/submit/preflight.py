@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from batchdrop.domain.manifest import ManifestEntry
 from batchdrop.domain.models import ModelFacts, ModelsUnavailable
-from batchdrop.domain.preflight import SKIPPED, check_request
+from batchdrop.domain.preflight import SKIPPED, check_bedrock_request, check_request
 from batchdrop.observability import logger
 from batchdrop.ports.batches import ModelsApi
 from batchdrop.usecases.submit.values import PendingRequest
@@ -67,7 +67,12 @@ def preflight(
     kept: list[PendingRequest] = []
     refused: list[tuple[ManifestEntry, str]] = []
     for request in pending:
-        verdict = check_request(request.request["params"], catalogue)
+        if request.backend == "anthropic":
+            verdict = check_request(request.request["params"], catalogue)
+        else:
+            # A Bedrock model id is no Claude API model: no Models API check, nor the Claude
+            # API's version rules (domain.preflight.check_bedrock_request says why).
+            verdict = check_bedrock_request(request.request["params"])
         if verdict.refused:
             refused.append((request.entry, "; ".join(verdict.refused)))
         elif verdict.retires_at:

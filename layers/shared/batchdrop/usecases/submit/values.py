@@ -28,10 +28,19 @@ class PendingRequest:
     budget: float | None = None  # its profile's max_job_cost_usd
     # The profile's JSON Schema when the request was built with it: written once per job.
     schema: dict[str, Any] | None = None
+    backend: str = "anthropic"  # its profile's: where its job's batch runs
 
     @property
     def size(self) -> int:
         return len(self.line.encode())
+
+    @property
+    def job_kind(self) -> tuple[str, str | None]:
+        """What the requests of one job share: the backend, and on Bedrock the model (a model
+        invocation job has one modelId); a Claude API batch may mix models."""
+        if self.backend == "anthropic":
+            return (self.backend, None)
+        return (self.backend, str(self.request["params"].get("model") or ""))
 
 
 @dataclass(frozen=True)

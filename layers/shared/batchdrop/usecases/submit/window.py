@@ -11,7 +11,7 @@ from batchdrop.domain.convert import DocumentLimits
 from batchdrop.domain.documents import S3ObjectRef
 from batchdrop.domain.pricing import PriceTable
 from batchdrop.domain.profiles import ProfileCatalog
-from batchdrop.ports.batches import BatchBackend, ModelsApi
+from batchdrop.ports.batches import Backends, BatchBackend, ModelsApi
 from batchdrop.ports.bucket import Bucket
 from batchdrop.ports.messages import Notifier
 from batchdrop.ports.runtime import Clock, CrashHook, no_crash
@@ -41,12 +41,14 @@ class SubmitPorts:
 
     store: Bucket
     jobs: ClaimsStore
-    batches: BatchBackend
+    batches: BatchBackend  # the Claude API's (and its Models API, below)
     now: Clock
     load_profiles: Callable[[], ProfileCatalog]  # read once per window, on first need
     notifier: Notifier | None = None
     models: ModelsApi | None = None  # None: preflight checks the version rules only
     cancel: Callable[[str], str] | None = None  # a cancel marker's job: what happened, in a word
+    # Every backend a profile may name, by name (None: the Claude API's ``batches`` alone).
+    backends: Backends | None = None
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,18 @@ def submit_window(
     kept, refused, status = preflight(intake.pending, catalogue)
     for entry, reason in refused:
         intake.reject(entry, reason)
+    backends = ports.backends or Backends.of(ports.batches)
+    reachable = []
+    for request in kept:
+        why = backends.unavailable(request.backend)
+        if why is None:
+            reachable.append(request)
+        else:  # e.g. a Bedrock profile on a stack without its Bedrock role: refused, never lost
+            intake.reject(request.entry, f"not submitted: {why}")
     plan = JobPlan(
         ports.store,
         ports.jobs,
-        ports.batches,
+        backends,
         ports.now,
         ports.notifier,
         rules.creation,
@@ -109,7 +119,7 @@ def submit_window(
         rules.max_job_cost_usd,
         crash,
     )
-    outcome = plan.submit(kept, intake.rejected, intake.ignored, status)
+    outcome = plan.submit(reachable, intake.rejected, intake.ignored, status)
     cancel = ports.cancel
     canceled = {job_id: cancel(job_id) for job_id in intake.cancel_requests} if cancel else {}
     return WindowOutcome(outcome, records, canceled)
