@@ -411,3 +411,20 @@ def test_expanded_rule_invokes_poll_with_a_permission_scoped_to_it(expanded: dic
             "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
         }
     ]
+
+
+# ---------------------------------------------------------------- the local stack reads the same template
+
+
+def test_the_local_stack_hands_every_function_a_role_arn_the_emulator_takes() -> None:
+    # The local stack provisions from template.yaml (batchdrop_local.provision): the role becomes
+    # an IAM role ARN (created in moto's IAM), and the rule one on the default bus.
+    from batchdrop_local.bedrock_emulator.requests import ROLE_ARN
+    from batchdrop_local.provision import plan
+
+    stack, _, _ = plan("http://127.0.0.1:1")
+    (arn,) = {fn.environment["BEDROCK_SERVICE_ROLE_ARN"] for fn in stack.functions.values()}
+    assert ROLE_ARN.fullmatch(arn), arn
+    assert stack.names["BedrockServiceRole"] == arn.rsplit("/", 1)[1]
+    rule = stack.functions["PollFunction"].events["BedrockJobEnded"]
+    assert rule["Type"] == "EventBridgeRule" and "EventBusName" not in rule["Properties"]
