@@ -101,6 +101,8 @@ def _physical(prefix: str, logical_id: str, resource_type: str) -> tuple[str, di
         }
     if resource_type == "AWS::Serverless::Function":
         return name, {("Arn", ""): f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"}
+    if resource_type == "AWS::IAM::Role":
+        return name, {("Arn", ""): f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", ("RoleId", ""): name}
     if resource_type == "AWS::KMS::Key":
         key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, name))
         return key_id, {("Arn", ""): f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}", ("KeyId", ""): key_id}
@@ -227,6 +229,7 @@ def provision(
         "AWS::SNS::Topic",
         "AWS::Events::EventBus",
         "AWS::S3::Bucket",
+        "AWS::IAM::Role",
     ]
     for resource_type in order:
         ids = sorted(
@@ -337,12 +340,30 @@ def _queue_notification(config: dict[str, Any]) -> dict[str, Any]:
     return notification
 
 
+def _create_role(c: _Creation) -> None:
+    """The role and its inline policies in moto's IAM (which checks their grammar; nothing
+    enforces them locally): the Bedrock emulator is handed its ARN like Bedrock would be."""
+    iam = c.client("iam")
+    iam.create_role(
+        RoleName=c.name,
+        AssumeRolePolicyDocument=json.dumps(c.props["AssumeRolePolicyDocument"]),
+        Description=str(c.props.get("Description", "")),
+    )
+    for policy in c.props.get("Policies", []):
+        iam.put_role_policy(
+            RoleName=c.name,
+            PolicyName=policy["PolicyName"],
+            PolicyDocument=json.dumps(policy["PolicyDocument"]),
+        )
+
+
 _CREATORS = {
     "AWS::SQS::Queue": _create_queue,
     "AWS::DynamoDB::Table": _create_table,
     "AWS::SNS::Topic": _create_topic,
     "AWS::Events::EventBus": _create_bus,
     "AWS::S3::Bucket": _create_bucket,
+    "AWS::IAM::Role": _create_role,
 }
 
 

@@ -45,10 +45,17 @@ EXPECTED_ENVIRONMENT = {
     "MAX_JOB_COST_USD": {"Ref": "MaxJobCostUsd"},
     "QUEUE_WAIT_MAX_HOURS": {"Ref": "BatchQueueMaxWaitHours"},
     "API_KEY_MAX_AGE_SECONDS": "300",
+    "DEFAULT_BACKEND": {"Ref": "DefaultBackend"},
+    "BEDROCK_JOB_TIMEOUT_HOURS": {"Ref": "BedrockJobTimeoutHours"},
+    "BEDROCK_SERVICE_ROLE_ARN": {"Fn::GetAtt": ["BedrockServiceRole", "Arn"]},
 }
 
 # Services whose actions touch data: none of them may be granted on Resource "*".
 DATA_SERVICES = {"s3", "dynamodb", "sns", "events", "secretsmanager", "kms", "sqs"}
+
+# The records of a Bedrock model invocation job (adapters.bedrock_backend.input_key), written by
+# whichever function creates the job.
+BEDROCK_INPUTS = "jobs/*/bedrock/input/"
 
 # Per function, each S3 action and the only key prefixes it may reach.
 EXPECTED_S3_OBJECT_ACCESS: dict[str, dict[str, set[str]]] = {
@@ -56,9 +63,12 @@ EXPECTED_S3_OBJECT_ACCESS: dict[str, dict[str, set[str]]] = {
         "s3:GetObject": {"inbox/", "profiles/", "schemas/"},
         "s3:GetObjectVersion": {"inbox/", "profiles/", "schemas/"},
         "s3:PutObject": {"jobs/", "results/"},
+        "s3:AbortMultipartUpload": {BEDROCK_INPUTS},  # a large Bedrock input goes up in parts
     },
     "PollFunction": {  # jobs/<job-id>/requests.jsonl of a batch it creates again
         "s3:GetObject": {"jobs/"},
+        "s3:PutObject": {BEDROCK_INPUTS},  # the records of a Bedrock job it creates again
+        "s3:AbortMultipartUpload": {BEDROCK_INPUTS},
     },
     "CompleteFunction": {  # inbox/: a workflow's next-stage documents; tables/: the documents table
         "s3:GetObject": {"jobs/", "inbox/"},
@@ -79,6 +89,13 @@ EXPECTED_NON_S3_ACTIONS: dict[str, set[str]] = {
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
         "sqs:ChangeMessageVisibility",
+        # creates Bedrock jobs, stops a cancelled one, answers a small one on demand
+        "bedrock:CreateModelInvocationJob",
+        "bedrock:GetModelInvocationJob",
+        "bedrock:ListModelInvocationJobs",
+        "bedrock:StopModelInvocationJob",
+        "bedrock:InvokeModel",
+        "iam:PassRole",
     },
     "PollFunction": {
         "dynamodb:Query",
@@ -87,6 +104,12 @@ EXPECTED_NON_S3_ACTIONS: dict[str, set[str]] = {
         "dynamodb:PutItem",
         "events:PutEvents",
         "secretsmanager:GetSecretValue",
+        # watches Bedrock jobs, creates one again, reconciles, stops a cancelled one
+        "bedrock:CreateModelInvocationJob",
+        "bedrock:GetModelInvocationJob",
+        "bedrock:ListModelInvocationJobs",
+        "bedrock:StopModelInvocationJob",
+        "iam:PassRole",
     },
     "CompleteFunction": {
         "dynamodb:GetItem",
@@ -95,6 +118,11 @@ EXPECTED_NON_S3_ACTIONS: dict[str, set[str]] = {
         "sns:Publish",
         "events:PutEvents",
         "secretsmanager:GetSecretValue",
+        # reads an ended Bedrock job, creates the follow-up job
+        "bedrock:CreateModelInvocationJob",
+        "bedrock:GetModelInvocationJob",
+        "bedrock:ListModelInvocationJobs",
+        "iam:PassRole",
     },
 }
 
@@ -112,7 +140,10 @@ EXPECTED_KMS_GRANTS: dict[str, dict[bool, dict[str, set[str]]]] = {
             "kms:GenerateDataKey": {BUCKET_KEY},
         },
     },
-    "PollFunction": {False: {}, True: {"kms:Decrypt": {BUCKET_KEY}}},  # it reads, never writes
+    "PollFunction": {  # it reads requests, and writes a Bedrock job's records
+        False: {},
+        True: {"kms:Decrypt": {BUCKET_KEY}, "kms:GenerateDataKey": {BUCKET_KEY}},
+    },
     "CompleteFunction": {
         False: {"kms:GenerateDataKey*": {TOPIC_KEY}, "kms:Decrypt": {TOPIC_KEY}},
         True: {
@@ -130,9 +161,31 @@ SECRET_ARN = (
     "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
     ":secret:${AnthropicSecretName}-??????"  # the name, then "-" and Secrets Manager's six random characters
 )
+# A prefix of the bucket: a first folder named, then folders named or one level of "*"
+# (jobs/*/bedrock/input/: every job's Bedrock input folder).
 BUCKET_OBJECT_ARN = re.compile(
-    r"^arn:\$\{AWS::Partition\}:s3:::\$\{DocumentsBucket\}/(?P<prefix>(?:[a-z]+/)+)\*$"
+    r"^arn:\$\{AWS::Partition\}:s3:::\$\{DocumentsBucket\}/(?P<prefix>[a-z]+/(?:(?:[a-z]+|\*)/)*)\*$"
 )
+
+# Bedrock ARNs (Service Authorization Reference: model-invocation-job is
+# arn:${Partition}:bedrock:${Region}:${Account}:model-invocation-job/${JobIdentifier}, foundation-model
+# has no account, inference-profile is the account's). Claude only: batchdrop's records are
+# Anthropic Messages bodies.
+BEDROCK_JOBS = "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:model-invocation-job/*"
+CLAUDE_MODELS = "arn:${AWS::Partition}:bedrock:*::foundation-model/anthropic.*"
+CLAUDE_PROFILES = (
+    "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/*.anthropic.*"
+)
+# What each Bedrock action (and iam:PassRole) may be granted on.
+BEDROCK_RESOURCES = {
+    "bedrock:CreateModelInvocationJob": {BEDROCK_JOBS, CLAUDE_MODELS, CLAUDE_PROFILES},
+    "bedrock:GetModelInvocationJob": {BEDROCK_JOBS},
+    "bedrock:StopModelInvocationJob": {BEDROCK_JOBS},
+    # No resource-level permission: the reference lists no resource type for it.
+    "bedrock:ListModelInvocationJobs": {"*"},
+    "bedrock:InvokeModel": {CLAUDE_MODELS, CLAUDE_PROFILES},
+    "iam:PassRole": {"${BedrockServiceRole.Arn}"},
+}
 
 EXPECTED_OUTPUTS = {
     "BucketName": {"Ref": "DocumentsBucket"},
@@ -151,6 +204,8 @@ EXPECTED_OUTPUTS = {
     "CompleteLogGroupName": {"Ref": "CompleteLogGroup"},
     "DocumentsDatabaseName": {"Ref": "DocumentsDatabase"},
     "DocumentsTableName": {"Ref": "DocumentsTable"},
+    "BedrockServiceRoleArn": {"Fn::GetAtt": ["BedrockServiceRole", "Arn"]},
+    "BedrockEventsDeadLetterQueueUrl": {"Ref": "BedrockEventsDeadLetterQueue"},
 }
 
 
@@ -166,6 +221,12 @@ EXPECTED_ALARMS: dict[tuple[str, str, str, str], tuple[str, int]] = {
         "Maximum",
         0,
     ),
+    (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        "${BedrockEventsDeadLetterQueue.QueueName}",
+    ): ("Maximum", 0),
     ("AWS/Lambda", "Errors", "FunctionName", "${SubmitFunction}"): ("Sum", 0),
     ("AWS/Lambda", "Errors", "FunctionName", "${PollFunction}"): ("Sum", 0),
     ("AWS/Lambda", "Errors", "FunctionName", "${CompleteFunction}"): ("Sum", 0),
@@ -697,9 +758,12 @@ def test_submit_reads_the_ingest_queue_in_windows_with_partial_failures(resource
 
 def test_poll_runs_on_the_schedule_parameter(resources: dict[str, Any]) -> None:
     events = resources["PollFunction"]["Properties"]["Events"]
-    assert len(events) == 1
-    (event,) = events.values()
-    assert event["Type"] == "Schedule"
+    # The schedule, and Bedrock's job-ended events (tests/template/test_bedrock.py).
+    assert {name: e["Type"] for name, e in events.items()} == {
+        "PollOpenJobs": "Schedule",
+        "BedrockJobEnded": "EventBridgeRule",
+    }
+    event = events["PollOpenJobs"]
     assert event["Properties"]["Schedule"] == {"Ref": "PollSchedule"}
     assert event["Properties"].get("Enabled", True) is True
 
@@ -833,7 +897,12 @@ def test_bucket_accepts_tls_only(resources: dict[str, Any]) -> None:
 
 def test_queues_are_encrypted(resources: dict[str, Any]) -> None:
     queues = of_type(resources, "AWS::SQS::Queue")
-    assert set(queues) == {"IngestQueue", "IngestDeadLetterQueue", "CompleteDeadLetterQueue"}
+    assert set(queues) == {
+        "IngestQueue",
+        "IngestDeadLetterQueue",
+        "CompleteDeadLetterQueue",
+        "BedrockEventsDeadLetterQueue",
+    }
     for logical_id, queue in queues.items():
         assert queue["Properties"].get("SqsManagedSseEnabled") is True, logical_id
 
@@ -843,6 +912,7 @@ QUEUE_POLICY_ALLOWS = {
     "IngestQueue": [{"Service": "s3.amazonaws.com"}],
     "IngestDeadLetterQueue": [],  # filled by SQS's own redrive
     "CompleteDeadLetterQueue": [{"Service": "events.amazonaws.com"}],
+    "BedrockEventsDeadLetterQueue": [{"Service": "events.amazonaws.com"}],
 }
 
 
@@ -1031,7 +1101,16 @@ def test_every_prefix_the_code_lists_is_granted() -> None:
         for path in product_code
         if re.search(r"list_objects|list_object_versions", path.read_text())
     ]
-    assert raw_listing == ["layers/shared/batchdrop/adapters/s3_bucket.py"]
+    assert sorted(raw_listing) == [
+        "layers/shared/batchdrop/adapters/bedrock_backend.py",
+        "layers/shared/batchdrop/adapters/s3_bucket.py",
+    ]
+    # The Bedrock backend lists only a job's own folders under jobs/ (the output folder Bedrock
+    # wrote, and the input when it is a folder), when Complete reads an ended job's results.
+    from batchdrop.adapters.bedrock_backend import input_key, output_prefix
+
+    assert output_prefix("job-1").startswith("jobs/") and input_key("job-1").startswith("jobs/")
+    assert "jobs/" in EXPECTED_LISTED_PREFIXES["CompleteFunction"]
     # ... so the prefixes each function lists are the first arguments of its objects_under calls.
     constants = _string_constants()
     listed: dict[str, set[str]] = {}
@@ -1069,6 +1148,10 @@ def test_other_grants_are_exactly_what_the_code_needs(
             assert targets == {"${NotificationTopic}"}
         elif action.startswith("sqs:"):
             assert targets == {"${IngestQueue.Arn}"}
+        elif action.startswith(("bedrock:", "iam:")):
+            assert targets == BEDROCK_RESOURCES[action], action
+        else:
+            assert action.startswith(("kms:", "secretsmanager:")), f"{logical_id}: {action} is not checked"
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
@@ -1260,9 +1343,12 @@ def test_expanded_rules_schedule_poll_and_route_batch_ended(expanded: dict[str, 
     assert len(schedules) == 1
     assert schedules[0]["ScheduleExpression"] == {"Ref": "PollSchedule"}
     assert [t["Arn"] for t in schedules[0]["Targets"]] == [{"Fn::GetAtt": ["PollFunction", "Arn"]}]
-    assert len(patterns) == 1
-    assert patterns[0]["EventBusName"] == {"Ref": "JobEventBus"}
-    (target,) = patterns[0]["Targets"]
+    # "Batch Ended" on the job bus, and Bedrock's job-ended events on the default bus (test_bedrock.py).
+    assert len(patterns) == 2
+    (batch_ended,) = [p for p in patterns if p.get("EventBusName") == {"Ref": "JobEventBus"}]
+    (on_default_bus,) = [p for p in patterns if "EventBusName" not in p]
+    assert on_default_bus["EventPattern"]["source"] == ["aws.bedrock"]
+    (target,) = batch_ended["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["CompleteFunction", "Arn"]}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["CompleteDeadLetterQueue", "Arn"]}}
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 86400}
@@ -1289,13 +1375,17 @@ def test_expanded_roles_grant_no_data_action_on_every_resource(
     expanded: dict[str, Any], bucket_key: bool
 ) -> None:
     roles = under_conditions(of_type(expanded["Resources"], "AWS::IAM::Role"), conditions_for(bucket_key))
-    assert set(roles) == {f"{lid}Role" for lid in FUNCTIONS}
+    # The functions' roles, and the one Bedrock assumes for its jobs (test_bedrock.py).
+    assert set(roles) == {f"{lid}Role" for lid in FUNCTIONS} | {"BedrockServiceRole"}
+    # Bedrock's role has its own inline policy and no managed policy at all.
+    assert "ManagedPolicyArns" not in roles["BedrockServiceRole"]["Properties"]
     for logical_id, role in roles.items():
-        # SAM adds these itself (logs and traces); no queue policy on "*"
-        managed = {arn.rsplit("/", 1)[1] for arn in role["Properties"]["ManagedPolicyArns"]}
-        assert managed <= {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
-        # logs:CreateLogStream and logs:PutLogEvents, which the function's own log group needs.
-        assert "AWSLambdaBasicExecutionRole" in managed, logical_id
+        if logical_id != "BedrockServiceRole":
+            # SAM adds these itself (logs and traces); no queue policy on "*"
+            managed = {arn.rsplit("/", 1)[1] for arn in role["Properties"]["ManagedPolicyArns"]}
+            assert managed <= {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
+            # logs:CreateLogStream and logs:PutLogEvents, which the function's own log group needs.
+            assert "AWSLambdaBasicExecutionRole" in managed, logical_id
         for policy in role["Properties"]["Policies"]:
             statements = policy["PolicyDocument"]["Statement"]
             assert all("Effect" in s for s in statements), f"{logical_id}: a statement is not resolved"
