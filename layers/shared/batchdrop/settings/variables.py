@@ -8,6 +8,7 @@ halfway through a batch.
 from __future__ import annotations
 
 import ipaddress
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -27,7 +28,7 @@ def _raw(env: Mapping[str, str], name: str) -> str:
     return env.get(name, "").strip()
 
 
-class Variable(Generic[T]):
+class Variable(ABC, Generic[T]):
     """One environment variable. ``required`` ones have no default: they must be set.
 
     (Plain classes, not dataclasses: a cold start builds two dozen of them.)
@@ -45,10 +46,12 @@ class Variable(Generic[T]):
 
     @property
     def default(self) -> T:
-        raise NotImplementedError
+        """The value when the variable is unset; a required variable has none."""
+        raise LookupError(f"{self.name} is required: it has no default")
 
+    @abstractmethod
     def read(self, env: Mapping[str, str]) -> T:
-        raise NotImplementedError
+        """The variable's value in ``env`` (its default when unset), or ConfigurationError."""
 
 
 class Required(Variable[str]):
