@@ -194,7 +194,9 @@ def test_service_role_reaches_only_the_job_inputs_and_outputs(
 def test_service_role_paths_are_the_ones_the_backend_writes_and_reads() -> None:
     # Given the adapter's keys, When matched against the role's resources, Then Bedrock may read
     # the job's records and write its outputs, and neither the other way round.
-    from batchdrop.adapters.bedrock_backend import MANIFEST_NAME, input_key, output_prefix
+    from batchdrop.adapters.bedrock_backend import MANIFEST_NAME
+    from batchdrop.domain.keys import bedrock_input_key as input_key
+    from batchdrop.domain.keys import bedrock_output_prefix as output_prefix
 
     inputs, outputs = _arn(ROLE_INPUTS), _arn(ROLE_OUTPUTS)
     bucket = "arn:aws:s3:::${DocumentsBucket}/"
@@ -286,7 +288,7 @@ def test_pass_role_is_the_service_role_only_to_bedrock(resources: dict[str, Any]
 def test_every_function_that_creates_may_write_the_jobs_records(
     resources: dict[str, Any], logical_id: str
 ) -> None:
-    from batchdrop.adapters.bedrock_backend import input_key
+    from batchdrop.domain.keys import bedrock_input_key as input_key
 
     assert "bedrock:CreateModelInvocationJob" in EXPECTED_BEDROCK_ACTIONS[logical_id]
     key = "arn:aws:s3:::bucket/" + input_key("job-1")
@@ -301,7 +303,7 @@ def test_every_function_that_creates_may_write_the_jobs_records(
 
 
 def test_complete_may_read_and_list_what_bedrock_wrote(resources: dict[str, Any]) -> None:
-    from batchdrop.adapters.bedrock_backend import output_prefix
+    from batchdrop.domain.keys import bedrock_output_prefix as output_prefix
 
     statements = function_statements(resources, "CompleteFunction")
     folder = output_prefix("job-1") + "abcd1234efgh/"

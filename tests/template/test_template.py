@@ -53,7 +53,7 @@ EXPECTED_ENVIRONMENT = {
 # Services whose actions touch data: none of them may be granted on Resource "*".
 DATA_SERVICES = {"s3", "dynamodb", "sns", "events", "secretsmanager", "kms", "sqs"}
 
-# The records of a Bedrock model invocation job (adapters.bedrock_backend.input_key), written by
+# The records of a Bedrock model invocation job (domain.keys.bedrock_input_key), written by
 # whichever function creates the job.
 BEDROCK_INPUTS = "jobs/*/bedrock/input/"
 
@@ -1107,7 +1107,8 @@ def test_every_prefix_the_code_lists_is_granted() -> None:
     ]
     # The Bedrock backend lists only a job's own folders under jobs/ (the output folder Bedrock
     # wrote, and the input when it is a folder), when Complete reads an ended job's results.
-    from batchdrop.adapters.bedrock_backend import input_key, output_prefix
+    from batchdrop.domain.keys import bedrock_input_key as input_key
+    from batchdrop.domain.keys import bedrock_output_prefix as output_prefix
 
     assert output_prefix("job-1").startswith("jobs/") and input_key("job-1").startswith("jobs/")
     assert "jobs/" in EXPECTED_LISTED_PREFIXES["CompleteFunction"]

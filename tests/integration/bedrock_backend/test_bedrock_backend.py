@@ -16,9 +16,9 @@ from batchdrop.adapters.bedrock_backend import (
     BedrockBatches,
     bedrock_batches,
     client_config,
-    input_key,
 )
 from batchdrop.domain.bedrock import record_id
+from batchdrop.domain.keys import bedrock_input_key as input_key
 from batchdrop.domain.result_line import ResultLine
 from batchdrop.domain.times import parse_time
 from batchdrop.ports.batches import BatchBackend, BatchMayExist, BatchRefused, BatchRejected

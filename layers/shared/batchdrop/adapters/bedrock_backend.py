@@ -35,11 +35,10 @@ from batchdrop.domain.bedrock import (
     to_record,
 )
 from batchdrop.domain.bedrock.jobs import NAME_PREFIX
-from batchdrop.domain.keys import JOBS_PREFIX
+from batchdrop.domain.keys import bedrock_input_key, bedrock_output_prefix
 from batchdrop.observability import logger
 from batchdrop.ports.batches import BatchInfo, BatchMayExist, BatchRefused, BatchRejected
 
-INPUT_NAME = "records.jsonl"
 OUTPUT_SUFFIX = ".jsonl.out"
 MANIFEST_NAME = "manifest.json.out"
 # A create may be retried by botocore: the token makes every attempt the same job.
@@ -50,18 +49,6 @@ MAY_EXIST_CODES = frozenset(
 )
 # Answers that made no job, and may not later.
 REFUSED_CODES = frozenset({"ServiceQuotaExceededException", "TooManyRequestsException"})
-
-
-def bedrock_prefix(job_id: str) -> str:
-    return f"{JOBS_PREFIX}{job_id}/bedrock/"
-
-
-def input_key(job_id: str) -> str:
-    return f"{bedrock_prefix(job_id)}input/{INPUT_NAME}"
-
-
-def output_prefix(job_id: str) -> str:
-    return f"{bedrock_prefix(job_id)}output/"
 
 
 def _split_uri(uri: str) -> tuple[str, str]:
@@ -118,7 +105,7 @@ class BedrockBatches:
             )
         job_id = self.job_id
         model_id, body = self._records(requests)
-        key = input_key(job_id)
+        key = bedrock_input_key(job_id)
         try:
             self._s3.upload_fileobj(
                 body, self.settings.bucket, key, ExtraArgs={"ContentType": "application/jsonl"}
@@ -141,7 +128,9 @@ class BedrockBatches:
                     }
                 },
                 outputDataConfig={
-                    "s3OutputDataConfig": {"s3Uri": f"s3://{self.settings.bucket}/{output_prefix(job_id)}"}
+                    "s3OutputDataConfig": {
+                        "s3Uri": f"s3://{self.settings.bucket}/{bedrock_output_prefix(job_id)}"
+                    }
                 },
                 timeoutDurationInHours=self.settings.timeout_hours,
                 modelInvocationType="InvokeModel",
@@ -340,6 +329,4 @@ __all__ = [
     "bedrock_backend_from_session",
     "bedrock_batches",
     "client_config",
-    "input_key",
-    "output_prefix",
 ]

@@ -212,6 +212,16 @@ def documents_key(job_id: str) -> str:
     return f"jobs/{job_id}/documents.jsonl"
 
 
+def bedrock_input_key(job_id: str) -> str:
+    """The records of the job's Bedrock model invocation job, which Bedrock reads."""
+    return f"jobs/{job_id}/bedrock/input/records.jsonl"
+
+
+def bedrock_output_prefix(job_id: str) -> str:
+    """Where Bedrock writes the job's outputs (in a folder named by its own job id)."""
+    return f"jobs/{job_id}/bedrock/output/"
+
+
 def job_schema_key(job_id: str, profile: str) -> str:
     """The JSON Schema a structured-output profile's requests were sent with."""
     return f"jobs/{job_id}/schemas/{profile}.json"
