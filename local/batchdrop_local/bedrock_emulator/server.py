@@ -10,17 +10,12 @@ in `x-amzn-ErrorType` and `{"message": ...}`. Admin paths: see `admin`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
-import socket
-import socketserver
-import sys
 import threading
 import uuid
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -32,6 +27,7 @@ from batchdrop_local.bedrock_emulator.faults import OPERATIONS, FaultPlan
 from batchdrop_local.bedrock_emulator.on_demand import INVOKE_PATH, OnDemand
 from batchdrop_local.bedrock_emulator.on_demand import MAX_BODY_BYTES as MAX_INVOKE_BYTES
 from batchdrop_local.bedrock_emulator.requests import parse_create, parse_list_query
+from batchdrop_local.http_base import KeepAliveHandler, TrackingHTTPServer
 
 _log = logging.getLogger(__name__)
 
@@ -65,7 +61,7 @@ class BedrockEmulatorServer:
         self.faults = FaultPlan()
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
-        self._httpd = _HTTPServer(host, port, self)
+        self._httpd = TrackingHTTPServer(host, port, self, _Handler)
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
 
@@ -163,76 +159,13 @@ class BedrockEmulatorServer:
         }
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, host: str, port: int, emulator: BedrockEmulatorServer) -> None:
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.emulator = emulator
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__((host, port), _Handler)
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)  # no FQDN lookup
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hangs up between keep-alive requests is no error worth a traceback."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(KeepAliveHandler):
     server_version = "batchdrop-bedrock-emulator"
-    timeout = 60
-    disable_nagle_algorithm = True
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("%s %s", self.address_string(), format % args)
 
     @property
     def emulator(self) -> BedrockEmulatorServer:
-        return self.server.emulator
+        emulator: BedrockEmulatorServer = self.server.emulator
+        return emulator
 
     def _handle(self, method: str) -> None:
         try:

@@ -18,12 +18,10 @@ import json
 import logging
 import re
 import socket
-import socketserver
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,6 +34,7 @@ from batchdrop_local.emulator.engine import (
 )
 from batchdrop_local.emulator.faults import ENDPOINTS, Fault, FaultPlan
 from batchdrop_local.emulator.rules import API_VERSIONS, parse_betas
+from batchdrop_local.http_base import KeepAliveHandler, TrackingHTTPServer
 
 _log = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ class EmulatorServer:
         self.faults = FaultPlan()
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
-        self._httpd = _HTTPServer(host, port, self)
+        self._httpd = TrackingHTTPServer(host, port, self, _Handler)
         self._thread: threading.Thread | None = None
 
     @property
@@ -186,67 +185,9 @@ class EmulatorServer:
             self._calls[endpoint] += 1
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its emulator and its open connections."""
-
-    daemon_threads = True
-    request_queue_size = 128  # the listen backlog; the default 5 drops bursts of new connections
-
-    def __init__(self, host: str, port: int, emulator: EmulatorServer) -> None:
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.emulator = emulator
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__((host, port), _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host's FQDN, a DNS lookup the emulator has no use for.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(KeepAliveHandler):
     server_version = "batchdrop-emulator"
-    timeout = 60
-    disable_nagle_algorithm = True  # headers and body go out in separate writes
-    server: _HTTPServer
     _request_id = ""
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
 
     def do_PUT(self) -> None:
         self._handle("PUT")
@@ -254,12 +195,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._handle("PATCH")
 
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("%s %s", self.address_string(), format % args)
-
     @property
     def emulator(self) -> EmulatorServer:
-        return self.server.emulator
+        emulator: EmulatorServer = self.server.emulator
+        return emulator
 
     def _handle(self, method: str) -> None:
         self._request_id = new_id("req_")
