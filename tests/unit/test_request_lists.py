@@ -310,3 +310,70 @@ def test_json_that_python_refuses_to_parse_is_that_lines_error(raw: str, reason:
     bad, last = _parse(raw, {"id": "z", "prompt": "y"})
     assert isinstance(bad, ListedError) and reason in bad.reason
     assert isinstance(last, ListedRequest)
+
+
+# ---------------------------------------------------------------- a line's model under a Bedrock profile
+
+BEDROCK_MODEL = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+OTHER_BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+ON_BEDROCK = ProfileCatalog.from_files(
+    DEFAULTS, {"profiles/onbedrock.yaml": f"backend: bedrock\nbedrock_model: {BEDROCK_MODEL}\n".encode()}
+)
+HI = [{"role": "user", "content": "Hi"}]
+
+
+def _parse_on_bedrock(*lines: dict[str, object]) -> list[ListedRequest | ListedError]:
+    body = "\n".join(json.dumps(line) for line in lines).encode()
+    return list(parse_request_list(_doc("inbox/onbedrock/batch/questions.jsonl"), body, ON_BEDROCK))
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "named"),
+    [
+        ({"id": "p", "params": {"model": OTHER_BEDROCK_MODEL, "messages": HI}}, '"params.model"', OTHER_BEDROCK_MODEL),
+        # The Claude API's name of a model is not the Bedrock id either: still another model.
+        ({"id": "p", "params": {"model": "claude-haiku-4-5", "messages": HI}}, '"params.model"', "claude-haiku-4-5"),
+        ({"id": "p", "prompt": "Hi", "model": OTHER_BEDROCK_MODEL}, '"model"', OTHER_BEDROCK_MODEL),
+    ],
+)  # fmt: skip
+def test_a_line_naming_another_model_than_the_bedrock_profiles_is_that_lines_error(
+    line: dict[str, object], field: str, named: str
+) -> None:
+    # Given a Bedrock profile (its job runs bedrock_model; a Bedrock record names no model) and a
+    # line of its list naming another model, beside a line naming none
+    parsed = _parse_on_bedrock(line, {"id": "fine", "prompt": "Hello."})
+
+    # Then that line gets an error naming both models, and is sent to neither
+    rejected, accepted = parsed
+    assert isinstance(rejected, ListedError) and isinstance(accepted, ListedRequest)
+    assert rejected.reason == (
+        f"line 1 (p): {field} is \"{named}\", but profile 'onbedrock' runs on Amazon Bedrock with "
+        f'bedrock_model "{BEDROCK_MODEL}", and a Bedrock job runs that model only: leave the model '
+        f'out of the line, or name "{BEDROCK_MODEL}"'
+    )
+    assert rejected.error_key == "results/onbedrock/batch/questions.jsonl/p.error.json"
+    # And the other line goes to the profile's model
+    assert accepted.params["model"] == BEDROCK_MODEL
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"id": "p", "params": {"model": BEDROCK_MODEL, "messages": HI}},
+        {"id": "p", "params": {"messages": HI}},
+        {"id": "p", "prompt": "Hi", "model": BEDROCK_MODEL},
+        {"id": "p", "prompt": "Hi"},
+    ],
+)
+def test_a_line_naming_the_bedrock_profiles_model_or_none_runs_on_it(line: dict[str, object]) -> None:
+    (parsed,) = _parse_on_bedrock(line)
+    assert isinstance(parsed, ListedRequest)
+    assert parsed.params["model"] == BEDROCK_MODEL
+    assert parsed.profile.backend == "bedrock"
+
+
+def test_on_the_claude_api_a_line_still_names_any_model() -> None:
+    # The rule is Bedrock's (one model per job): a Claude API batch mixes models.
+    (parsed,) = _parse({"id": "p", "params": {"model": "claude-opus-4-5", "messages": HI}})
+    assert isinstance(parsed, ListedRequest)
+    assert parsed.params["model"] == "claude-opus-4-5"

@@ -291,3 +291,26 @@ def test_a_request_list_under_a_bedrock_profile_names_the_bedrock_model() -> Non
     assert world.jobs.items[job.job_id]["backend"] == "bedrock"
     (sent,) = bedrock.requests.values()
     assert [r["params"]["model"] for r in sent] == [HAIKU]
+
+
+def test_a_request_list_line_naming_another_model_than_the_bedrock_profile_gets_an_error() -> None:
+    # Given a Bedrock profile on Haiku and a list whose second line names Sonnet
+    world = submitting.World()
+    bedrock = FakeBedrock(world.clock)
+    world.profile_files = {"profiles/onbedrock.yaml": profile_yaml(HAIKU)}
+    hello = [{"role": "user", "content": "Hello?"}]
+    lines = [
+        {"id": "q1", "params": {"messages": hello}},
+        {"id": "q2", "params": {"model": SONNET, "messages": hello}},
+    ]
+    refs = [world.put("inbox/onbedrock/questions.jsonl", "".join(json.dumps(x) + "\n" for x in lines))]
+
+    outcome = _submit(world, both(world.batches, bedrock), refs)
+
+    # Then one Bedrock job runs the profile's model with the first line only (no job on Sonnet)
+    assert (outcome.submitted, outcome.rejected) == (1, 1)
+    (sent,) = bedrock.requests.values()
+    assert [r["params"]["model"] for r in sent] == [HAIKU]
+    # And the second line's error object names both models
+    error = json.dumps(json.loads(world.bucket.text("results/onbedrock/questions.jsonl/q2.error.json")))
+    assert SONNET in error and HAIKU in error and "runs that model only" in error

@@ -4,7 +4,9 @@ Each line is either a shorthand ``{"id": "q1", "prompt": "...", "profile"?: "...
 "...", "max_tokens"?: N}`` or full Messages params ``{"id": "q1", "params": {...}}``. Its answer
 is written to ``results/<profile>/<list path>/<id>.md``. A bad line yields an error for that
 line only, and so does a line the API would refuse under version 2026-10-21 (api_rules): it is
-answered now instead of ending ``errored`` when the batch ends.
+answered now instead of ending ``errored`` when the batch ends. Under a Bedrock profile a line
+may name no model but the profile's ``bedrock_model`` (a model invocation job runs one model):
+one naming another is that line's error, never sent to either model.
 """
 
 from __future__ import annotations
@@ -145,6 +147,7 @@ def _shorthand_params(data: dict[str, Any], profile: Profile) -> dict[str, Any]:
     if "model" in data:
         if not isinstance(data["model"], str) or not data["model"]:
             raise DocumentRejected('"model" must be a model name')
+        _check_bedrock_model('"model"', data["model"], profile)
         overrides["model"] = data["model"]
     if "max_tokens" in data:
         value = data["max_tokens"]
@@ -165,6 +168,8 @@ def _full_params(params: Any, profile: Profile) -> dict[str, Any]:
         raise DocumentRejected('"stream" is not allowed in a batch')
     if "model" in params and (not isinstance(params["model"], str) or not params["model"].strip()):
         raise DocumentRejected(f'"params.model" must be a model name, not {_shown(params["model"])}')
+    if "model" in params:
+        _check_bedrock_model('"params.model"', params["model"], profile)
     if "max_tokens" in params and not _is_max_tokens(params["max_tokens"]):
         raise DocumentRejected(
             f'"params.max_tokens" must be a whole number from 1 to {MAX_TOKENS:,}, '
@@ -179,6 +184,18 @@ def _full_params(params: Any, profile: Profile) -> dict[str, Any]:
         _check_message(index, message)
     # The profile fills in what the line leaves out.
     return {"model": profile.request_model, "max_tokens": profile.max_tokens, **params}
+
+
+def _check_bedrock_model(field: str, model: str, profile: Profile) -> None:
+    """On Bedrock the job's model is the profile's bedrock_model, and a record has no model of
+    its own: a line naming another would otherwise be answered by a model it did not ask for."""
+    if profile.backend != "bedrock" or model == profile.bedrock_model:
+        return
+    raise DocumentRejected(
+        f"{field} is {_shown(model)}, but profile {profile.name!r} runs on Amazon Bedrock with "
+        f"bedrock_model {_shown(profile.bedrock_model)}, and a Bedrock job runs that model only: "
+        f"leave the model out of the line, or name {_shown(profile.bedrock_model)}"
+    )
 
 
 MAX_TOKENS = 128_000
