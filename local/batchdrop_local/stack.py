@@ -262,7 +262,9 @@ class LocalStack:
     def _rule_source(
         self, sqs: Any, events: Any, worker: FunctionWorker, event_name: str, props: dict[str, Any]
     ) -> EventBridgeRuleSource:
-        rule_name = f"{worker.fn.name}-{event_name}"
+        # The template's RuleName when it names the rule (a queue policy's aws:SourceArn may name
+        # it), else a name of the function and event as SAM makes one.
+        rule_name = props.get("RuleName") or f"{worker.fn.name}-{event_name}"
         target = sqs.create_queue(QueueName=f"{rule_name}-target")["QueueUrl"]
         target_arn = sqs.get_queue_attributes(QueueUrl=target, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
