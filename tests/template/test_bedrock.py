@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -367,6 +367,41 @@ def test_the_rule_matches_the_emulators_events_of_ended_jobs_only(
     }
     pattern = resources["PollFunction"]["Properties"]["Events"]["BedrockJobEnded"]["Properties"]["Pattern"]
     assert _matches(pattern, event) is (status in ENDED_STATUSES)
+
+
+@pytest.mark.parametrize(
+    ("status", "starts_poll"),
+    [("Completed", True), ("PartiallyCompleted", True), ("Failed", True), ("Stopped", True),
+     ("Expired", True), ("Submitted", False), ("Validating", False), ("Scheduled", False),
+     ("InProgress", False), ("Stopping", False)],
+)  # fmt: skip
+def test_the_rule_matches_the_contracts_event_shape_when_the_job_has_ended(
+    resources: dict[str, Any], status: str, starts_poll: bool
+) -> None:
+    # The event as the contract (shared/bedrock-batch-api.md, Events) gives it: the least the
+    # rule may rely on. Judged by the matcher EventBridge's local stand-in routes with (moto's),
+    # as well as by this file's.
+    from moto.events.models import EventMessageType, EventPattern
+
+    pattern = resources["PollFunction"]["Properties"]["Events"]["BedrockJobEnded"]["Properties"]["Pattern"]
+    arn = "arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/abcd1234efgh"
+    event: dict[str, Any] = {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "source": "aws.bedrock",
+        "detail-type": "Batch Inference Job State Change",
+        "account": "123456789012",
+        "region": "us-east-1",
+        "time": "2026-12-02T18:00:00Z",
+        "resources": [arn],
+        "detail": {"batchJobArn": arn, "batchJobName": "batchdrop-job-1", "status": status},
+    }
+    rule = EventPattern.load(json.dumps(pattern))
+    assert rule.matches_event(cast("EventMessageType", event)) is starts_poll
+    assert _matches(pattern, event) is starts_poll
+    # Another source or detail-type with the same detail is never Bedrock's job event.
+    for other in ({"source": "aws.sagemaker"}, {"detail-type": "Model Invocation Job State Change"}):
+        assert not rule.matches_event(cast("EventMessageType", {**event, **other}))
 
 
 def test_the_rules_dead_letter_queue_takes_only_that_rules_events(resources: dict[str, Any]) -> None:
