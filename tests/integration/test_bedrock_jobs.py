@@ -140,3 +140,33 @@ def test_a_bedrock_profile_on_a_stack_without_its_role_gets_an_error_object(
     error = stack.get_text("results/onbedrock/b.txt.error.json")
     assert "no Bedrock service role" in error and "BEDROCK_SERVICE_ROLE_ARN" in error
     assert bedrock.stats()["calls"]["create"] == 0
+
+
+def test_a_request_list_line_naming_another_model_is_rejected_not_sent_to_it(
+    stack: Stack, bedrock: BedrockEmulatorServer
+) -> None:
+    # Given a list under the Bedrock profile whose second line names another Bedrock model
+    env = _env(bedrock)
+    stack.put_document("profiles/onbedrock.yaml", PROFILE)
+    other = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    hello = [{"role": "user", "content": "Hello?"}]
+    lines = [
+        {"id": "q1", "params": {"messages": hello}},
+        {"id": "q2", "params": {"model": other, "messages": hello}},
+        {"id": "q3", "prompt": "Hello again?", "model": other},
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+    submitted = stack.submit({"inbox/onbedrock/questions.jsonl": body}, **env)
+
+    # Then one Bedrock job runs the profile's model with the line that named none
+    (job,) = submitted["jobs"]
+    assert (job["requests"], submitted["rejected"]) == (1, 2)
+    (arn,) = bedrock.stats()["jobs"]
+    assert bedrock.engine.job(arn).request.model_id == MODEL
+    # And each line naming the other model has an error object naming both models
+    for item in ("q2", "q3"):
+        reason = json.dumps(
+            json.loads(stack.get_text(f"results/onbedrock/questions.jsonl/{item}.error.json"))
+        )
+        assert other in reason and MODEL in reason, reason
