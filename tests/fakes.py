@@ -10,7 +10,7 @@ as the DynamoDB adapter's conditional writes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -31,6 +31,7 @@ from batchdrop.domain.summary import Summary
 from batchdrop.domain.times import iso, iso_ms
 from batchdrop.ports.batches import BatchInfo
 from batchdrop.ports.bucket import DocumentGone, DocumentHead, DocumentTooLarge, StoredDocument
+from batchdrop.ports.jobs import HoldChanged
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -138,6 +139,46 @@ class FakeJobs:
         }
         self.moves.append(("record_intent", job_id))
         self.writes += 1
+
+    def record_job(
+        self,
+        job_id: str,
+        manifest_key: str,
+        now: datetime,
+        lease: timedelta,
+        owner: str,
+        held_until: datetime | None,
+        merges: Sequence[str],
+        **attributes: Any,
+    ) -> None:
+        """The adapter's transaction: all or nothing."""
+        if any(self.items.get(held, {}).get("status") != JobState.HELD for held in merges):
+            raise HoldChanged(f"a held job of {', '.join(merges)} is no longer held")
+        self.record_intent(job_id, manifest_key, now, lease, owner, **attributes)
+        if held_until is not None:
+            self.items[job_id].update(status=JobState.HELD.value, held_until=iso(held_until))
+            self.moves[-1] = ("record_held", job_id)
+        if merges:
+            self.items[job_id]["merged"] = list(merges)
+        for held in merges:
+            assert self._move(
+                "merge_held", held, True, merged_into=job_id, open_flag=_REMOVE, updated_at=iso(now)
+            )
+
+    def release_hold(
+        self, job_id: str, now: datetime, lease: timedelta, owner: str, backend: str | None = None
+    ) -> bool:
+        item = self.items.get(job_id, {})
+        return self._move(
+            "release_hold",
+            job_id,
+            str(item.get("held_until", "")) <= iso(now),
+            creation_owner=owner,
+            creation_lease_until=iso(now + lease),
+            released_at=iso(now),
+            updated_at=iso(now),
+            **({"backend": backend} if backend else {}),
+        )
 
     def claim_creation(self, job_id: str, now: datetime, lease: timedelta, owner: str) -> bool:
         item = self.items.get(job_id, {})

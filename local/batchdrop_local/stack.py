@@ -207,12 +207,15 @@ class LocalStack:
     def _function_environment(self, fn: LocalFunction, extra: dict[str, str]) -> dict[str, str]:
         """Lambda's environment, plus an SDK app id that names the function in the User-Agent
         of its AWS calls, so that a fault can be aimed at the functions (``caller=``), and the
-        Bedrock emulator as the endpoint of the SDK's `bedrock` and `bedrock-runtime` clients."""
+        Bedrock emulator as the endpoint of the SDK's `bedrock` and `bedrock-runtime` clients,
+        and the emulator's minimum job size as the functions' BEDROCK_MIN_RECORDS."""
         bedrock = bedrock_environment(self.bedrock.url if self.bedrock else None)
+        # The functions hold jobs below the same minimum the emulator refuses (BedrockMinRecords).
+        minimum = {"BEDROCK_MIN_RECORDS": str(self.options.bedrock_min_records)}
         return lambda_environment(
             fn,
             self.endpoint,
-            {"AWS_SDK_UA_APP_ID": FUNCTION_APP_PREFIX + fn.logical_id, **bedrock, **extra},
+            {"AWS_SDK_UA_APP_ID": FUNCTION_APP_PREFIX + fn.logical_id, **bedrock, **minimum, **extra},
         )
 
     def _queue_url_for_arn(self, arn: str) -> str:

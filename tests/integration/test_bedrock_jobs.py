@@ -40,6 +40,8 @@ def _env(bedrock: BedrockEmulatorServer) -> dict[str, str]:
         "AWS_ENDPOINT_URL_BEDROCK": bedrock.url,
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url,
         "BEDROCK_SERVICE_ROLE_ARN": ROLE,
+        # The emulator's minimum: Submit holds none of these few documents (test_bedrock_minimum does).
+        "BEDROCK_MIN_RECORDS": "1",
     }
 
 

@@ -48,6 +48,7 @@ def test_moves_from_each_state() -> None:
 
     assert actions(S.SUBMITTING) == {"record_submitted", "give_up_creation", "abandon"}
     assert actions(S.SUBMITTED) == {"claim_ended"}
+    assert actions(S.HELD) == {"merge_held", "release_hold"}
     assert actions(S.ENDING) == {"claim_ended", "release_ended", "mark_ended", "claim_completion"}
     assert actions(S.ENDED) == {"claim_completion"}
     assert actions(S.COMPLETING) == {
@@ -67,8 +68,8 @@ def test_every_state_is_reachable_from_a_new_job() -> None:
     assert reached == set(JobState)
 
 
-def test_completed_and_abandoned_are_final_and_every_other_state_is_open() -> None:
-    assert {S.COMPLETED, S.ABANDONED} == FINAL_STATES
+def test_completed_abandoned_and_merged_are_final_and_every_other_state_is_open() -> None:
+    assert {S.COMPLETED, S.ABANDONED, S.MERGED} == FINAL_STATES
     for state in FINAL_STATES:
         assert moves_from(state) == []
     assert set(JobState) - FINAL_STATES == OPEN_STATES
@@ -107,6 +108,20 @@ class RecordingTable:
     def delete_item(self, **kwargs: Any) -> None:
         pass
 
+    @property
+    def meta(self) -> Any:
+        table = self
+
+        class Client:
+            def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> None:  # noqa: N803
+                table.puts += [item["Put"] for item in TransactItems if "Put" in item]
+                table.updates += [item["Update"] for item in TransactItems if "Update" in item]
+
+        class Meta:
+            client = Client()
+
+        return Meta()
+
 
 SUMMARY = summary_of(cost={"batch": 0.1, "standard": 0.2, "savings": 0.1, "complete": True}, summary_key="k")
 # Each lifecycle action as the adapter is called for it.
@@ -126,7 +141,11 @@ CALLS: dict[str, Any] = {
     "record_waiting": lambda s: s.record_waiting("j", NOW, NOW, "why", "owner"),
     "update_progress": lambda s: s.update_progress("j", "in_progress", {}, NOW),
     "claim_redrive": lambda s: s.claim_redrive("j", NOW, LEASE),
+    "release_hold": lambda s: s.release_hold("j", NOW, LEASE, "owner"),
+    "merge_held": lambda s: s.record_job("n", "m", NOW, LEASE, "owner", None, ["j"]),
 }
+# The moves that write a new job (a put), not an update of one.
+FIRST_MOVES = {"record_intent", "record_held"}
 
 
 def _status_states(update: dict[str, Any]) -> set[JobState]:
@@ -145,10 +164,10 @@ def _set_status(update: dict[str, Any]) -> JobState | None:
 
 
 def test_every_lifecycle_action_and_guard_has_a_call_here() -> None:
-    assert set(CALLS) == (set(BY_ACTION) - {"record_intent"}) | set(GUARD_BY_ACTION)
+    assert set(CALLS) == (set(BY_ACTION) - FIRST_MOVES) | set(GUARD_BY_ACTION)
 
 
-@pytest.mark.parametrize("action", sorted(set(BY_ACTION) - {"record_intent"}))
+@pytest.mark.parametrize("action", sorted(set(BY_ACTION) - FIRST_MOVES))
 def test_each_move_is_conditioned_on_its_sources_and_sets_its_target(action: str) -> None:
     table = RecordingTable()
     CALLS[action](JobStore(table))  # type: ignore[arg-type]
@@ -175,6 +194,27 @@ def test_a_new_job_is_written_in_the_first_state_only_where_none_exists() -> Non
     (put,) = table.puts
     assert put["Item"]["status"] == BY_ACTION["record_intent"].target
     assert put["ConditionExpression"] == "attribute_not_exists(job_id)"
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_a_job_recorded_with_held_jobs_to_take_over_is_one_transaction(held: bool) -> None:
+    # Given a new job (held until a time, or not) that takes over two held jobs, When it is
+    # recorded, Then its put (in its first state, where none exists) and each held job's move
+    # to merged (conditioned on held) are written together, and the merged ones leave the index.
+    table = RecordingTable()
+    until = NOW + LEASE if held else None
+    JobStore(table).record_job("n", "m", NOW, LEASE, "owner", until, ["h1", "h2"])  # type: ignore[arg-type]
+    (put,) = table.puts
+    assert put["Item"]["status"] == BY_ACTION["record_held" if held else "record_intent"].target
+    assert (
+        put["Item"]["merged"] == ["h1", "h2"] and put["ConditionExpression"] == "attribute_not_exists(job_id)"
+    )
+    assert ("held_until" in put["Item"]) is held
+    assert [u["Key"]["job_id"] for u in table.updates] == ["h1", "h2"]
+    for update in table.updates:
+        assert _status_states(update) == {S.HELD} and _set_status(update) == S.MERGED
+        assert "REMOVE open_flag" in update["UpdateExpression"]
+        assert update["ExpressionAttributeValues"][":into"] == "n"
 
 
 def test_no_write_outside_the_lifecycle_touches_the_status() -> None:

@@ -19,6 +19,7 @@ from batchdrop.usecases.cancel import cancel_job
 from batchdrop.usecases.complete import complete_job
 from batchdrop.usecases.poll import poll_open_jobs
 from batchdrop.usecases.submit import SubmitRules, submit_window
+from batchdrop.usecases.submit.minimum import SizeRules
 from tests.fakes import FakeBatches, FakeClock, errored
 from tests.unit.usecases import complete_world, poll_kit, submitting
 
@@ -64,7 +65,10 @@ def profile_yaml(model: str) -> bytes:
 
 def _submit(world: submitting.World, backends: Backends, refs: list[Any]) -> Any:
     ports = replace(world.ports(), backends=backends)
-    return submit_window(submitting.ListNotices(refs), ports, SubmitRules()).submit
+    # Bedrock's minimum job size is tested on its own (test_bedrock_minimum): none here.
+    return submit_window(
+        submitting.ListNotices(refs), ports, SubmitRules(sizes=SizeRules(min_records=1))
+    ).submit
 
 
 def test_a_mixed_window_becomes_one_job_per_backend_each_created_on_its_own() -> None:

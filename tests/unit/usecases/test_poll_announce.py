@@ -35,6 +35,8 @@ def test_a_tick_with_no_open_job_reads_once_and_does_nothing_else() -> None:
         "created": [],
         "waiting": [],
         "gave_up": [],
+        "held": [],
+        "released": [],
     }
 
 

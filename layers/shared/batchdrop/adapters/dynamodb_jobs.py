@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from batchdrop.adapters.dynamodb_claims import BATCH_PREFIX, CLAIM_PREFIX, ClaimStore
+from batchdrop.adapters.dynamodb_holds import HoldWrites
 from batchdrop.adapters.dynamodb_reads import OPEN, OPEN_INDEX, JobReads
 from batchdrop.adapters.dynamodb_table import expires_ttl
 from batchdrop.domain.job import JobRecord
@@ -29,7 +30,7 @@ __all__ = ["BATCH_PREFIX", "CLAIM_PREFIX", "OPEN", "OPEN_INDEX", "JobRecord", "J
 _HELD_BY_OWNER = "attribute_not_exists(batch_id) AND creation_owner = :owner"
 
 
-class JobStore(JobReads, ClaimStore):
+class JobStore(JobReads, ClaimStore, HoldWrites):
     """The JobsStore port (and, through ClaimStore, the Claims port) over the jobs table: the
     reads in JobReads, the moves here."""
 

@@ -50,6 +50,14 @@ class JobRecord:
     disowned_batches: frozenset[str] = frozenset()
     end_reason: str | None = None  # no batch will be made: why
     abandoned_reason: str | None = None
+    # Below Bedrock's minimum job size (usecases.submit.minimum): held until, for which
+    # profile and model, what then; the held jobs it took over, or the job that took it over.
+    held_until: str | None = None
+    hold_key: str | None = None
+    below_minimum: str | None = None  # "on_demand" or "error"
+    released_at: str | None = None
+    merged: tuple[str, ...] = ()
+    merged_into: str | None = None
     adopted: bool = False  # its batch was found by listing, not from the create's answer
     # Watching the batch (Poll).
     batch_expires_at: str | None = None
@@ -82,7 +90,7 @@ class JobRecord:
         known = {f.name for f in fields(cls)}
         values: dict[str, Any] = {k: v for k, v in item.items() if k in known and v is not None}
         values["status"] = JobState(item["status"])
-        for name in ("profiles", "create_calls", "settled_calls"):
+        for name in ("profiles", "create_calls", "settled_calls", "merged"):
             if name in values:
                 values[name] = tuple(values[name])
         if "disowned_batches" in values:

@@ -270,6 +270,7 @@ class JobSummary:
                 approximate=bool(approximate),
                 approximate_models=tuple(approximate),
                 unverified_price_models=tuple(self.unverified_price_models()),
+                billed_at=self.prices.billed_at,
             ),
             # The day prices.json was compared with the official pricing page.
             prices_checked=self.prices.checked,

@@ -252,3 +252,8 @@ def cancel_marker_job(key: str) -> str | None:
     """The job a ``jobs/<job-id>/cancel`` key names, else None."""
     match = _MARKER_RE.match(key)
     return match["job_id"] if match else None
+
+
+def bedrock_on_demand_prefix(job_id: str) -> str:
+    """Where a held job answered on demand keeps each record's answer, and then all its results."""
+    return f"jobs/{job_id}/bedrock/on-demand/"

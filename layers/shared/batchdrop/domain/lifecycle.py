@@ -14,6 +14,12 @@ a redrive): their conditions come from here too.
     ending --release_ended--> submitted;  ending --mark_ended--> ended
     ending | ended --claim_completion--> completing --mark_completed--> completed
     completing --release_completion--> ended (handed over);  --disown_batch--> submitting
+
+Bedrock's minimum job size (usecases.submit.minimum): a job with fewer records is held, not sent.
+
+    (new) --record_held--> held --release_hold--> submitting (its wait over: Poll)
+    held --merge_held--> merged (a later job took its documents, in one transaction with that
+    job's record; its claims are that job's: merged_into)
 """
 
 from __future__ import annotations
@@ -30,13 +36,15 @@ class JobState(StrEnum):
     COMPLETING = "completing"  # a Complete invocation holds it
     COMPLETED = "completed"  # results, summary and notification written
     ABANDONED = "abandoned"  # its batch was never created; its claims may be taken over
+    HELD = "held"  # below Bedrock's minimum job size: waits for more documents of its profile
+    MERGED = "merged"  # a held job whose documents a later job took over (merged_into)
 
 
 # The states by name, for code that compares a record's status (a string) with them.
-SUBMITTING, SUBMITTED, ENDING, ENDED, COMPLETING, COMPLETED, ABANDONED = tuple(JobState)
+SUBMITTING, SUBMITTED, ENDING, ENDED, COMPLETING, COMPLETED, ABANDONED, HELD, MERGED = tuple(JobState)
 
-OPEN_STATES = frozenset(set(JobState) - {JobState.COMPLETED, JobState.ABANDONED})
-FINAL_STATES = frozenset({JobState.COMPLETED, JobState.ABANDONED})
+FINAL_STATES = frozenset({JobState.COMPLETED, JobState.ABANDONED, JobState.MERGED})
+OPEN_STATES = frozenset(set(JobState) - FINAL_STATES)
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("release_completion", {S.COMPLETING}, S.ENDED, "Complete, handing over to a new invocation"),
     _t("disown_batch", {S.COMPLETING}, S.SUBMITTING, "Complete, when an adopted batch is another's"),
     _t("mark_completed", {S.COMPLETING}, S.COMPLETED, "Complete"),
+    _t("record_held", set(), S.HELD, "Submit, for a Bedrock job below the minimum job size"),
+    _t("merge_held", {S.HELD}, S.MERGED, "Submit, when a later job takes the held job's documents"),
+    _t("release_hold", {S.HELD}, S.SUBMITTING, "Poll, when the held job's wait is over"),
 )
 BY_ACTION = {t.action: t for t in TRANSITIONS}
 

@@ -52,6 +52,8 @@ def notification_message(summary: Summary, uri: Callable[[str], str]) -> dict[st
             "standard": cost.standard,
             "savings": cost.savings,
             "complete": cost.complete,
+            # Only a held Bedrock job answered by InvokeModel says so: at the on-demand price.
+            **({"billed_at": cost.billed_at} if cost.billed_at != "batch" else {}),
         },
         "results": [uri(prefix) for prefix in summary.results_prefixes],
         "summary": uri(str(summary.summary_key)),

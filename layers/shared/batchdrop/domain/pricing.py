@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -161,6 +161,13 @@ class PriceTable:
     checked: str = ""
     source: str = ""
     models: list[ModelPrice] = field(default_factory=list)
+    # "on_demand": this table prices requests answered one at a time (no batch discount).
+    billed_at: str = "batch"
+
+    def on_demand(self) -> PriceTable:
+        """The same prices without the batch discount: what InvokeModel bills (a held Bedrock
+        job answered on demand, usecases.poll.release)."""
+        return replace(self, batch_discount=1.0, billed_at="on_demand")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PriceTable:

@@ -41,6 +41,10 @@ class ProfileSpec(BaseModel):
     # bedrock_model (a Bedrock model id, inference profile id or ARN). Unset: the stack's default.
     backend: Backend | None = None
     bedrock_model: str | None = Field(default=None, min_length=1, max_length=2048, pattern=r"^\S+$")
+    # Bedrock refuses a job below its minimum record count: a profile's smaller set waits for more
+    # of its documents, then is answered on demand (InvokeModel, at the on-demand price) or each
+    # document gets an .error.json that explains the minimum.
+    below_minimum: Literal["on_demand", "error"] = "error"
 
     @field_validator("thinking")
     @classmethod

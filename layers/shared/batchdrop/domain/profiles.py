@@ -82,11 +82,11 @@ class Profile:
     notify_each_stage: bool = False
     backend: Backend = DEFAULT_BACKEND
     bedrock_model: str | None = None  # a Bedrock model id, inference profile id or ARN
+    below_minimum: str = "error"  # fewer than Bedrock's minimum after the wait: "on_demand" or "error"
 
     @property
     def request_model(self) -> str:
-        """The model the profile's requests name: the Bedrock model id on Bedrock (its prices are
-        the Bedrock rows), else the Claude API's model."""
+        """The model its requests name: on Bedrock the Bedrock model id (priced by Bedrock rows)."""
         if self.backend == "bedrock" and self.bedrock_model:
             return self.bedrock_model
         return self.model

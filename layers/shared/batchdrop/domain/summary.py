@@ -54,6 +54,9 @@ class JobCost:
     approximate: bool = False  # some cost estimated from summed tokens (an old checkpoint)
     approximate_models: tuple[str, ...] = ()
     unverified_price_models: tuple[str, ...] = ()
+    # "batch": at the batch price; "on_demand": a held Bedrock job answered by InvokeModel, at
+    # the on-demand price (batch and standard are then equal, and nothing is saved).
+    billed_at: str = "batch"
 
     @property
     def batch(self) -> float:
@@ -76,6 +79,7 @@ class JobCost:
             "approximate_models": list(self.approximate_models),
             "unverified_price_models": list(self.unverified_price_models),
             **self.money.to_json(),
+            **({"billed_at": self.billed_at} if self.billed_at != "batch" else {}),
         }
 
     @classmethod
@@ -88,6 +92,7 @@ class JobCost:
             approximate=bool(data.get("approximate", False)),
             approximate_models=tuple(data.get("approximate_models") or ()),
             unverified_price_models=tuple(data.get("unverified_price_models") or ()),
+            billed_at=str(data.get("billed_at") or "batch"),
         )
 
 

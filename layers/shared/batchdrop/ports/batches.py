@@ -73,6 +73,9 @@ class BatchBackend(Protocol):
 
 ANTHROPIC = "anthropic"
 BEDROCK = "bedrock"
+# Claude on Bedrock by InvokeModel, one request at a time at the on-demand price: a held job
+# below Bedrock's minimum job size whose profile asks for it (usecases.poll.release).
+BEDROCK_ON_DEMAND = "bedrock-on-demand"
 
 
 class BackendUnavailable(RuntimeError):

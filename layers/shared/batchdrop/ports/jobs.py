@@ -3,12 +3,17 @@ each document version and each batch belong to one job only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.summary import Summary
+
+
+class HoldChanged(RuntimeError):
+    """A held job that a new job was to take over was released or merged meanwhile: nothing
+    was written, and the new job is planned again without it."""
 
 
 class JobsStore(Protocol):
@@ -28,6 +33,25 @@ class JobsStore(Protocol):
         owner: str | None = None,
         **attributes: Any,
     ) -> None: ...
+
+    def record_job(
+        self,
+        job_id: str,
+        manifest_key: str,
+        now: datetime,
+        lease: timedelta,
+        owner: str,
+        held_until: datetime | None,
+        merges: Sequence[str],
+        **attributes: Any,
+    ) -> None:
+        """``record_intent`` (or ``held`` until ``held_until``) and, atomically with it, each
+        job of ``merges`` from ``held`` to ``merged`` into this one. Raises HoldChanged."""
+        ...
+
+    def release_hold(
+        self, job_id: str, now: datetime, lease: timedelta, owner: str, backend: str | None = None
+    ) -> bool: ...
 
     def claim_creation(self, job_id: str, now: datetime, lease: timedelta, owner: str) -> bool: ...
 

@@ -57,7 +57,44 @@ DEFAULT_BACKEND = Choice(
     "the backend of a profile that names none: anthropic (the Claude API) or bedrock",
     choices=BACKENDS,
 )
-VARIABLES = (BEDROCK_SERVICE_ROLE_ARN, BEDROCK_JOB_TIMEOUT_HOURS, DEFAULT_BACKEND)
+DEFAULT_BEDROCK_MODEL = Text(
+    "DEFAULT_BEDROCK_MODEL",
+    "the Bedrock model id or inference profile of a bedrock profile that names no bedrock_model "
+    "(empty: such a profile is refused)",
+)
+BEDROCK_MIN_RECORDS = Integer(
+    "BEDROCK_MIN_RECORDS",
+    "Bedrock's minimum number of records per batch inference job (its per-model quota): a smaller "
+    "set of a profile's documents is held for more",
+    default_value=100,
+    minimum=1,
+    maximum=50_000,
+)
+BEDROCK_MAX_RECORDS = Integer(
+    "BEDROCK_MAX_RECORDS",
+    "Bedrock's maximum number of records per batch inference job (its per-model quota): more are "
+    "split into jobs of about equal size",
+    default_value=50_000,
+    minimum=1,
+    maximum=1_000_000,
+)
+BEDROCK_MIN_WAIT_MINUTES = Integer(
+    "BEDROCK_MIN_WAIT_MINUTES",
+    "how long documents below Bedrock's minimum job size wait for more of their profile before "
+    "their profile's below_minimum decides (on_demand or error)",
+    default_value=1440,
+    minimum=0,
+    maximum=7 * 1440,
+)
+VARIABLES = (
+    BEDROCK_SERVICE_ROLE_ARN,
+    BEDROCK_JOB_TIMEOUT_HOURS,
+    DEFAULT_BACKEND,
+    DEFAULT_BEDROCK_MODEL,
+    BEDROCK_MIN_RECORDS,
+    BEDROCK_MAX_RECORDS,
+    BEDROCK_MIN_WAIT_MINUTES,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +105,10 @@ class BedrockSettings(FromEnv):
     role_arn: str = setting(BEDROCK_SERVICE_ROLE_ARN)
     job_timeout_hours: int = setting(BEDROCK_JOB_TIMEOUT_HOURS)
     default_backend: str = setting(DEFAULT_BACKEND)
+    default_model: str = setting(DEFAULT_BEDROCK_MODEL)
+    min_records: int = setting(BEDROCK_MIN_RECORDS)
+    max_records: int = setting(BEDROCK_MAX_RECORDS)
+    min_wait_minutes: int = setting(BEDROCK_MIN_WAIT_MINUTES)
 
     @property
     def configured(self) -> bool:

@@ -13,6 +13,7 @@ from batchdrop.settings.bedrock import BedrockSettings
 if TYPE_CHECKING:
     from batchdrop.adapters.anthropic_backend import MessageBatches
     from batchdrop.adapters.bedrock_backend import BedrockBatches
+    from batchdrop.adapters.bedrock_on_demand import BedrockOnDemand
     from batchdrop.ports.batches import Backends, BatchBackend
     from batchdrop.usecases.batch_creation import CreationPolicy
 
@@ -57,9 +58,22 @@ def bedrock_batches(bedrock: BedrockSettings, bucket: str) -> BedrockBatches:
 def backends(anthropic: Callable[[], BatchBackend], bedrock: BedrockSettings, bucket: str) -> Backends:
     """The backends a job may record, each made on first use: the Claude API's (``anthropic``
     makes it), and Bedrock's, which a stack without its service role refuses (NO_BEDROCK_ROLE)."""
-    from batchdrop.ports.batches import ANTHROPIC, BEDROCK, Backends
+    from batchdrop.ports.batches import ANTHROPIC, BEDROCK, BEDROCK_ON_DEMAND, Backends
 
     return Backends(
-        {ANTHROPIC: anthropic, BEDROCK: lambda: bedrock_batches(bedrock, bucket)},
-        None if bedrock.configured else {BEDROCK: NO_BEDROCK_ROLE},
+        {
+            ANTHROPIC: anthropic,
+            BEDROCK: lambda: bedrock_batches(bedrock, bucket),
+            BEDROCK_ON_DEMAND: lambda: bedrock_on_demand(bucket),
+        },
+        None if bedrock.configured else {BEDROCK: NO_BEDROCK_ROLE, BEDROCK_ON_DEMAND: NO_BEDROCK_ROLE},
     )
+
+
+def bedrock_on_demand(bucket: str) -> BedrockOnDemand:
+    """Claude on Bedrock by InvokeModel (a held job's profile asked for it), from the functions'
+    session; AWS_ENDPOINT_URL_BEDROCK_RUNTIME alone points it elsewhere (the local emulator)."""
+    from batchdrop.adapters import sessions
+    from batchdrop.adapters.bedrock_on_demand import bedrock_on_demand_from_session
+
+    return bedrock_on_demand_from_session(sessions.session(), bucket)

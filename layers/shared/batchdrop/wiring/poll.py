@@ -27,6 +27,7 @@ def policy_from(settings: PollSettings) -> PollPolicy:
         queue_retry_first=settings.creation.queue_retry_first,
         ending_lease=settings.ending_lease,
         create_span=settings.creation.create_span,
+        bedrock_min_records=settings.bedrock.min_records,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from botocore.config import Config
@@ -26,6 +26,7 @@ from batchdrop.ports.batches import Backends
 from batchdrop.settings import SubmitSettings
 from batchdrop.usecases.cancel import cancel_job
 from batchdrop.usecases.submit import BatchLimits, SubmitPorts, SubmitRules
+from batchdrop.usecases.submit.minimum import SizeRules
 from batchdrop.wiring.common import backends, creation_policy, message_batches
 
 
@@ -49,6 +50,11 @@ def submit_rules(settings: SubmitSettings) -> SubmitRules:
         read_concurrency=settings.document_read_concurrency,
         # A job's creation is Submit's for the grace; then Poll's (it outlasts the 15-minute timeout).
         creation=creation_policy(settings.creation),
+        sizes=SizeRules(
+            min_records=settings.bedrock.min_records,
+            max_records=settings.bedrock.max_records,
+            wait=timedelta(minutes=settings.bedrock.min_wait_minutes),
+        ),
     )
 
 
@@ -101,4 +107,9 @@ class SubmitWiring:
     def profiles(self, files: Mapping[str, bytes]) -> ProfileCatalog:
         """The profiles from the bucket's files; one naming no backend takes the stack's default."""
         default = next(b for b in BACKENDS if b == self.settings.bedrock.default_backend)
-        return ProfileCatalog.from_files(self.settings.default_profile, files, backend=default)
+        return ProfileCatalog.from_files(
+            self.settings.default_profile,
+            files,
+            backend=default,
+            bedrock_model=self.settings.bedrock.default_model or None,
+        )

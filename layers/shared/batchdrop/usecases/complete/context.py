@@ -19,6 +19,7 @@ from batchdrop.ports import (
     Notifier,
     no_crash,
 )
+from batchdrop.ports.batches import BEDROCK_ON_DEMAND
 
 if TYPE_CHECKING:
     from batchdrop.usecases.batch_creation import CreationPolicy
@@ -68,4 +69,7 @@ class CompletionContext:
         """The context whose ``batches`` is the job's backend. Raises BackendUnavailable."""
         if self.backends is None:
             return self
-        return replace(self, batches=self.backends.for_backend(backend))
+        batches = self.backends.for_backend(backend)
+        if backend == BEDROCK_ON_DEMAND:  # answered by InvokeModel: billed at the on-demand price
+            return replace(self, batches=batches, prices=self.prices.on_demand())
+        return replace(self, batches=batches)

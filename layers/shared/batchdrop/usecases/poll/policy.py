@@ -31,6 +31,8 @@ class PollReport:
     created: list[str] = field(default_factory=list)  # batches Poll created for stuck jobs
     waiting: list[str] = field(default_factory=list)  # jobs waiting for batch queue capacity
     gave_up: list[str] = field(default_factory=list)  # jobs no batch will be made for
+    held: list[str] = field(default_factory=list)  # below Bedrock's minimum, still waiting for more
+    released: list[str] = field(default_factory=list)  # held jobs whose wait ended this tick
 
     @property
     def reconciled(self) -> int:
@@ -51,6 +53,8 @@ class PollReport:
             "created": self.created,
             "waiting": self.waiting,
             "gave_up": self.gave_up,
+            "held": self.held,
+            "released": self.released,
         }
 
 
@@ -67,6 +71,9 @@ class PollPolicy:
     create_span: timedelta = CREATE_SPAN
     # A poller that claimed "Batch Ended" but died before sending it is replaced after this long.
     ending_lease: timedelta = ENDING_LEASE
+    # Bedrock's minimum records per job (BEDROCK_MIN_RECORDS): a held job released below it is
+    # answered on demand or gets errors, as its profile says.
+    bedrock_min_records: int = 100
 
     def creation(self) -> CreationPolicy:
         return CreationPolicy(

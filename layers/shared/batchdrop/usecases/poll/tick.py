@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import partial
 
 from batchdrop.domain.job import JobRecord
-from batchdrop.domain.lifecycle import COMPLETING, ENDED, ENDING, SUBMITTED, SUBMITTING
+from batchdrop.domain.lifecycle import COMPLETING, ENDED, ENDING, HELD, SUBMITTED, SUBMITTING
 from batchdrop.domain.times import parse_time
 from batchdrop.observability import logger
 from batchdrop.ports.batches import Backends, BatchBackend, BatchInfo
@@ -16,6 +16,7 @@ from batchdrop.ports.runtime import Clock, CrashHook, no_crash
 from batchdrop.usecases.poll.announce import announce_ended, redrive_announcement
 from batchdrop.usecases.poll.policy import PollJobs, PollPolicy, PollReport
 from batchdrop.usecases.poll.reconcile import creation_lease_over, redrive_creation
+from batchdrop.usecases.poll.release import release_held
 from batchdrop.usecases.poll.watch import retrieve_all, watch
 
 # Batches retrieved at once by a tick (the SDK's client is thread-safe).
@@ -64,6 +65,9 @@ def poll_open_jobs(
             # Its "Batch Ended" was lost (dead-lettered) or its Complete died: announce it again.
             if job.batch_id or unbatched_end:
                 each(job, partial(redrive_announcement, job, jobs, events, now, policy.redrive_after, report))
+            continue
+        if job.status == HELD:  # below Bedrock's minimum job size: released when its wait is over
+            each(job, partial(release_held, job, jobs, backends, store, now, policy, report, crash))
             continue
         if job.batch_id is None:
             if job.status == SUBMITTING and creation_lease_over(job, now(), policy):

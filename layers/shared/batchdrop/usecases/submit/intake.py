@@ -159,7 +159,7 @@ class Intake:
         )
         params = documents.message_params(profile, doc, converted.blocks)
         schema = _schema_of(profile, params)
-        self._append(entry, params, converted.detail, profile.max_job_cost_usd, schema, profile.backend)
+        self._append(entry, params, converted.detail, profile.max_job_cost_usd, schema, profile)
 
     def _add_list(self, doc: keys.InboxKey, base: ManifestEntry) -> None:
         stored = self._read(doc.key, base.version_id)
@@ -201,7 +201,7 @@ class Intake:
                 None,
                 line.profile.max_job_cost_usd,
                 _schema_of(line.profile, line.params),
-                line.profile.backend,
+                line.profile,
             )
 
     def _append(
@@ -210,8 +210,8 @@ class Intake:
         params: dict[str, Any],
         detail: dict[str, Any] | None,
         budget: float | None,
-        schema: dict[str, Any] | None = None,
-        backend: str = "anthropic",
+        schema: dict[str, Any] | None,
+        profile: Profile,
     ) -> None:
         estimated_input = estimate.input_tokens(params, detail)
         cost = estimate.request_cost(self.prices, params, estimated_input)
@@ -230,7 +230,9 @@ class Intake:
                 f"({self.batch_limits.max_bytes / 1e6:.1f} MB)",
             )
             return
-        self.pending.append(PendingRequest(entry, request, line, budget, schema, backend))
+        self.pending.append(
+            PendingRequest(entry, request, line, budget, schema, profile.backend, profile.below_minimum)
+        )
 
     def reject(self, entry: ManifestEntry, reason: str) -> None:
         logger.warning(

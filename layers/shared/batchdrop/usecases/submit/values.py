@@ -3,6 +3,7 @@ each job and of the window."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,9 @@ class PendingRequest:
     # The profile's JSON Schema when the request was built with it: written once per job.
     schema: dict[str, Any] | None = None
     backend: str = "anthropic"  # its profile's: where its job's batch runs
+    below_minimum: str = "error"  # its profile's: what becomes of it below Bedrock's minimum job size
+    # The held job (usecases.submit.minimum) that holds its claim, when it comes from one.
+    held_by: str | None = None
 
     @property
     def size(self) -> int:
@@ -40,7 +44,16 @@ class PendingRequest:
         invocation job has one modelId); a Claude API batch may mix models."""
         if self.backend == "anthropic":
             return (self.backend, None)
-        return (self.backend, str(self.request["params"].get("model") or ""))
+        return (self.backend, self.model)
+
+    @property
+    def model(self) -> str:
+        return str(self.request["params"].get("model") or "")
+
+    @property
+    def hold_key(self) -> str:
+        """What a held job gathers (usecases.submit.minimum): one profile's requests to one model."""
+        return f"{self.backend}|{self.model}|{self.entry.profile}"
 
 
 @dataclass(frozen=True)
@@ -81,3 +94,18 @@ class SubmitOutcome:
             "ignored": self.ignored,
             "rejection_job_id": self.rejection_job_id,
         }
+
+
+def split_into_batches(pending: list[PendingRequest], limits: BatchLimits) -> Iterator[list[PendingRequest]]:
+    """Consecutive runs of requests, each within both limits, in arrival order."""
+    chunk: list[PendingRequest] = []
+    body = BODY_OVERHEAD
+    for item in pending:
+        grown = body + item.size + (1 if chunk else 0)
+        if chunk and (len(chunk) >= limits.max_requests or grown > limits.max_bytes):
+            yield chunk
+            chunk, grown = [], BODY_OVERHEAD + item.size
+        chunk.append(item)
+        body = grown
+    if chunk:
+        yield chunk

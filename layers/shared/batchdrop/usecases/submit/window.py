@@ -18,6 +18,7 @@ from batchdrop.ports.runtime import Clock, CrashHook, no_crash
 from batchdrop.usecases.batch_creation import CreationPolicy
 from batchdrop.usecases.submit.claims import ClaimsStore
 from batchdrop.usecases.submit.intake import Intake
+from batchdrop.usecases.submit.minimum import SizeRules
 from batchdrop.usecases.submit.plan import JobPlan
 from batchdrop.usecases.submit.preflight import ModelCatalogue, preflight
 from batchdrop.usecases.submit.values import BatchLimits, SubmitOutcome
@@ -61,6 +62,7 @@ class SubmitRules:
     max_job_cost_usd: float | None = None  # the stack's budget for one job
     read_concurrency: int = 1  # S3 reads in flight at once
     creation: CreationPolicy = field(default_factory=CreationPolicy)
+    sizes: SizeRules = field(default_factory=SizeRules)  # Bedrock's minimum and maximum job sizes
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ def submit_window(
         rules.batch_limits,
         rules.max_job_cost_usd,
         crash,
+        rules.sizes,
     )
     outcome = plan.submit(reachable, intake.rejected, intake.ignored, status)
     cancel = ports.cancel
