@@ -35,27 +35,30 @@ from tests.template.test_template import (
 
 # Each function's Bedrock actions: only the calls it makes.
 EXPECTED_BEDROCK_ACTIONS = {
-    # creates jobs (a create refused as a conflict lists by name), stops a cancel marker's job,
-    # answers a job below Bedrock's minimum on demand
+    # creates jobs (a create refused as a conflict lists by name), stops a cancel marker's job;
+    # a job below Bedrock's minimum is held, not answered here
     "SubmitFunction": {
+        "bedrock:CreateModelInvocationJob",
+        "bedrock:GetModelInvocationJob",
+        "bedrock:ListModelInvocationJobs",
+        "bedrock:StopModelInvocationJob",
+    },
+    # watches open jobs, creates the ones left waiting, reconciles by listing, stops a cancelled
+    # one, answers a held job on demand when its wait is over and its profile says so
+    "PollFunction": {
         "bedrock:CreateModelInvocationJob",
         "bedrock:GetModelInvocationJob",
         "bedrock:ListModelInvocationJobs",
         "bedrock:StopModelInvocationJob",
         "bedrock:InvokeModel",
     },
-    # watches open jobs, creates the ones left waiting, reconciles by listing, stops a cancelled one
-    "PollFunction": {
-        "bedrock:CreateModelInvocationJob",
-        "bedrock:GetModelInvocationJob",
-        "bedrock:ListModelInvocationJobs",
-        "bedrock:StopModelInvocationJob",
-    },
-    # reads an ended job, creates the follow-up job of the records to try again
+    # reads an ended job, creates the follow-up job of the records to try again (on demand for
+    # a job answered on demand)
     "CompleteFunction": {
         "bedrock:CreateModelInvocationJob",
         "bedrock:GetModelInvocationJob",
         "bedrock:ListModelInvocationJobs",
+        "bedrock:InvokeModel",
     },
 }
 
@@ -122,7 +125,14 @@ def test_bedrock_job_timeout_parameter_takes_what_bedrock_allows(template: dict[
 def test_bedrock_parameters_have_their_own_interface_group(template: dict[str, Any]) -> None:
     groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     (group,) = [g for g in groups if "DefaultBackend" in g["Parameters"]]
-    assert group["Parameters"] == ["DefaultBackend", "BedrockJobTimeoutHours"]
+    assert group["Parameters"] == [
+        "DefaultBackend",
+        "DefaultBedrockModel",
+        "BedrockJobTimeoutHours",
+        "BedrockMinRecords",
+        "BedrockMaxRecords",
+        "BedrockMinWaitMinutes",
+    ]
 
 
 def test_globals_pass_the_bedrock_parameters_and_the_service_role(template: dict[str, Any]) -> None:
@@ -130,6 +140,31 @@ def test_globals_pass_the_bedrock_parameters_and_the_service_role(template: dict
     assert variables["DEFAULT_BACKEND"] == {"Ref": "DefaultBackend"}
     assert variables["BEDROCK_JOB_TIMEOUT_HOURS"] == {"Ref": "BedrockJobTimeoutHours"}
     assert variables["BEDROCK_SERVICE_ROLE_ARN"] == {"Fn::GetAtt": ["BedrockServiceRole", "Arn"]}
+    for name, parameter in (
+        ("DEFAULT_BEDROCK_MODEL", "DefaultBedrockModel"),
+        ("BEDROCK_MIN_RECORDS", "BedrockMinRecords"),
+        ("BEDROCK_MAX_RECORDS", "BedrockMaxRecords"),
+        ("BEDROCK_MIN_WAIT_MINUTES", "BedrockMinWaitMinutes"),
+    ):
+        assert variables[name] == {"Ref": parameter}
+
+
+def test_the_minimum_job_size_parameters_are_the_settings_bounds(template: dict[str, Any]) -> None:
+    # Every value the stack deploys with is one the functions' settings accept, and the defaults agree.
+    from batchdrop.settings import bedrock as settings
+
+    for parameter, variable in (
+        ("BedrockMinRecords", settings.BEDROCK_MIN_RECORDS),
+        ("BedrockMaxRecords", settings.BEDROCK_MAX_RECORDS),
+        ("BedrockMinWaitMinutes", settings.BEDROCK_MIN_WAIT_MINUTES),
+    ):
+        param = template["Parameters"][parameter]
+        assert param["Type"] == "Number"
+        assert (param["Default"], param["MinValue"], param["MaxValue"]) == (
+            variable.default,
+            variable.minimum,
+            variable.maximum,
+        )
 
 
 # ---------------------------------------------------------------- the service role

@@ -47,6 +47,10 @@ EXPECTED_ENVIRONMENT = {
     "API_KEY_MAX_AGE_SECONDS": "300",
     "DEFAULT_BACKEND": {"Ref": "DefaultBackend"},
     "BEDROCK_JOB_TIMEOUT_HOURS": {"Ref": "BedrockJobTimeoutHours"},
+    "DEFAULT_BEDROCK_MODEL": {"Ref": "DefaultBedrockModel"},
+    "BEDROCK_MIN_RECORDS": {"Ref": "BedrockMinRecords"},
+    "BEDROCK_MAX_RECORDS": {"Ref": "BedrockMaxRecords"},
+    "BEDROCK_MIN_WAIT_MINUTES": {"Ref": "BedrockMinWaitMinutes"},
     "BEDROCK_SERVICE_ROLE_ARN": {"Fn::GetAtt": ["BedrockServiceRole", "Arn"]},
 }
 
@@ -60,14 +64,15 @@ BEDROCK_INPUTS = "jobs/*/bedrock/input/"
 # Per function, each S3 action and the only key prefixes it may reach.
 EXPECTED_S3_OBJECT_ACCESS: dict[str, dict[str, set[str]]] = {
     "SubmitFunction": {
-        "s3:GetObject": {"inbox/", "profiles/", "schemas/"},
+        "s3:GetObject": {"inbox/", "profiles/", "schemas/", "jobs/"},  # jobs/: a held job's files
         "s3:GetObjectVersion": {"inbox/", "profiles/", "schemas/"},
         "s3:PutObject": {"jobs/", "results/"},
         "s3:AbortMultipartUpload": {BEDROCK_INPUTS},  # a large Bedrock input goes up in parts
     },
     "PollFunction": {  # jobs/<job-id>/requests.jsonl of a batch it creates again
         "s3:GetObject": {"jobs/"},
-        "s3:PutObject": {BEDROCK_INPUTS},  # the records of a Bedrock job it creates again
+        # the records of a Bedrock job it creates again; a held job's answers made on demand
+        "s3:PutObject": {BEDROCK_INPUTS, "jobs/*/bedrock/on-demand/"},
         "s3:AbortMultipartUpload": {BEDROCK_INPUTS},
     },
     "CompleteFunction": {  # inbox/: a workflow's next-stage documents; tables/: the documents table
@@ -83,18 +88,18 @@ EXPECTED_NON_S3_ACTIONS: dict[str, set[str]] = {
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:GetItem",
+        "dynamodb:Query",  # the held jobs a window of their model takes over
         "sns:Publish",
         "secretsmanager:GetSecretValue",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
         "sqs:ChangeMessageVisibility",
-        # creates Bedrock jobs, stops a cancelled one, answers a small one on demand
+        # creates Bedrock jobs, stops a cancelled one
         "bedrock:CreateModelInvocationJob",
         "bedrock:GetModelInvocationJob",
         "bedrock:ListModelInvocationJobs",
         "bedrock:StopModelInvocationJob",
-        "bedrock:InvokeModel",
         "iam:PassRole",
     },
     "PollFunction": {
@@ -104,11 +109,13 @@ EXPECTED_NON_S3_ACTIONS: dict[str, set[str]] = {
         "dynamodb:PutItem",
         "events:PutEvents",
         "secretsmanager:GetSecretValue",
-        # watches Bedrock jobs, creates one again, reconciles, stops a cancelled one
+        # watches Bedrock jobs, creates one again, reconciles, stops a cancelled one, answers a
+        # held job on demand
         "bedrock:CreateModelInvocationJob",
         "bedrock:GetModelInvocationJob",
         "bedrock:ListModelInvocationJobs",
         "bedrock:StopModelInvocationJob",
+        "bedrock:InvokeModel",
         "iam:PassRole",
     },
     "CompleteFunction": {
@@ -118,10 +125,11 @@ EXPECTED_NON_S3_ACTIONS: dict[str, set[str]] = {
         "sns:Publish",
         "events:PutEvents",
         "secretsmanager:GetSecretValue",
-        # reads an ended Bedrock job, creates the follow-up job
+        # reads an ended Bedrock job, creates the follow-up job (on demand after one on demand)
         "bedrock:CreateModelInvocationJob",
         "bedrock:GetModelInvocationJob",
         "bedrock:ListModelInvocationJobs",
+        "bedrock:InvokeModel",
         "iam:PassRole",
     },
 }
@@ -164,7 +172,7 @@ SECRET_ARN = (
 # A prefix of the bucket: a first folder named, then folders named or one level of "*"
 # (jobs/*/bedrock/input/: every job's Bedrock input folder).
 BUCKET_OBJECT_ARN = re.compile(
-    r"^arn:\$\{AWS::Partition\}:s3:::\$\{DocumentsBucket\}/(?P<prefix>[a-z]+/(?:(?:[a-z]+|\*)/)*)\*$"
+    r"^arn:\$\{AWS::Partition\}:s3:::\$\{DocumentsBucket\}/(?P<prefix>[a-z]+/(?:(?:[a-z][a-z-]*|\*)/)*)\*$"
 )
 
 # Bedrock ARNs (Service Authorization Reference: model-invocation-job is

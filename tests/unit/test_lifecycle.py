@@ -113,7 +113,7 @@ class RecordingTable:
         table = self
 
         class Client:
-            def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> None:  # noqa: N803
+            def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> None:
                 table.puts += [item["Put"] for item in TransactItems if "Put" in item]
                 table.updates += [item["Update"] for item in TransactItems if "Update" in item]
 

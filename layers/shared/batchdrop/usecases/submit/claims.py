@@ -2,7 +2,8 @@
 
 A version another job holds is a duplicate delivery, unless that job will never submit it:
 abandoned (its batch was never created) or never recorded long after its claim. Such a claim
-is taken over.
+is taken over. A held job merged into another (usecases.submit.minimum) holds its claims for
+that job: they are followed to it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from batchdrop.observability import logger
 from batchdrop.ports.jobs import Claims, JobsStore
 from batchdrop.ports.runtime import Clock
 from batchdrop.usecases.submit.values import PendingRequest
+
+# A held job's documents may pass through several merges before they are sent (one per window).
+MERGE_HOPS = 64
 
 
 class ClaimsStore(JobsStore, Claims, Protocol):
@@ -60,6 +64,10 @@ def holder_gave_up(jobs: ClaimsStore, identity: str, holder: str, now: datetime,
     """The holder will never submit it: abandoned, or its claim is older than the grace (a
     creation lease: longer than a Submit may run) and its job was never recorded."""
     job = jobs.get(holder) if holder else None
+    for _ in range(MERGE_HOPS):  # a merged (held) job's documents are the job's it merged into
+        if job is None or job.status != JobState.MERGED or not job.merged_into:
+            break
+        job = jobs.get(job.merged_into)
     if job is not None:
         return job.status == JobState.ABANDONED
     age = jobs.claim_age(identity, now)
