@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -24,6 +25,8 @@ from batchdrop_ops.target import StackTarget
 
 # Every job of the demo's stack: the stack is new for each demo.
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+BEDROCK_MIN_RECORDS = LocalStackOptions.bedrock_min_records
+"""Bedrock's default quota of records per batch inference job, which the demo lowers."""
 
 
 def _fmt_money(value: float | None, currency: str) -> str:
@@ -235,8 +238,23 @@ def copy_results(stack: LocalStack, bucket: str, output: Path) -> int:
     return copied
 
 
+def with_bedrock_minimum(options: LocalStackOptions) -> LocalStackOptions:
+    """The options with the functions' BEDROCK_MIN_RECORDS (Submit holds a Bedrock job smaller
+    than it) set to the emulator's minimum, unless --function-env names it: both then let the
+    demo's few documents through as one Bedrock job."""
+    function_env = {"BEDROCK_MIN_RECORDS": str(options.bedrock_min_records), **options.function_env}
+    return dataclasses.replace(options, function_env=function_env)
+
+
 def run_demo(options: LocalStackOptions, samples: Path, output: Path, timeout: float) -> int:
-    print("Starting the local stack (moto server, Anthropic emulator, the three functions) ...")
+    options = with_bedrock_minimum(options)
+    print("Starting the local stack (moto server, Anthropic and Bedrock emulators, the three functions) ...")
+    if options.bedrock_min_records < BEDROCK_MIN_RECORDS:
+        print(
+            f"  the demo lowers Bedrock's minimum job size to {options.bedrock_min_records}; real Bedrock "
+            f"needs {BEDROCK_MIN_RECORDS} by default (the Bedrock emulator's minimum, and the functions' "
+            f"BEDROCK_MIN_RECORDS={options.function_env['BEDROCK_MIN_RECORDS']})"
+        )
     started = time.monotonic()
     with LocalStack(options, report=lambda line: print(f"  > {line}", flush=True)) as stack:
         info = stack.info()
