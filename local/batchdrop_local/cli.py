@@ -39,6 +39,9 @@ from batchdrop_local.emulator import run_from_cli as run_emulator
 from batchdrop_local.template import DEFAULT_STATE_DIR
 from batchdrop_ops.cli import add_documents_command, add_operator_commands
 
+DEMO_BEDROCK_MIN_RECORDS = 1
+"""The demo's minimum records per Bedrock job, for the emulator and the functions alike."""
+
 if TYPE_CHECKING:  # the stack loads moto and boto3: only the commands that run it import it
     from batchdrop_local.stack import LocalStack, LocalStackOptions
 
@@ -123,7 +126,8 @@ def add_stack_arguments(parser: argparse.ArgumentParser, default_port: int = 456
         "--bedrock-min-records",
         type=int,
         default=100,
-        help="the Bedrock emulator's minimum records per batch job (%(default)s, like Bedrock's quota)",
+        help="the Bedrock emulator's minimum records per batch job "
+        "(%(default)s; Bedrock's quota is 100 by default)",
     )
     parser.add_argument(
         "--visibility-timeout",
@@ -274,7 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--samples", type=Path, default=Path("samples"), help="folder mirrored into the bucket")
     demo.add_argument("--output", type=Path, default=Path("demo-results"), help="where results are copied")
     demo.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds")
-    demo.set_defaults(run=cmd_demo, state_dir=DEFAULT_STATE_DIR / "demo")
+    # The samples make a Bedrock job of a few documents: far below Bedrock's minimum of 100.
+    demo.set_defaults(
+        run=cmd_demo, state_dir=DEFAULT_STATE_DIR / "demo", bedrock_min_records=DEMO_BEDROCK_MIN_RECORDS
+    )
 
     invoke = commands.add_parser(
         "invoke",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -15,6 +16,7 @@ from batchdrop.domain import keys as layout
 from batchdrop.domain.job import JobRecord
 from batchdrop.domain.keys import documents_key
 from batchdrop.domain.lifecycle import JobState
+from batchdrop.domain.profiles import BACKENDS
 from batchdrop.domain.summary import Summary
 from batchdrop_local.stack import LocalStack, LocalStackOptions
 from batchdrop_ops.reading import read_summary
@@ -24,6 +26,8 @@ from batchdrop_ops.target import StackTarget
 
 # Every job of the demo's stack: the stack is new for each demo.
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+BEDROCK_MIN_RECORDS = LocalStackOptions.bedrock_min_records
+"""Bedrock's default quota of records per batch inference job, which the demo lowers."""
 
 
 def _fmt_money(value: float | None, currency: str) -> str:
@@ -144,11 +148,11 @@ def target_of(stack: LocalStack) -> StackTarget:
     return StackTarget(info["bucket"], info["jobs_table"], info["endpoint"], info["region"])
 
 
-def print_summary(summary: Summary) -> None:
-    """The job's summary; its documents follow (render_documents)."""
+def print_summary(summary: Summary, backend: str) -> None:
+    """The job's summary, with the backend its batch ran on; its documents follow (render_documents)."""
     cost = summary.cost
     stage = f", workflow stage {summary.workflow.stage}" if summary.workflow else ""
-    print(f"\nJob {summary.job_id}  (batch {summary.batch_id}{stage})")
+    print(f"\nJob {summary.job_id}  (backend {backend}, batch {summary.batch_id}{stage})")
     by_profile = ", ".join(f"{name} {n}" for name, n in summary.documents_by_profile.items())
     print(f"  documents        {summary.documents}  ({by_profile})")
     print(
@@ -158,14 +162,17 @@ def print_summary(summary: Summary) -> None:
     print(
         f"  tokens           input {summary.tokens.input_tokens:,}, output {summary.tokens.output_tokens:,}"
     )
+    width = max([26, *map(len, summary.tokens_by_model)])  # Bedrock's model ids are long
     for model, usage in summary.tokens_by_model.items():
-        print(f"    {model:<26} input {usage.input_tokens:,}, output {usage.output_tokens:,}")
+        print(f"    {model:<{width}} input {usage.input_tokens:,}, output {usage.output_tokens:,}")
     print(f"  cost, batch      {_fmt_money(cost.batch, cost.currency)}")
     print(f"  cost, standard   {_fmt_money(cost.standard, cost.currency)}")
     share = f" ({cost.savings / cost.standard:.0%})" if cost.standard else ""
     print(f"  saved            {_fmt_money(cost.savings, cost.currency)}{share}")
     if not cost.complete:
         print(f"  (no price known for {', '.join(cost.unknown_price_models)}: not in the totals)")
+    if cost.unverified_price_models:
+        print(f"  (unverified price for {', '.join(cost.unverified_price_models)}: see prices.json)")
     for error in summary.errors[:5]:
         print(f"  error            {error['document']}: {error['type']} {error['message']}")
     for deprecated in summary.deprecated_models:
@@ -198,12 +205,41 @@ def print_totals(summaries: list[Summary]) -> None:
     )
 
 
-def read_summaries(target: StackTarget) -> list[Summary]:
-    """Every completed job's summary, oldest job first, read as the operator commands read them."""
+def backend_lines(completed: list[tuple[JobRecord, Summary]]) -> list[str]:
+    """Per backend (each of BACKENDS, and any other a job names): its jobs, their documents,
+    and their cost at batch and standard price, summed from the jobs' summaries."""
+    names = list(BACKENDS) + sorted({job.backend for job, _ in completed} - set(BACKENDS))
+    lines = []
+    for name in names:
+        summaries = [summary for job, summary in completed if job.backend == name]
+        currency = summaries[0].cost.currency if summaries else "USD"
+        batch = sum(s.cost.batch for s in summaries)
+        standard = sum(s.cost.standard for s in summaries)
+        jobs = f"{len(summaries)} job" + ("" if len(summaries) == 1 else "s")
+        documents = _documents(sum(s.documents for s in summaries))
+        unpriced = sorted({m for s in summaries for m in s.cost.unknown_price_models})
+        lines.append(
+            f"  {name:<10} {jobs}, {documents}: cost at batch price {_fmt_money(batch, currency)}, "
+            f"at standard price {_fmt_money(standard, currency)}"
+            + (f" (no price known for {', '.join(unpriced)})" if unpriced else "")
+        )
+    return lines
+
+
+def _documents(count: int) -> str:
+    return f"{count} document" + ("" if count == 1 else "s")
+
+
+def read_summaries(target: StackTarget) -> list[tuple[JobRecord, Summary]]:
+    """Every completed job with its summary, oldest job first, read as the operator commands read them."""
     store = target.store()
     completed = sorted(target.jobs().completed_since(_EPOCH), key=lambda job: job.created_at or "")
-    found = (read_summary(store, job.summary_key or layout.summary_key(job.job_id)) for job in completed)
-    return [summary for summary in found if summary is not None]
+    found = []
+    for job in completed:
+        summary = read_summary(store, job.summary_key or layout.summary_key(job.job_id))
+        if summary is not None:
+            found.append((job, summary))
+    return found
 
 
 def read_rows(target: StackTarget, summary: Summary) -> list[dict[str, Any]]:
@@ -235,8 +271,23 @@ def copy_results(stack: LocalStack, bucket: str, output: Path) -> int:
     return copied
 
 
+def with_bedrock_minimum(options: LocalStackOptions) -> LocalStackOptions:
+    """The options with the functions' BEDROCK_MIN_RECORDS (Submit holds a Bedrock job smaller
+    than it) set to the emulator's minimum, unless --function-env names it: both then let the
+    demo's few documents through as one Bedrock job."""
+    function_env = {"BEDROCK_MIN_RECORDS": str(options.bedrock_min_records), **options.function_env}
+    return dataclasses.replace(options, function_env=function_env)
+
+
 def run_demo(options: LocalStackOptions, samples: Path, output: Path, timeout: float) -> int:
-    print("Starting the local stack (moto server, Anthropic emulator, the three functions) ...")
+    options = with_bedrock_minimum(options)
+    print("Starting the local stack (moto server, Anthropic and Bedrock emulators, the three functions) ...")
+    if options.bedrock_min_records < BEDROCK_MIN_RECORDS:
+        print(
+            f"  the demo lowers Bedrock's minimum job size to {options.bedrock_min_records}; real Bedrock "
+            f"needs {BEDROCK_MIN_RECORDS} by default (the Bedrock emulator's minimum, and the functions' "
+            f"BEDROCK_MIN_RECORDS={options.function_env['BEDROCK_MIN_RECORDS']})"
+        )
     started = time.monotonic()
     with LocalStack(options, report=lambda line: print(f"  > {line}", flush=True)) as stack:
         info = stack.info()
@@ -270,14 +321,15 @@ def run_demo(options: LocalStackOptions, samples: Path, output: Path, timeout: f
             return 1
 
         target = target_of(stack)
-        summaries = read_summaries(target)
+        completed = read_summaries(target)
         every_row: list[dict[str, Any]] = []
-        for summary in summaries:
-            print_summary(summary)
+        for job, summary in completed:
+            print_summary(summary, job.backend)
             rows = read_rows(target, summary)
             every_row += rows
             print("\n  " + render_documents(summary.job_id, rows).replace("\n", "\n  "))
-        print_totals(summaries)
+        print_totals([summary for _, summary in completed])
+        print("\nPer backend:\n" + "\n".join(backend_lines(completed)))
         print_cost_per_request(every_row)
 
         notifications = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,8 +16,10 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 
-from batchdrop_local.demo import is_done, workflow_chains
+from batchdrop_local.cli import DEMO_BEDROCK_MIN_RECORDS
+from batchdrop_local.demo import is_done, result_prefix_for, workflow_chains
 from batchdrop_local.template import PROJECT_ROOT
 from tests.e2e.harness import (
     DEADLINE,
@@ -199,7 +202,10 @@ def test_documents_dropped_in_the_bucket_come_back_as_results(local_stack: dict[
     assert processes_with_marker(local_stack["marker"]) == []
 
 
-def test_demo_runs_the_pipeline_on_the_samples_and_leaves_nothing_running(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`batchdrop demo` run once, as `make demo` runs it: its output, and the results it copied."""
+    tmp_path = tmp_path_factory.mktemp("demo")
     marker = f"demo-{os.getpid()}"
     output_dir = tmp_path / "results"
     result = _batchdrop(
@@ -214,6 +220,12 @@ def test_demo_runs_the_pipeline_on_the_samples_and_leaves_nothing_running(tmp_pa
         env={**os.environ, "BATCHDROP_E2E_MARKER": marker},
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    copied = {p.relative_to(output_dir).as_posix() for p in output_dir.rglob("*") if p.is_file()}
+    return {"result": result, "output_dir": output_dir, "copied": copied, "marker": marker}
+
+
+def test_demo_runs_the_pipeline_on_the_samples_and_leaves_nothing_running(demo: dict[str, Any]) -> None:
+    result, output_dir, copied = demo["result"], demo["output_dir"], demo["copied"]
     samples = sorted(
         p.relative_to(PROJECT_ROOT / "samples").as_posix()
         for p in (PROJECT_ROOT / "samples" / "inbox").rglob("*")
@@ -222,7 +234,6 @@ def test_demo_runs_the_pipeline_on_the_samples_and_leaves_nothing_running(tmp_pa
     assert f"[{len(samples)}/{len(samples)} documents done]" in result.stdout
     for label in ("cost, batch", "cost, standard", "saved", "Notification on", "copied to"):
         assert label in result.stdout
-    copied = {p.relative_to(output_dir).as_posix() for p in output_dir.rglob("*") if p.is_file()}
     # every sample has its answer (or, for a request list, one per line), none has an error
     assert [
         key for key in samples if not is_done(key, copied, workflow_chains(PROJECT_ROOT / "samples"))
@@ -233,4 +244,75 @@ def test_demo_runs_the_pipeline_on_the_samples_and_leaves_nothing_running(tmp_pa
     assert not [key for key in copied if key.endswith(".error.json")]
     assert "results/extract/contracts/service agreement 2026.pdf.json" in copied
     assert len(list((output_dir / "jobs").glob("*/summary.json"))) >= 2  # one job per stage at least
-    assert processes_with_marker(marker) == []
+    assert processes_with_marker(demo["marker"]) == []
+
+
+def _sample_backends() -> dict[str, str]:
+    """Each sample profile's backend as its file says (none named: the stack's default, anthropic)."""
+    backends = {}
+    for path in (PROJECT_ROOT / "samples" / "profiles").glob("*"):
+        text = path.read_text(encoding="utf-8")
+        spec = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        backends[path.stem] = spec.get("backend") or "anthropic"
+    return backends
+
+
+def test_demo_runs_a_profile_on_bedrock_and_prints_the_cost_of_each_backend(demo: dict[str, Any]) -> None:
+    result, output_dir, copied = demo["result"], demo["output_dir"], demo["copied"]
+    stdout = result.stdout
+    # Given the samples' Bedrock profile and its documents
+    backends = _sample_backends()
+    on_bedrock = sorted(name for name, backend in backends.items() if backend == "bedrock")
+    assert on_bedrock, "no sample profile runs on Bedrock"
+    documents = [
+        p.relative_to(PROJECT_ROOT / "samples").as_posix()
+        for name in on_bedrock
+        for p in (PROJECT_ROOT / "samples" / "inbox" / name).rglob("*")
+        if p.is_file()
+    ]
+    assert documents and len(documents) < 100  # fewer than real Bedrock's minimum job size
+    # the demo says it lowered the minimum, for the emulator and the functions alike
+    assert (
+        f"the demo lowers Bedrock's minimum job size to {DEMO_BEDROCK_MIN_RECORDS}; "
+        "real Bedrock needs 100 by default"
+    ) in stdout
+    assert f"BEDROCK_MIN_RECORDS={DEMO_BEDROCK_MIN_RECORDS}" in stdout
+    # then every one of them has its answer, none an error
+    for key in documents:
+        prefix = result_prefix_for(key)
+        assert f"{prefix}.md" in copied, key
+        assert f"{prefix}.error.json" not in copied, key
+
+    # and each job's summary line names its backend; a Bedrock job's batch is a model invocation job
+    totals: dict[str, dict[str, float]] = {}
+    for path in sorted((output_dir / "jobs").glob("*/summary.json")):
+        summary = json.loads(path.read_text())
+        (backend,) = {backends.get(profile, "anthropic") for profile in summary["documents_by_profile"]}
+        assert f"Job {summary['job_id']}  (backend {backend}, batch {summary['batch_id']}" in stdout
+        if backend == "bedrock":
+            assert summary["batch_id"].startswith("arn:aws:bedrock:us-east-1:")
+            assert summary["counts"]["succeeded"] == summary["documents"]
+        total = totals.setdefault(backend, {"jobs": 0, "documents": 0, "batch": 0.0, "standard": 0.0})
+        total["jobs"] += 1
+        total["documents"] += summary["documents"]
+        total["batch"] += summary["cost"]["batch"]
+        total["standard"] += summary["cost"]["standard"]
+    assert set(totals) == {"anthropic", "bedrock"}
+    assert totals["bedrock"]["documents"] == len(documents)
+
+    # and the per-backend lines are the sums of those jobs' summaries
+    block = stdout[stdout.index("\nPer backend:\n") :]
+    for backend, total in totals.items():
+        line = re.search(
+            rf"^  {backend} +(\d+) jobs?, (\d+) documents?: cost at batch price ([0-9.]+) USD, "
+            r"at standard price ([0-9.]+) USD$",
+            block,
+            re.MULTILINE,
+        )
+        assert line is not None, block
+        jobs, docs, batch, standard = line.groups()
+        assert (int(jobs), int(docs)) == (total["jobs"], total["documents"])
+        # printed to 6 decimals below 0.01 USD, else to 4
+        for printed, summed in ((batch, total["batch"]), (standard, total["standard"])):
+            assert float(printed) == pytest.approx(summed, abs=0.5 * 10 ** -len(printed.split(".")[1]))
+        assert total["batch"] > 0

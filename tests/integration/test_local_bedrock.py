@@ -24,6 +24,7 @@ import pytest
 
 from batchdrop_local import cli
 from batchdrop_local.bedrock_emulator import BedrockConfig, BedrockEmulatorServer, ManualClock
+from batchdrop_local.demo import with_bedrock_minimum
 from batchdrop_local.stack import BEDROCK_DURATIONS, LocalStack, LocalStackOptions
 
 MODEL_ID = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -226,3 +227,15 @@ def test_local_up_takes_the_bedrock_options():
     assert options.bedrock_durations == {**BEDROCK_DURATIONS, "InProgress": 5.0}
     default = cli.stack_options(cli.build_parser().parse_args(["local", "up"]))
     assert (default.bedrock_durations, default.bedrock_min_records) == (BEDROCK_DURATIONS, 100)
+
+
+def test_the_demo_lowers_the_bedrock_minimum_for_the_emulator_and_the_functions():
+    # The samples' Bedrock job has a few documents: the demo's emulator takes it, and Submit
+    # (BEDROCK_MIN_RECORDS) does not hold it; `local up` keeps Bedrock's default of 100.
+    options = with_bedrock_minimum(cli.stack_options(cli.build_parser().parse_args(["demo"])))
+    assert options.bedrock_min_records == cli.DEMO_BEDROCK_MIN_RECORDS < 100
+    assert options.function_env["BEDROCK_MIN_RECORDS"] == str(cli.DEMO_BEDROCK_MIN_RECORDS)
+    # a value the user gives wins, for the emulator and the functions each
+    args = ["demo", "--bedrock-min-records", "100", "--function-env", "BEDROCK_MIN_RECORDS=7"]
+    options = with_bedrock_minimum(cli.stack_options(cli.build_parser().parse_args(args)))
+    assert (options.bedrock_min_records, options.function_env["BEDROCK_MIN_RECORDS"]) == (100, "7")
