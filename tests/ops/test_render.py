@@ -135,6 +135,10 @@ def test_progress_of_a_running_an_ended_and_a_completed_job() -> None:
     completed = _job(status="completed", result_counts={"succeeded": 2, "errored": 1, "rejected": 0})
     assert progress_text(completed) == "2/3 succeeded (1 errored)"
     assert progress_text(_job(status="abandoned")) == "-"
+    # below Bedrock's minimum job size: held, nothing sent; then taken over by a later job
+    held = _job(status="held", requests=2, held_until="2026-12-02T18:00:00Z")
+    assert progress_text(held) == "0/2 (held until 2026-12-02T18:00:00Z)"
+    assert progress_text(_job(status="merged", merged_into="j2")) == "merged into j2"
     # no requests recorded: the counts' sum is the total
     assert request_progress(_job(request_counts={"processing": 3})) == (0, 3)
 

@@ -30,6 +30,10 @@ def _nonzero(counts: Mapping[str, int], names: Iterable[str]) -> str:
 def progress_text(job: JobRecord) -> str:
     if job.status == JobState.ABANDONED:
         return "-"
+    if job.status == JobState.HELD:  # below Bedrock's minimum job size: nothing sent yet
+        return f"0/{number(job.requests)} (held until {job.held_until})"
+    if job.status == JobState.MERGED:
+        return f"merged into {job.merged_into}"
     if job.status == JobState.COMPLETED:
         counts = job.result_counts
         documents = sum(number(v) for v in counts.values())
