@@ -25,7 +25,7 @@ def _backend(server: BedrockEmulatorServer, s3: Any) -> BedrockOnDemand:
         endpoint_url=server.url,
         region_name="us-east-1",
         aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - the emulator's, not a secret
+        aws_secret_access_key="testing",
         config=Config(retries={"mode": "standard", "total_max_attempts": 1}),  # every fault reaches it
     )
     return BedrockOnDemand(runtime, s3, BUCKET).for_job(JOB_ID)
