@@ -16,6 +16,7 @@ from batchdrop.ports.runtime import Clock, CrashHook
 from batchdrop.usecases.batch_creation import (
     BatchCreation,
     Created,
+    CreationOutcome,
     GaveUp,
     JobToCreate,
     Waiting,
@@ -71,9 +72,14 @@ def redrive_creation(
     )
     creation = BatchCreation(jobs, batches, now, policy.creation(), crash=crash)
     outcome = creation.run(target, lambda: requests_from_lines(store.read_lines(key)))
+    report_creation(report, job.job_id, outcome)
+
+
+def report_creation(report: PollReport, job_id: str, outcome: CreationOutcome) -> None:
+    """What a creation Poll made (or tried) comes to, in the tick's report."""
     if isinstance(outcome, Created):
-        (report.adopted if outcome.adopted else report.created).append(job.job_id)
+        (report.adopted if outcome.adopted else report.created).append(job_id)
     elif isinstance(outcome, Waiting):
-        report.waiting.append(job.job_id)
+        report.waiting.append(job_id)
     elif isinstance(outcome, GaveUp):
-        report.gave_up.append(job.job_id)
+        report.gave_up.append(job_id)

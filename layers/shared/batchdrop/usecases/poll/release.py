@@ -14,16 +14,9 @@ from batchdrop.observability import logger
 from batchdrop.ports.batches import BEDROCK_ON_DEMAND, Backends
 from batchdrop.ports.bucket import Bucket
 from batchdrop.ports.runtime import Clock, CrashHook
-from batchdrop.usecases.batch_creation import (
-    BatchCreation,
-    Created,
-    GaveUp,
-    JobToCreate,
-    Waiting,
-    new_owner,
-    requests_from_lines,
-)
+from batchdrop.usecases.batch_creation import BatchCreation, JobToCreate, new_owner, requests_from_lines
 from batchdrop.usecases.poll.policy import PollJobs, PollPolicy, PollReport
+from batchdrop.usecases.poll.reconcile import report_creation
 
 
 def below_minimum_reason(job: JobRecord, policy: PollPolicy) -> str:
@@ -73,9 +66,4 @@ def release_held(
     outcome = creation.run(
         JobToCreate(job.job_id, job.requests, owner=owner), lambda: requests_from_lines(store.read_lines(key))
     )
-    if isinstance(outcome, Created):
-        report.created.append(job.job_id)
-    elif isinstance(outcome, Waiting):
-        report.waiting.append(job.job_id)
-    elif isinstance(outcome, GaveUp):
-        report.gave_up.append(job.job_id)
+    report_creation(report, job.job_id, outcome)
