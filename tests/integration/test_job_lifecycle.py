@@ -39,6 +39,7 @@ MOVES: dict[str, Move] = {
     "release_completion": lambda s, j, now: s.release_completion(j, now),
     "disown_batch": lambda s, j, now: s.disown_batch(j, f"b-{j}", now),
     "mark_completed": lambda s, j, now: s.mark_completed(j, now, SUMMARY),
+    "release_hold": lambda s, j, now: s.release_hold(j, now, LEASE, OWNER),
 }
 # A path from (new) through every move: (action, the state it leaves the job in).
 PATH = [
@@ -93,10 +94,45 @@ def test_a_job_goes_through_every_move_and_every_illegal_move_is_refused(stack: 
         assert _status(table, job_id) == expected == BY_ACTION[action].target
         made.add(action)
     # every move but abandon, which ends a job another way (test_abandoned_is_final)
-    assert made == {t.action for t in TRANSITIONS} - {"abandon"}
+    assert made == {t.action for t in TRANSITIONS} - {"abandon", *HOLD_MOVES}  # those: tests below
     # completed is final: every move is refused from it
     assert len(_refused_from_here(store, table, job_id, now)) == len(MOVES)
     assert refused > 0
+
+
+HOLD_MOVES = {"record_held", "merge_held", "release_hold"}
+
+
+def test_a_held_job_is_taken_over_or_released_once_and_merged_is_final(stack: Stack) -> None:
+    # Given two jobs held below Bedrock's minimum (record_held), in moto's real table
+    table = stack.table
+    store = JobStore(table)
+    until = NOW + LEASE
+    for held in ("h1", "h2"):
+        store.record_job(held, "m", NOW, LEASE, OWNER, until, (), hold_key="bedrock|m|p", requests=1)
+        assert _status(table, held) == BY_ACTION["record_held"].target
+    assert sorted(j.job_id for j in store.open_jobs()) == ["h1", "h2"]
+    # Not before its wait is over, then once: h2 is released (release_hold)
+    assert not store.release_hold("h2", NOW, LEASE, OWNER)
+    assert store.release_hold("h2", until, LEASE, "poll", backend="bedrock-on-demand")
+    assert not store.release_hold("h2", until, LEASE, "poll")
+    released = store.get("h2")
+    assert released is not None and (released.status, released.backend) == (S.SUBMITTING, "bedrock-on-demand")
+    # A job taking both over fails whole: h2 is no longer held; nothing is written
+    from batchdrop.ports.jobs import HoldChanged
+
+    with pytest.raises(HoldChanged):
+        store.record_job("n1", "m", NOW, LEASE, OWNER, None, ("h1", "h2"), requests=3)
+    assert store.get("n1") is None and _status(table, "h1") == S.HELD
+    # Taking h1 alone over: the new job and h1's move to merged, in one transaction
+    store.record_job("n1", "m", NOW, LEASE, OWNER, None, ("h1",), requests=2)
+    merged = store.get("h1")
+    assert merged is not None and (merged.status, merged.merged_into) == (S.MERGED, "n1")
+    assert store.get("n1").merged == ("h1",)  # type: ignore[union-attr]
+    assert sorted(j.job_id for j in store.open_jobs()) == ["h2", "n1"]  # merged left the index
+    assert len(_refused_from_here(store, table, "h1", NOW)) == len(MOVES)  # merged is final
+    with pytest.raises(HoldChanged):  # and cannot be taken over twice
+        store.record_job("n2", "m", NOW, LEASE, OWNER, until, ("h1",))
 
 
 def test_abandoned_is_final(stack: Stack) -> None:
