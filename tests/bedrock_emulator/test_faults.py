@@ -107,3 +107,15 @@ def test_advance_needs_the_manual_clock(moto_endpoint, s3):
         with pytest.raises(urllib.error.HTTPError) as raised:
             admin(server, "POST", "advance", {"seconds": 1})
         assert raised.value.code == 400
+
+
+def test_latency_delays_every_api_answer_but_not_the_admin_paths(emulator, s3, bedrock):
+    waited: list[float] = []
+    emulator.sleep = waited.append
+    emulator.update_config(latency=2.5)
+    standard_job(s3, bedrock)
+    bedrock.list_model_invocation_jobs()
+    admin(emulator, "GET", "stats")
+    assert waited == [2.5, 2.5]
+    with pytest.raises(ValueError, match="latency"):
+        emulator.update_config(latency=-1)

@@ -77,3 +77,26 @@ def test_record_errors_can_leave_the_job_completed(emulator, s3, bedrock):
     emulator.advance(ALL_DONE)
     job = bedrock.get_model_invocation_job(jobIdentifier=arn)
     assert (job["status"], job["errorRecordCount"]) == ("Completed", 1)
+
+
+def test_named_records_may_error_in_their_first_jobs_only(emulator, s3, bedrock):
+    # A follow-up job sends the same recordIds again: with error_records_attempts they are
+    # answered there, as records that failed once (overloaded) and then succeeded.
+    emulator.update_config(
+        min_records=1, error_records=["DOC0000000[0-2]"], error_records_attempts=1, record_error_code=503
+    )
+    first = standard_job(s3, bedrock, count=10)
+    emulator.advance(ALL_DONE)
+    again = create_job(bedrock, "s3://batchdrop-bedrock-test/jobs/job1/records.jsonl", name="job2")
+    emulator.advance(ALL_DONE)
+
+    failed = [line for line in read_outputs(s3, first).lines if "error" in line]
+    assert sorted(line["recordId"] for line in failed) == ["DOC00000000", "DOC00000001", "DOC00000002"]
+    assert {line["error"]["errorCode"] for line in failed} == {503}
+    assert not [line for line in read_outputs(s3, again).lines if "error" in line]
+    # Per recordId: the jobs that took it, and those that answered it (what Bedrock bills).
+    stats = emulator.stats()
+    assert stats["records_by_record_id"] == {rid: 2 for rid in record_ids(10)}
+    assert stats["succeeded_by_record_id"] == {
+        rid: 1 if rid in ("DOC00000000", "DOC00000001", "DOC00000002") else 2 for rid in record_ids(10)
+    }

@@ -1,16 +1,19 @@
 """The fault matrix's machinery: one local stack, driven with plain AWS clients, one scenario at
 a time, and what each scenario did to it, measured once it settled.
 
-A scenario uploads its documents under ``inbox/default/<scenario>/`` with one fault armed (an
+A scenario uploads its documents under ``inbox/<profile>/<scenario>/`` with one fault armed (an
 emulator fault, an AWS fault in the local stack's moto server, a crash point in a function, a
 duplicated delivery, a change of the emulator's behaviour) and steps that act while it runs.
+It runs on one backend: the Claude API (the default profile, on the Claude API emulator) or
+Amazon Bedrock (the ``bedrock`` profile, ``backend: bedrock``, on the Bedrock emulator).
 When everything has settled (each document has its object, every job is finished, no event
 is waiting or being retried, every step has acted), it checks that:
 
 - every document (or line of a request list) has exactly one answer or one ``.error.json``,
   the one the scenario expects, and nothing else was written under its results folder;
-- the emulator billed each request at most once (succeeded at most once), and submitted it no
-  more often than the scenario's attempts allow; no request of no manifest was submitted;
+- the scenario's backend billed each request at most once (succeeded at most once), and
+  submitted it no more often than the scenario's attempts allow; no request of no manifest was
+  submitted; the other backend was sent none of them;
 - each job sent exactly one notification (none for a job abandoned before its batch existed),
   and its summary and notifications agree on how many documents succeeded;
 - nothing was dead-lettered unless the scenario is about the dead-letter queue;
@@ -30,7 +33,11 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote_plus
 
+import boto3
+
+from batchdrop.domain.bedrock import custom_id_of
 from batchdrop.domain.keys import error_key, fit_key, parse_inbox_key
+from batchdrop_local.bedrock_emulator import BedrockEmulatorServer
 from batchdrop_local.emulator import EmulatorServer
 from batchdrop_local.runtime import FunctionWorker, Invocation
 from batchdrop_local.stack import LocalStack
@@ -42,6 +49,13 @@ CLAIM_PREFIXES = ("doc#", "batch#")
 POLL_EVERY = 0.5
 
 Expect = Literal["answer", "error"]
+Backend = Literal["anthropic", "bedrock"]
+BACKENDS: tuple[Backend, ...] = ("anthropic", "bedrock")
+# The profile each backend's documents go under: the stack's default profile is the Claude
+# API's; the bedrock profile names backend bedrock (written by the fixture, BEDROCK_PROFILE).
+PROFILE_OF: dict[Backend, str] = {"anthropic": "default", "bedrock": "bedrock"}
+BEDROCK_MODEL = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+BEDROCK_PROFILE = f"backend: bedrock\nbedrock_model: {BEDROCK_MODEL}\n"
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,22 @@ class EmulatorFault:
             emulator.inject_cut(self.endpoint, self.count, self.cut_after_lines)
         else:
             emulator.inject_fault(self.endpoint, self.status, self.count, after_effect=self.after_effect)
+
+
+@dataclass(frozen=True)
+class BedrockFault:
+    """A fault of the Bedrock emulator's API (create, get, list, stop): ``count`` calls answer
+    ``status`` or ``code`` (429 ThrottlingException, 500 InternalServerException, 503
+    ServiceUnavailableException, ...), after carrying the call out when ``after_effect``."""
+
+    operation: str
+    count: int
+    status: int | None = None
+    code: str | None = None
+    after_effect: bool = False
+
+    def arm(self, bedrock: BedrockEmulatorServer) -> None:
+        bedrock.inject_fault(self.operation, self.status, self.count, self.after_effect, self.code)
 
 
 @dataclass(frozen=True)
@@ -136,6 +166,7 @@ class Scenario:
     fault: str
     documents: tuple[Doc, ...] = text_docs()
     emulator_faults: tuple[EmulatorFault, ...] = ()
+    bedrock_faults: tuple[BedrockFault, ...] = ()
     aws_faults: tuple[AwsFault, ...] = ()
     crash: tuple[str, str] | None = None  # (function, crash point)
     function_env: dict[str, dict[str, str]] = field(default_factory=dict)  # extra, per function
@@ -144,6 +175,8 @@ class Scenario:
     # None: either (the fault may or may not outlast the retries of the SDK or botocore).
     function_retry: bool | None = False
     emulator_config: dict[str, Any] = field(default_factory=dict)  # for this scenario only
+    bedrock_config: dict[str, Any] = field(default_factory=dict)  # the Bedrock emulator's, likewise
+    backend: Backend = "anthropic"
     before: Callable[[FaultHarness, State], None] | None = None  # after arming, before uploading
     after_upload: Callable[[FaultHarness, State], None] | None = None
     steps: tuple[Step, ...] = ()
@@ -264,6 +297,7 @@ class Outcome:
     billed: dict[str, int]  # request (custom_id) -> times it succeeded (what the API bills)
     submitted: dict[str, int]  # request -> times it was submitted
     unaccounted: dict[str, int]  # custom_ids submitted that no manifest of the scenario names
+    elsewhere: dict[str, int]  # the scenario's custom_ids submitted to the other backend
     notifications: dict[str, int]  # job id -> notifications sent
     succeeded: dict[str, tuple[int, ...]]  # completed job id -> succeeded in its summary, notifications
     summaries: dict[str, dict[str, Any]]
@@ -313,7 +347,7 @@ class Outcome:
         statuses = Counter(self.jobs.values())
         failed = self.failed_calls()
         return {
-            "scenario": self.scenario.name,
+            "scenario": f"{self.scenario.name}[{self.scenario.backend}]",
             "fault": self.scenario.fault,
             "documents": len(self.expected),
             "answered": self.answered(),
@@ -336,6 +370,7 @@ class Outcome:
                 "billed": self.billed,
                 "submitted": self.submitted,
                 "unaccounted": self.unaccounted,
+                "submitted to the other backend": self.elsewhere,
                 "succeeded (summary, notifications)": self.succeeded,
                 "notifications": self.notifications,
                 "failed_invocations": [
@@ -359,6 +394,8 @@ class FaultHarness:
         assert stack.emulator is not None and stack.resources is not None
         self.stack = stack
         self.emulator: EmulatorServer = stack.emulator
+        assert stack.bedrock is not None
+        self.bedrock: BedrockEmulatorServer = stack.bedrock
         self.calls = calls
         self.report = report
         info = stack.info()
@@ -381,6 +418,14 @@ class FaultHarness:
         self.spent_crash: set[str] = set()
         self.notices: dict[str, list[dict[str, Any]]] = {}  # job id -> its notifications
         self.manifests: dict[str, list[dict[str, Any]]] = {}
+        self.bedrock_client = boto3.client(
+            "bedrock",
+            endpoint_url=self.bedrock.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        self.s3.put_object(Bucket=self.bucket, Key="profiles/bedrock.yaml", Body=BEDROCK_PROFILE.encode())
         self.notice_queue = self.sqs.create_queue(QueueName="fault-matrix-notifications")["QueueUrl"]
         queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.notice_queue, AttributeNames=["QueueArn"])[
             "Attributes"
@@ -437,6 +482,31 @@ class FaultHarness:
 
     def dead_letters(self) -> dict[str, int]:
         return {name: self.queue_depth(url) for name, url in self.dead_letter_queues.items()}
+
+    def backend_counts(self, backend: Backend) -> tuple[Counter[str], Counter[str]]:
+        """(submitted, billed) per custom_id on one backend's emulator: the Claude API's counts
+        requests of created batches and those that succeeded; Bedrock's the records its jobs
+        validated and those they answered, by recordId (turned back into custom_ids)."""
+        if backend == "anthropic":
+            stats = self.emulator.stats()
+            return Counter(stats["requests_by_custom_id"]), Counter(stats["succeeded_by_custom_id"])
+        stats = self.bedrock.stats()
+        submitted, billed = Counter[str](), Counter[str]()
+        for record, n in stats["records_by_record_id"].items():
+            submitted[_custom_id(record)] += n
+        for record, n in stats["succeeded_by_record_id"].items():
+            billed[_custom_id(record)] += n
+        return submitted, billed
+
+    def bedrock_jobs_named(self, prefix: str) -> list[str]:
+        """The Bedrock emulator's jobs whose name starts with ``prefix``."""
+        pages = self.bedrock_client.get_paginator("list_model_invocation_jobs").paginate(nameContains=prefix)
+        return [
+            job["jobArn"]
+            for page in pages
+            for job in page["invocationJobSummaries"]
+            if job["jobName"].startswith(prefix)
+        ]
 
     # --- acting on it ---
 
@@ -548,20 +618,27 @@ class FaultHarness:
         self.configure_functions(wanted)
         self.collect_notifications()
         known_jobs = set(self.jobs())
-        stats = self.emulator.stats()
-        submitted_before = Counter(stats["requests_by_custom_id"])
-        billed_before = Counter(stats["succeeded_by_custom_id"])
+        other: Backend = "bedrock" if scenario.backend == "anthropic" else "anthropic"
+        submitted_before, billed_before = self.backend_counts(scenario.backend)
+        elsewhere_before, _ = self.backend_counts(other)
         dead_before = self.dead_letters()
         mark = self.calls.mark()
-        prefix = f"inbox/default/{scenario.name}/"
+        prefix = f"inbox/{PROFILE_OF[scenario.backend]}/{scenario.name}/"
         state = State(prefix=prefix, uploaded={})
         restore = {}
         if scenario.emulator_config:
             config = self.emulator.engine.config
             restore = {name: getattr(config, name) for name in scenario.emulator_config}
             self.emulator.update_config(**scenario.emulator_config)
+        restore_bedrock = {}
+        if scenario.bedrock_config:
+            bedrock_config = self.bedrock.engine.config
+            restore_bedrock = {name: getattr(bedrock_config, name) for name in scenario.bedrock_config}
+            self.bedrock.update_config(**scenario.bedrock_config)
         for fault in scenario.emulator_faults:
             fault.arm(self.emulator)
+        for bedrock_fault in scenario.bedrock_faults:
+            bedrock_fault.arm(self.bedrock)
         rules = [fault.arm(self.stack) for fault in scenario.aws_faults]
         try:
             if scenario.before:
@@ -577,12 +654,22 @@ class FaultHarness:
                 scenario.after(self)
             if restore:
                 self.emulator.update_config(**restore)
+            if restore_bedrock:
+                self.bedrock.update_config(**restore_bedrock)
         stats = self.emulator.stats()
         unused: dict[str, Any] = {
             fault.endpoint: stats["pending_faults"][fault.endpoint]
             for fault in scenario.emulator_faults
             if stats["pending_faults"][fault.endpoint]
         }
+        # Bedrock's, whether armed before the scenario or by one of its steps.
+        unused.update(
+            {
+                f"bedrock:{operation}": pending
+                for operation, pending in self.bedrock.stats()["pending_faults"].items()
+                if pending
+            }
+        )
         served = {rule["id"]: rule for rule in self.stack.aws_faults.stats()}
         for rule_id in rules:
             rule = served[rule_id]
@@ -590,9 +677,10 @@ class FaultHarness:
                 unused[f"aws:{rule['service']}:{rule['operation']}"] = rule
             self.stack.aws_faults.disarm(rule_id)
         self.emulator.clear_faults()
+        self.bedrock.faults.clear()
         outcome.unused_faults = unused
-        submitted_now = Counter(stats["requests_by_custom_id"])
-        billed_now = Counter(stats["succeeded_by_custom_id"])
+        submitted_now, billed_now = self.backend_counts(scenario.backend)
+        elsewhere_now, _ = self.backend_counts(other)
         names = {e["custom_id"] for job_id in outcome.jobs for e in self.manifests[job_id]}
         names |= set(state.notes.get("foreign_custom_ids", ()))  # batches the scenario made itself
         outcome.submitted = {
@@ -600,6 +688,11 @@ class FaultHarness:
         }
         outcome.billed = {c: n - billed_before[c] for c, n in billed_now.items() if n > billed_before[c]}
         outcome.unaccounted = {c: n for c, n in outcome.submitted.items() if c not in names}
+        outcome.elsewhere = {
+            c: n - elsewhere_before[c]
+            for c, n in elsewhere_now.items()
+            if c in names and n > elsewhere_before[c]
+        }
         dead_after = self.dead_letters()
         outcome.dead_letters = {
             name: n - dead_before[name] for name, n in dead_after.items() if n > dead_before[name]
@@ -614,7 +707,7 @@ class FaultHarness:
     ) -> Outcome:
         prefix = state.prefix
         expected = expected_outputs(prefix, scenario.documents)
-        results_prefix = "results/default/" + prefix.removeprefix("inbox/default/")
+        results_prefix = "results/" + prefix.removeprefix("inbox/")
         duplicates_sent = 0
         duplicate_stages: set[str] = set()
         if scenario.duplicate == "s3":
@@ -713,6 +806,7 @@ class FaultHarness:
             billed={},
             submitted={},
             unaccounted={},
+            elsewhere={},
             notifications={job_id: len(self.notices.get(job_id, [])) for job_id in jobs},
             succeeded={
                 job_id: (
@@ -763,6 +857,7 @@ def assert_scenario_held(outcome: Outcome, why: str) -> None:
     resent = {c: n for c, n in outcome.submitted.items() if n > scenario.max_submissions}
     assert not resent, f"requests submitted more than {scenario.max_submissions} times: {resent}\n{why}"
     assert not outcome.unaccounted, f"requests submitted that no manifest names: {outcome.unaccounted}\n{why}"
+    assert not outcome.elsewhere, f"requests sent to the other backend: {outcome.elsewhere}\n{why}"
     # one notification per job that ran, none for a job abandoned before its batch existed
     for job_id, status in outcome.jobs.items():
         expected = 1 if status == "completed" else 0
@@ -792,3 +887,11 @@ def assert_scenario_held(outcome: Outcome, why: str) -> None:
         assert not outcome.failed_calls(), f"invocations failed, and nothing should have\n{why}"
     if scenario.check:
         scenario.check(outcome)
+
+
+def _custom_id(record_id: str) -> str:
+    """The custom_id of a Bedrock recordId batchdrop made (another's stays as it is)."""
+    try:
+        return custom_id_of(record_id)
+    except ValueError:
+        return record_id

@@ -8,10 +8,17 @@ batch queue, archived results, per-request errors that drive the follow-up path)
 every state transition, documents that cannot become requests, versions, deletions, duplicated
 deliveries, and a job of more documents than Complete writes at once. Each adds a row to the
 matrix printed at the end of the run (see conftest.py).
+
+Each scenario runs on both backends: ``<scenario>[anthropic]`` with the documents under the
+default profile (the Claude API emulator), and ``<scenario>[bedrock]`` with them under a profile
+of ``backend: bedrock`` (the Bedrock emulator), its API faults translated to Bedrock's
+(``bedrock_variant``, the ``ON_BEDROCK`` table), the AWS faults and crash points as they are.
+The scenarios that mean nothing on Bedrock are listed in ``ANTHROPIC_ONLY`` with the reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -21,15 +28,21 @@ from typing import Any
 
 import pytest
 
+from batchdrop.adapters.bedrock_backend import CLIENT_RETRIES
+from batchdrop.domain.bedrock import job_name, job_prefix
 from batchdrop_local.emulator import FailRule
 from batchdrop_local.runtime import FunctionWorker
 from batchdrop_local.stack import LocalStack, LocalStackOptions
 from batchdrop_local.triggers import SqsSource
 from tests.faults.harness import (
+    BACKENDS,
     COMPLETE,
     POLL,
+    PROFILE_OF,
     SUBMIT,
     AwsFault,
+    Backend,
+    BedrockFault,
     Calls,
     Doc,
     EmulatorFault,
@@ -72,7 +85,14 @@ FUNCTION_ENV = {
     "QUEUE_WAIT_MAX_SECONDS": "20",
     # A batch the emulator makes is listed at once: 3 s before a lost create is tried again.
     "CREATE_SPAN_SECONDS": "3",
+    # Submit holds a Bedrock job of fewer documents than this (deployed: 100, Bedrock's quota);
+    # the matrix's jobs are of a few documents, and the stack's Bedrock emulator takes 1 record.
+    "BEDROCK_MIN_RECORDS": "1",
 }
+# botocore's tries of one Bedrock call: this many faults in a row reach batchdrop; fewer are
+# absorbed by the client's retries. The adapter's Config(retries={"max_attempts": 4}) counts
+# retries, not tries (botocore's total_max_attempts counts both): 5 tries.
+BEDROCK_TRIES = int(str(CLIENT_RETRIES["max_attempts"])) + 1
 
 
 # --- building blocks ----------------------------------------------------------------------------
@@ -851,6 +871,260 @@ SCENARIOS = [
 ]
 
 
+# --- the same scenarios on Amazon Bedrock --------------------------------------------------------
+
+# A Bedrock job is made by the adapter's client with botocore's retries; a create is idempotent
+# (the clientRequestToken is the job's), so a Bedrock fault's count is chosen to reach the same
+# layer of batchdrop as the Claude API's: absorbed by the client, or outlasting it.
+_BEDROCK_STATUS = {429: 429, 500: 500, 529: 503}  # 529 (overloaded): ServiceUnavailableException
+_S3_READ_FAULT = {429: "throttle", 500: "error", 529: "explicit"}  # 529: S3's 503 ServiceUnavailable
+QUOTA_FULL = BedrockFault("create", 10_000, code="ServiceQuotaExceededException")
+
+
+def _quota(full: bool) -> Callable[[FaultHarness, State], None]:
+    """Bedrock's queue: a quota of jobs (ServiceQuotaExceededException on create) full, or free."""
+
+    def act(h: FaultHarness, _: State) -> None:
+        h.bedrock.faults.clear()
+        if full:
+            QUOTA_FULL.arm(h.bedrock)
+
+    return act
+
+
+def _expiry(speedup: float) -> Callable[[FaultHarness, State], None]:
+    def act(h: FaultHarness, _: State) -> None:
+        h.bedrock.update_config(expiry_speedup=speedup)
+
+    return act
+
+
+def _free_quota(h: FaultHarness) -> None:
+    h.bedrock.faults.clear()
+
+
+def _one_bedrock_job_each(outcome: Outcome) -> None:
+    """Every batchdrop job made one Bedrock job: a create sent again found the first by its token."""
+    h: FaultHarness = outcome.state.notes["h"]
+    made = {job_id: h.bedrock_jobs_named(job_prefix(job_id)) for job_id in outcome.jobs}
+    assert all(len(arns) == 1 for arns in made.values()), made
+
+
+def _on_bedrock(*checks: Callable[[Outcome], None]) -> dict[str, Any]:
+    return {"before": _remember_stack, "check": _all(*checks, _one_bedrock_job_each)}
+
+
+def _bedrock_foreign_job(h: FaultHarness, state: State) -> None:
+    """Someone else's Bedrock job of the same size, made right after the job's create call: a
+    job of batchdrop's name prefix (another stack's, say) that Poll can tell only by its results."""
+    size = next(int(job["requests"]) for job in state.jobs.values() if "create_calls" in job)
+    records = [
+        {
+            "recordId": f"foreign{n}",
+            "modelInput": {
+                "anthropic_version": "bedrock-2023-05-31",
+                "max_tokens": 16,
+                "messages": [{"role": "user", "content": f"Someone else's request {n}."}],
+            },
+        }
+        for n in range(size)
+    ]
+    key = f"foreign/{state.prefix}records.jsonl"
+    h.s3.put_object(Bucket=h.bucket, Key=key, Body="\n".join(json.dumps(r) for r in records).encode())
+    h.bedrock_client.create_model_invocation_job(
+        jobName=job_name("foreign", size),
+        roleArn="arn:aws:iam::123456789012:role/someone-else",
+        modelId="global.anthropic.claude-haiku-4-5-20251001-v1:0",
+        inputDataConfig={"s3InputDataConfig": {"s3Uri": f"s3://{h.bucket}/{key}"}},
+        outputDataConfig={"s3OutputDataConfig": {"s3Uri": f"s3://{h.bucket}/foreign/{state.prefix}out/"}},
+    )
+    state.notes["foreign_custom_ids"] = [r["recordId"] for r in records]
+
+
+# Requests whose recordIds (doc-... escaped: docX0...) error on their first job only, with
+# Bedrock's per-record error (503: transient, as the Claude API's overloaded_error).
+FAIL_FIRST_RECORDS = {"error_records": ("docX0.*",), "error_records_attempts": 1, "record_error_code": 503}
+
+
+def _api_fault_on_bedrock(status: int, endpoint: str) -> dict[str, Any]:
+    code = _BEDROCK_STATUS[status]
+    if endpoint == "create":
+        # 429: throttled twice, absorbed by botocore's retries (as the Claude API's 429s by
+        # batchdrop's waits in place). 5xx: three creates of batchdrop's own, each outlasting
+        # botocore's tries: listed, found none, tried again after CREATE_SPAN_SECONDS.
+        count = WITHIN_SDK_RETRIES if status == 429 else 3 * BEDROCK_TRIES
+        return {
+            "fault": f"CreateModelInvocationJob {code} x{count}",
+            "bedrock_faults": (BedrockFault("create", count, code),),
+            "check": _one_bedrock_job_each,
+            "before": _remember_stack,
+        }
+    if endpoint == "retrieve":
+        # Poll's GetModelInvocationJob (armed once the job is submitted: Submit reads its new
+        # job back with the same call), past botocore's tries: Poll's invocation fails.
+        count = BEDROCK_TRIES + 2
+        return {
+            "fault": f"GetModelInvocationJob {code} x{count} (Poll)",
+            "steps": (
+                Step(
+                    "break GetModelInvocationJob",
+                    _submitted,
+                    lambda h, _: BedrockFault("get", count, code).arm(h.bedrock),
+                ),
+            ),
+            "function_retry": True,
+        }
+    # A Bedrock job's results are its output objects in S3: reading them fails past botocore's tries.
+    kind = _S3_READ_FAULT[status]
+    explicit = kind == "explicit"
+    return {
+        "fault": f"S3 GetObject {'503' if status != 500 else '500'} x{PAST_AWS_RETRIES} on the job's output (Complete)",
+        "aws_faults": (
+            AwsFault(
+                "s3",
+                "GetObject",
+                kind,
+                count=PAST_AWS_RETRIES,
+                match="records.jsonl.out",
+                caller=COMPLETE,
+                status=503 if explicit else None,
+                code="ServiceUnavailable" if explicit else None,
+            ),
+        ),
+        "function_retry": True,
+    }
+
+
+ANTHROPIC_ONLY = {
+    "models-api-down": "a Bedrock profile's preflight asks the Claude Models API nothing "
+    "(domain.preflight.check_bedrock_request): there is no lookup to fail",
+    "results-archived": "the Claude API archives a batch's results (404); a Bedrock job's outputs are "
+    "objects in the stack's own bucket, which nothing archives",
+    "secrets-manager": "Bedrock calls are signed with the function's role: no API key is read from "
+    "Secrets Manager at a Bedrock create",
+    "secrets-manager-preflight": "no API key is read for a Bedrock profile's preflight either",
+    "cut-results": "not yet on Bedrock: its results are S3 objects, and the local stack's AWS faults "
+    "cannot cut a GetObject body short (the 5xx on reading them run as http-*-results[bedrock])",
+    "versions-out-of-order": "not yet on Bedrock: the Bedrock emulator's status durations apply to every "
+    "job at once, so it cannot make the older version's job end after the newer one's",
+}
+
+# How each scenario's Claude API faults read on Bedrock: the fields of its Bedrock variant.
+# A scenario not named here runs on Bedrock as it is (AWS faults, crash points, documents,
+# duplicated deliveries mean the same on both).
+ON_BEDROCK: dict[str, dict[str, Any]] = {
+    **{
+        f"http-{status}-{endpoint}": _api_fault_on_bedrock(status, endpoint)
+        for endpoint in ("create", "retrieve", "results")
+        for status in (429, 500, 529)
+    },
+    "cut-create": {
+        "fault": f"CreateModelInvocationJob makes the job, then InternalServerException x{BEDROCK_TRIES} "
+        "(every try of botocore's answer lost): Submit lists and adopts",
+        "bedrock_faults": (BedrockFault("create", BEDROCK_TRIES, 500, after_effect=True),),
+        **_on_bedrock(_submit_created("adopted"), _one_batch_per_job),
+    },
+    **{
+        f"create-{status}-after-effect": {
+            "fault": f"CreateModelInvocationJob makes the job, then answers {status}: botocore sends it "
+            "again with the same clientRequestToken and gets the same job",
+            "bedrock_faults": (BedrockFault("create", 1, status, after_effect=True),),
+            **_on_bedrock(_submit_created("created"), _one_batch_per_job),
+        }
+        for status in (500, 504)
+    },
+    "cut-create-list-500": {
+        "fault": f"CreateModelInvocationJob answer lost x{BEDROCK_TRIES}, then ListModelInvocationJobs 500 "
+        f"x{BEDROCK_TRIES}: Poll adopts after the lease",
+        "bedrock_faults": (
+            BedrockFault("create", BEDROCK_TRIES, 500, after_effect=True),
+            BedrockFault("list", BEDROCK_TRIES, 500),
+        ),
+        **_on_bedrock(_submit_created("uncertain"), _poll_reported("adopted"), _one_batch_per_job),
+    },
+    "queue-full-drains": {
+        "fault": "a quota of Bedrock jobs full (ServiceQuotaExceededException on create) until a job waits",
+        "before": _quota(True),
+        "steps": (Step("free the quota", _waiting, _quota(False)),),
+        "after": _free_quota,
+    },
+    "queue-full-gives-up": {
+        "fault": "a quota of Bedrock jobs full for longer than QUEUE_WAIT_MAX (20 s): documents get errors",
+        "before": _quota(True),
+        "after": _free_quota,
+    },
+    "retry-errored": {
+        "fault": "every record errors (503) in its first job: a follow-up job answers it",
+        "bedrock_config": FAIL_FIRST_RECORDS,
+    },
+    "retry-expired": {
+        "fault": "the first job expires before it runs (timeout sped up): a follow-up job answers its records",
+        # 24 hours last 1.2 s for the jobs created before the first is seen submitted.
+        "bedrock_config": {"expiry_speedup": 24 * 3600 / 1.2},
+        "steps": (Step("slow expiry down again", _submitted, _expiry(1.0)),),
+    },
+    "follow-up-queue-full": {
+        "fault": "the follow-up's create is refused (a quota of jobs full) until it waits",
+        "bedrock_config": FAIL_FIRST_RECORDS,
+        "steps": (
+            Step("fill the quota", _submitted, _quota(True)),
+            Step("free the quota", _follow_up_waiting, _quota(False)),
+        ),
+        "after": _free_quota,
+    },
+    "follow-up-create-500": {
+        "fault": f"the follow-up's create answers 500 x{BEDROCK_TRIES} (all of botocore's tries)",
+        "bedrock_config": FAIL_FIRST_RECORDS,
+        "steps": (
+            Step(
+                "break create",
+                _submitted,
+                lambda h, _: BedrockFault("create", BEDROCK_TRIES, 500).arm(h.bedrock),
+            ),
+        ),
+    },
+    "batch-ended-during-completion": {"bedrock_config": {"latency": 2.0}},
+    "adopted-foreign-batch": {
+        "fault": "Submit dies at its create call; a same-size Bedrock job of another's (batchdrop's "
+        "name prefix) is made then: Poll adopts it, Complete finds none of the job's records in it",
+        "steps": (Step("make a foreign job", _create_noted, _bedrock_foreign_job),),
+    },
+    "crash-create-after-call": {
+        "fault": f"Submit dies after its create call; ListModelInvocationJobs 500 x{BEDROCK_TRIES + 2}",
+        "bedrock_faults": (BedrockFault("list", BEDROCK_TRIES + 2, 500),),
+    },
+    "crash-complete-after-follow-up-intent": {"bedrock_config": FAIL_FIRST_RECORDS},
+}
+
+
+def _on_bedrock_profile(fault: AwsFault) -> AwsFault:
+    """An AWS fault aimed at a document's key, aimed at its key under the Bedrock profile."""
+    if fault.match is None:
+        return fault
+    default, bedrock = PROFILE_OF["anthropic"], PROFILE_OF["bedrock"]
+    return dataclasses.replace(fault, match=fault.match.replace(f"/{default}/", f"/{bedrock}/"))
+
+
+def bedrock_variant(scenario: Scenario) -> Scenario:
+    """The scenario on Bedrock: its documents under the Bedrock profile, its API faults Bedrock's."""
+    variant = dataclasses.replace(
+        scenario, backend="bedrock", aws_faults=tuple(_on_bedrock_profile(f) for f in scenario.aws_faults)
+    )
+    if scenario.name not in ON_BEDROCK:
+        assert not scenario.emulator_faults and not scenario.emulator_config, (
+            f"{scenario.name}: Claude API faults, and no Bedrock variant in ON_BEDROCK to translate them"
+        )
+        return variant
+    # The Claude API emulator's faults and settings give way to the Bedrock emulator's.
+    return dataclasses.replace(variant, emulator_faults=(), emulator_config={}, **ON_BEDROCK[scenario.name])
+
+
+SCENARIO_NAMES = [s.name for s in SCENARIOS]
+CASES: list[tuple[Scenario, Backend]] = [(s, "anthropic") for s in SCENARIOS] + [
+    (s, "bedrock") for s in SCENARIOS if s.name not in ANTHROPIC_ONLY
+]
+
+
 # --- the fixtures and the test -------------------------------------------------------------------
 
 
@@ -867,6 +1141,8 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultHarness]:
         rule_max_attempts=6,
         state_dir=tmp_path_factory.mktemp("fault-matrix"),
         function_env=FUNCTION_ENV,
+        # The matrix's jobs are of a few documents: Bedrock's minimum job size (100) would refuse them.
+        bedrock_min_records=1,
     )
     calls = Calls()
     with LocalStack(options, report=report) as stack:
@@ -875,19 +1151,35 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultHarness]:
         harness = FaultHarness(stack, calls, report)
         # Warm up: every function's first run (cold start, SDK import) before any timing counts.
         # Its deadline only bounds a broken stack: three cold starts on a loaded machine take minutes.
-        warm_up = harness.run(Scenario("warm-up", "none", deadline=600.0), tmp_path_factory.mktemp("warm-up"))
-        assert not warm_up.timed_out and warm_up.answered() == len(warm_up.expected), harness.diagnostics(
-            warm_up
-        )
+        # On each backend: the Bedrock client is loaded by a function's first Bedrock job.
+        for backend in BACKENDS:
+            warm_up = harness.run(
+                Scenario("warm-up", "none", deadline=600.0, backend=backend),
+                tmp_path_factory.mktemp("warm-up"),
+            )
+            assert not warm_up.timed_out and warm_up.answered() == len(warm_up.expected), harness.diagnostics(
+                warm_up
+            )
         yield harness
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+@pytest.mark.parametrize(
+    ("scenario", "backend"), CASES, ids=[f"{scenario.name}[{backend}]" for scenario, backend in CASES]
+)
 def test_every_document_answered_once_billed_once_and_notified_once(
-    scenario: Scenario, harness: FaultHarness, fault_matrix: list[dict[str, Any]], tmp_path: Path
+    scenario: Scenario,
+    backend: Backend,
+    harness: FaultHarness,
+    fault_matrix: list[dict[str, Any]],
+    tmp_path: Path,
 ) -> None:
+    if backend == "bedrock":
+        scenario = bedrock_variant(scenario)
     outcome = harness.run(scenario, tmp_path / "crash-once")
-    row = {**outcome.row(), "index": SCENARIOS.index(scenario)}
+    row = {
+        **outcome.row(),
+        "index": len(SCENARIOS) * BACKENDS.index(backend) + SCENARIO_NAMES.index(scenario.name),
+    }
     fault_matrix.append(row)
     assert_scenario_held(outcome, harness.diagnostics(outcome))
     row["verdict"] = "ok"
@@ -905,3 +1197,16 @@ def test_the_matrix_has_every_scenario_issue_9_asks_for() -> None:
     assert named <= crash_points, f"crash points no scenario fires: {sorted(named - crash_points)}"
     services = {f.service for s in SCENARIOS for f in s.aws_faults}
     assert {"s3", "dynamodb", "sns", "events", "secretsmanager"} <= services
+
+
+def test_every_scenario_runs_on_bedrock_or_says_why_not() -> None:
+    names = set(SCENARIO_NAMES)
+    assert set(ANTHROPIC_ONLY) <= names and set(ON_BEDROCK) <= names
+    assert not set(ANTHROPIC_ONLY) & set(ON_BEDROCK), "a scenario both translated and left out"
+    on_bedrock = [scenario for scenario, backend in CASES if backend == "bedrock"]
+    assert [s.name for s in on_bedrock] == [name for name in SCENARIO_NAMES if name not in ANTHROPIC_ONLY]
+    for scenario in on_bedrock:
+        variant = bedrock_variant(scenario)  # refuses a Claude API fault left untranslated
+        assert variant.backend == "bedrock"
+        assert all("/default/" not in (fault.match or "") for fault in variant.aws_faults), variant.name
+    assert len(on_bedrock) >= 50

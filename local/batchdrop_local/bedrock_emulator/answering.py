@@ -48,9 +48,11 @@ def message_id(job_id: str, record_id: str) -> str:
     return "msg_bdrk_" + digest[:24]
 
 
-def draws_error(config: BedrockConfig, job_id: str, record_id: str) -> bool:
-    """Whether the configuration makes this record error (named by pattern, or drawn by the rate)."""
-    if any(re.fullmatch(pattern, record_id) for pattern in config.error_records):
+def draws_error(config: BedrockConfig, job_id: str, record_id: str, attempt: int = 1) -> bool:
+    """Whether the configuration makes this record error (named by pattern, or drawn by the
+    rate); ``attempt``: the how-manieth job this recordId is in (error_records_attempts)."""
+    named = any(re.fullmatch(pattern, record_id) for pattern in config.error_records)
+    if named and (not config.error_records_attempts or attempt <= config.error_records_attempts):
         return True
     if config.record_error_rate <= 0:
         return False
@@ -59,16 +61,22 @@ def draws_error(config: BedrockConfig, job_id: str, record_id: str) -> bool:
 
 
 def answer_record(
-    record: Record, job_id: str, model: ModelEntry, invocation_type: str, config: BedrockConfig
+    record: Record,
+    job_id: str,
+    model: ModelEntry,
+    invocation_type: str,
+    config: BedrockConfig,
+    attempt: int = 1,
 ) -> None:
-    """Fill in the record's output (modelOutput or error) and its token counts."""
+    """Fill in the record's output (modelOutput or error) and its token counts; ``attempt``:
+    the how-manieth job the record's recordId is in."""
     try:
         if invocation_type == "Converse":
             params = converse_params(record.model_input)
         else:
             check_invoke_body(record.model_input)
             params = record.model_input
-        if draws_error(config, job_id, record.record_id):
+        if draws_error(config, job_id, record.record_id, attempt):
             record.output = {
                 "error": {"errorCode": config.record_error_code, "errorMessage": config.record_error_message}
             }

@@ -99,6 +99,9 @@ class BedrockConfig:
     """Share of records (a repeatable draw from the seed, the job and the recordId) that end with an error."""
     error_records: tuple[str, ...] = ()
     """Regular expressions: records whose recordId fully matches one end with an error."""
+    error_records_attempts: int = 0
+    """A record named by error_records errors only in its first this many jobs (0: in every
+    job): a follow-up job that sends the same recordIds again then gets answers."""
     record_error_code: int = 500
     record_error_message: str = "An internal error occurred while processing this record (emulated)."
     seed: int = 0
@@ -119,12 +122,17 @@ class BedrockConfig:
     """Put the "Batch Inference Job State Change" event on the default bus at each status change."""
     default_page_size: int = 100
     """ListModelInvocationJobs page size when maxResults is not given."""
+    latency: float = 0.0
+    """Seconds added before every answer of the control plane and InvokeModel (not the admin paths)."""
 
     def __post_init__(self) -> None:
         self.durations = _check_durations(self.durations)
         _non_negative_number(self.expiry_speedup, "expiry_speedup", positive=True)
-        for name in ("min_records", "max_records", "default_page_size"):
-            _count(getattr(self, name), name, minimum=1 if name != "min_records" else 0)
+        _non_negative_number(self.latency, "latency")
+        for name in ("min_records", "max_records", "default_page_size", "error_records_attempts"):
+            _count(
+                getattr(self, name), name, minimum=1 if name in ("max_records", "default_page_size") else 0
+            )
         if self.min_records_check not in MIN_RECORDS_CHECKS:
             raise ValueError(f"min_records_check must be one of {', '.join(MIN_RECORDS_CHECKS)}")
         if self.idempotency_mismatch not in IDEMPOTENCY_MISMATCH:

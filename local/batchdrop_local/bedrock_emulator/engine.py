@@ -80,6 +80,10 @@ class BedrockEngine:
         self._jobs: dict[str, Job] = {}
         self._tokens: dict[str, str] = {}
         self._refused = Counter[str]()
+        # Per recordId: the jobs that validated it (submitted) and that wrote its answer
+        # (succeeded: what Bedrock bills), as the Claude API emulator counts custom_ids.
+        self._submitted = Counter[str]()
+        self._succeeded = Counter[str]()
 
     # Operations -------------------------------------------------------------------------------
 
@@ -243,7 +247,9 @@ class BedrockEngine:
             return
         model = catalogue_model(job.request.model_id, self._catalogue)
         for record in records:
-            answer_record(record, job.job_id, model, job.request.invocation_type, self.config)
+            self._submitted[record.record_id] += 1
+            attempt = self._submitted[record.record_id]
+            answer_record(record, job.job_id, model, job.request.invocation_type, self.config, attempt)
         job.files, job.records, job.total = files, processing_order(records), count
         self._enter(job, "Scheduled", at)
 
@@ -266,6 +272,7 @@ class BedrockEngine:
             except (BotoCoreError, ClientError) as exc:
                 self._fail(job, f"Unable to write the output data to {job.request.output_uri}: {exc}", at)
                 return
+            self._succeeded.update(r.record_id for r in job.records[: job.processed] if not r.errored)
         job.end_time = at
         self._enter(job, status, at)
 
@@ -329,6 +336,8 @@ class BedrockEngine:
                 "jobs": {job.job_id: job.status for job in self._jobs.values()},
                 "jobs_by_status": dict(by_status),
                 "refused_creates": dict(self._refused),
+                "records_by_record_id": dict(self._submitted),
+                "succeeded_by_record_id": dict(self._succeeded),
                 "events": self.events.counts(),
                 "now": self.clock.now(),
             }

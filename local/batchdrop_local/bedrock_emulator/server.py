@@ -14,8 +14,10 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -55,8 +57,10 @@ class BedrockEmulatorServer:
         clock: Clock | None = None,
         s3: Any | None = None,
         events: Any | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.engine = BedrockEngine(config, clock, s3=s3, events=events)
+        self.sleep = sleep  # how an answer waits out the configured latency (tests pass their own)
         self.on_demand = OnDemand()
         self.faults = FaultPlan()
         self._calls: Counter[str] = Counter()
@@ -178,6 +182,9 @@ class _Handler(KeepAliveHandler):
                 self._send(200, handle_admin(self.emulator, method, url.path.rstrip("/"), body))
                 return
             self.emulator.count_call(operation)
+            latency = self.emulator.engine.config.latency
+            if latency:
+                self.emulator.sleep(latency)
             fault = self.emulator.faults.take(operation)
             if fault is not None and not fault.after_effect:
                 raise fault.error(operation)
