@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -216,9 +219,17 @@ FAIL_FIRST = FailRule(pattern="doc-.*", attempts=1, outcome="errored", error_typ
 # --- the steps that act while a scenario runs -----------------------------------------------------
 
 
+# Where batch-ended-during-completion's first Complete waits to be released (crash_points.hold_point):
+# one folder per matrix worker (a process), emptied before each run of the scenario.
+HELD_POINT = "complete:after-claim"
+HOLD_DIR = Path(tempfile.gettempdir()) / f"batchdrop-matrix-hold-{os.getpid()}"
+
+
 def _second_container(h: FaultHarness, state: State) -> None:
     """A second Complete container (Lambda runs one per concurrent event), started early so that
-    its cold start does not decide the race."""
+    its cold start does not decide the race; the first Complete will hold after its claim."""
+    shutil.rmtree(HOLD_DIR, ignore_errors=True)
+    HOLD_DIR.mkdir(parents=True)
     fn = h.stack.resources.functions[COMPLETE]  # type: ignore[union-attr]
     worker = FunctionWorker(fn, h.stack.workers[COMPLETE]._env, h.logs)
     worker.warm()
@@ -240,8 +251,11 @@ def _deliver_to_second_container(h: FaultHarness, state: State) -> None:
         "resources": [],
         "detail": {"job_id": job_id, "batch_id": job.get("batch_id")},
     }
-    state.notes["second_answer"] = worker.invoke(event)
-    worker.stop()
+    try:
+        state.notes["second_answer"] = worker.invoke(event)
+    finally:
+        (HOLD_DIR / f"release-{HELD_POINT}").touch()  # the first Complete goes on
+        worker.stop()
 
 
 def _second_was_busy(outcome: Outcome) -> None:
@@ -553,7 +567,8 @@ SCENARIOS = [
     Scenario(
         "batch-ended-during-completion",
         'a second "Batch Ended" reaches a second container mid-completion (case 13)',
-        emulator_config={"latency": 2.0},
+        # The first Complete holds just after its claim until the duplicate has been answered.
+        function_env={COMPLETE: {"BATCHDROP_HOLD_POINTS": HELD_POINT, "BATCHDROP_HOLD_DIR": str(HOLD_DIR)}},
         before=_second_container,
         steps=(Step("deliver the duplicate", _completing, _deliver_to_second_container),),
         check=_second_was_busy,
@@ -1083,7 +1098,6 @@ ON_BEDROCK: dict[str, dict[str, Any]] = {
             ),
         ),
     },
-    "batch-ended-during-completion": {"bedrock_config": {"latency": 2.0}},
     "adopted-foreign-batch": {
         "fault": "Submit dies at its create call; a same-size Bedrock job of another's (batchdrop's "
         "name prefix) is made then: Poll adopts it, Complete finds none of the job's records in it",
