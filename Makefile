@@ -100,7 +100,7 @@ MATRIX_WORKERS ?= 4
 # on two cores); make test-py313 runs every tier there (about as long as make test's own runs).
 PY313_TIERS ?= tests/unit tests/template tests/emulator
 test: venv venv-py313 lint validate security ## every test on Python 3.11, and the unit, template and emulator tiers on 3.13
-	$(BIN)/pytest --ignore=tests/faults
+	$(BIN)/pytest --ignore=tests/faults -n 2
 	$(BIN313)/pytest $(PY313_TIERS) -n 2
 	$(BIN)/pytest tests/faults -n $(MATRIX_WORKERS) --dist load
 
