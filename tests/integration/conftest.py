@@ -41,6 +41,9 @@ def stack(moto_endpoint: str, emulator: EmulatorServer, monkeypatch: pytest.Monk
     reset = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")  # noqa: S310 - loopback
     urllib.request.urlopen(reset).close()  # noqa: S310
     emulator.update_config(processing_delay=0.0, error_rate=0.0, expire_rate=0.0)
+    # Documents get the same custom_ids in every test (moto's versions start anew): their
+    # attempts must too, or a fail rule's first attempt was another test's.
+    emulator.engine.forget_submissions()
     resources = provision(moto_endpoint, parameters={"AnthropicBaseUrl": emulator.url})
     return Stack(moto_endpoint, resources, emulator, monkeypatch)
 

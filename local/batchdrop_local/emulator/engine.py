@@ -420,6 +420,13 @@ class BatchEngine:
         self._queue_full = False
         self._kept_requests: dict[str, list[dict[str, Any]]] = {}
 
+    def forget_submissions(self) -> None:
+        """Count every custom_id's attempts from 1 again (a fail rule's "first attempts"), as for
+        a fresh emulator: tests that reset the AWS side between them reset this too, so that an
+        earlier test's submission of the same custom_id does not use up a later test's rule."""
+        with self._lock:
+            self._submissions.clear()
+
     @property
     def config(self) -> EmulatorConfig:
         """The current configuration (replace it with `update_config`, don't mutate it)."""
