@@ -347,8 +347,12 @@ class LocalStack:
         }
 
     def _write_state(self) -> None:
+        """state.json whole or not at all: whoever waits for it (tests, `batchdrop local invoke`)
+        may read it as soon as it exists, so it is written aside and renamed into place."""
         self.options.state_dir.mkdir(parents=True, exist_ok=True)
-        (self.options.state_dir / "state.json").write_text(json.dumps(self.info(), indent=2))
+        partial = self.options.state_dir / "state.json.partial"
+        partial.write_text(json.dumps(self.info(), indent=2))
+        os.replace(partial, self.options.state_dir / "state.json")
 
     def stop(self) -> None:
         for source in self.sources:
